@@ -1,0 +1,154 @@
+"""Activities of the trade-order lifecycle: file and order numbers, documents, inquiry, fee."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from domain import policy
+from lifecycles.trade_order import InquiryOutcome, RefData, inquire, order_fee_rial
+from registry.db import session_scope
+from registry.models import ExchangeRate, FileDocument, ForeignSeller, Goods, OrderNumber, TradeFile, VeteranCarTariff
+
+FILE_NUMBER_BASE = 140_000_000
+"""File numbers are nine digits, counted up from here."""
+
+ORDER_NUMBER_BASE = 10 ** (policy.ORDER_NUMBER_DIGITS - 1)
+"""Order numbers are eight digits: the sequence starts at 10000001."""
+
+
+@dataclass
+class FileNumberRequest:
+    workflow_id: str
+    applicant_national_id: str
+    at: datetime
+
+
+@activity.defn
+def assign_file_number(request: FileNumberRequest) -> str:
+    """The file's number, the same on every retry (one row per workflow id)."""
+    with session_scope() as session:
+        row = session.scalar(select(TradeFile).where(TradeFile.workflow_id == request.workflow_id))
+        if row is None:
+            row = TradeFile(workflow_id=request.workflow_id, applicant_national_id=request.applicant_national_id, created_at=request.at)
+            session.add(row)
+            session.flush()
+        if row.file_number is None:
+            row.file_number = str(FILE_NUMBER_BASE + row.id)
+        return row.file_number
+
+
+@dataclass
+class DocumentRecord:
+    workflow_id: str
+    kind: str
+    name: str
+    sha256: str
+
+
+@activity.defn
+def record_document(document: DocumentRecord) -> None:
+    with session_scope() as session:
+        exists = session.scalar(
+            select(FileDocument.id).where(
+                FileDocument.workflow_id == document.workflow_id,
+                FileDocument.sha256 == document.sha256,
+                FileDocument.kind == document.kind,
+            )
+        )
+        if exists is None:
+            session.add(FileDocument(**vars(document)))
+
+
+@dataclass
+class InquiryRequest:
+    workflow_id: str
+    file: dict[str, Any]
+    today: str
+    """ISO date the rules are judged at (the workflow's clock, so time-skipping tests agree)."""
+
+
+@activity.defn
+def run_rules_inquiry(request: InquiryRequest) -> InquiryOutcome:
+    """The rules inquiry (استعلام ضوابط) against the reference data in force."""
+    with session_scope() as session:
+        ref = RefData(
+            tariffs={
+                t.code: {
+                    "permits": list(t.permits),
+                    "expert_review": t.expert_review,
+                    "priority_group": t.priority_group,
+                    "ministry_priced": t.ministry_priced,
+                    "own_currency_allowed": t.own_currency_allowed,
+                }
+                for t in session.scalars(select(VeteranCarTariff))
+            },
+            goods={g.goods_id: {"tariff_code": g.tariff_code, "has_agency": g.has_agency} for g in session.scalars(select(Goods))},
+            sellers=frozenset((s.type, s.id) for s in session.scalars(select(ForeignSeller))),
+        )
+    return inquire(request.file, ref, date.fromisoformat(request.today))
+
+
+@dataclass
+class FeeQuoteRequest:
+    workflow_id: str
+    total_eur: str
+    at: datetime
+
+
+@dataclass
+class FeeQuote:
+    fee_rial: int
+    rial_per_eur: str
+
+
+def rate_in_force(currency: str, at: datetime) -> Decimal | None:
+    with session_scope() as session:
+        return session.scalar(
+            select(ExchangeRate.rial_per_unit)
+            .where(ExchangeRate.currency == currency, ExchangeRate.effective_at <= at)
+            .order_by(ExchangeRate.effective_at.desc(), ExchangeRate.id.desc())
+            .limit(1)
+        )
+
+
+@activity.defn
+def quote_order_fee(request: FeeQuoteRequest) -> FeeQuote:
+    """The order fee at the central bank's EUR rate in force; waits (retries) while none is recorded."""
+    rate = rate_in_force("EUR", request.at)
+    if rate is None:
+        # Retryable on purpose: the file waits in its state until an operator records a rate.
+        raise ApplicationError("no EUR rate is recorded yet: python starter.py rates set EUR <rial_per_eur>", type="NoRate")
+    return FeeQuote(fee_rial=order_fee_rial(Decimal(request.total_eur), rate), rial_per_eur=str(rate.normalize()))
+
+
+@dataclass
+class OrderNumberRequest:
+    workflow_id: str
+    at: datetime
+
+
+@activity.defn
+def issue_order_number(request: OrderNumberRequest) -> str:
+    """The 8-digit order-registration number, issued once per file."""
+    with session_scope() as session:
+        row = session.scalar(select(OrderNumber).where(OrderNumber.workflow_id == request.workflow_id))
+        if row is None:
+            row = OrderNumber(workflow_id=request.workflow_id, issued_at=request.at)
+            session.add(row)
+            session.flush()
+        if row.order_number is None:
+            number = ORDER_NUMBER_BASE + row.id
+            if number >= 10**policy.ORDER_NUMBER_DIGITS:
+                raise ApplicationError("the 8-digit order-number space is exhausted", type="Exhausted", non_retryable=True)
+            row.order_number = str(number)
+        return row.order_number
+
+
+ACTIVITIES = [assign_file_number, record_document, run_rules_inquiry, quote_order_fee, issue_order_number]

@@ -1,0 +1,57 @@
+"""``starter.py trade-order``: start and copy trade-order files."""
+
+from __future__ import annotations
+
+import uuid
+
+import typer
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
+
+import settings
+from cli.common import connect, console, run
+from domain.identity import national_id_problem
+from workflows.common import CASE_STATE
+
+app = typer.Typer(no_args_is_help=True, help="Trade-order registration (ثبت سفارش).")
+
+
+async def start_trade_order(national_id: str, full_name: str, sections: dict | None = None, copied_from: str | None = None, workflow_id: str | None = None) -> str:
+    client = await connect()
+    workflow_id = workflow_id or f"trade-order-{uuid.uuid4().hex[:12]}"
+    payload: dict = {"applicant": {"national_id": national_id, "full_name": full_name}}
+    if sections:
+        payload["sections"] = sections
+    if copied_from:
+        payload["copied_from"] = copied_from
+    await client.start_workflow(
+        "TradeOrder",
+        payload,
+        id=workflow_id,
+        task_queue=settings.TEMPORAL_TASK_QUEUE,
+        search_attributes=TypedSearchAttributes([SearchAttributePair(CASE_STATE, "Draft")]),
+        static_summary=f"ثبت سفارش خودروی جانبازان — {full_name}",
+    )
+    return workflow_id
+
+
+@app.command()
+def start(national_id: str, full_name: str, workflow_id: str | None = typer.Option(None, "--id")) -> None:
+    """Open a new file (Draft) for an applicant."""
+    problem = national_id_problem(national_id)
+    if problem:
+        raise typer.BadParameter(problem)
+    console.print(run(start_trade_order(national_id, full_name, workflow_id=workflow_id)))
+
+
+@app.command()
+def copy(workflow_id: str) -> None:
+    """A new Draft with the same data as an existing file (seed 003 «کپی»)."""
+
+    async def go() -> str:
+        client = await connect()
+        status = await client.get_workflow_handle(workflow_id).query("status")
+        sections = {k: status[k] for k in ("main_info", "transport", "financials", "goods", "documents")}
+        applicant = status["applicant"]
+        return await start_trade_order(applicant["national_id"], applicant["full_name"], sections, copied_from=workflow_id)
+
+    console.print(run(go()))

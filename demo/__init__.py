@@ -1,0 +1,1 @@
+"""The one-command demo: a case of every lifecycle, driven through Temporal as a service would."""

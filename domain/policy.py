@@ -1,0 +1,129 @@
+"""Every policy number of the project, named, with the seed it comes from.
+
+Seeds live in ``shared/seeds/``; ``DOMAIN.md`` restates them in English. When a seed and a
+number here disagree, the seed wins: fix the number here and nowhere else.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+# --- Trade-order registration: seed 003_e31f3f46ba2dcbd4 (§13 "آماده پرداخت کارمزد") ---
+
+FEE_WINDOW = timedelta(days=15)
+"""«برای پرداخت کارمزد فقط ۱۵ روز فرصت دارید» — unpaid after this, the file returns to New."""
+
+FEE_DIVISOR = Decimal(2000)
+"""Fee = rial equivalent of the order total ÷ 2000 (opening, renewal; edit charges the difference)."""
+
+FEE_MINIMUM_EUR = Decimal(100)
+"""«حداقل مبلغ کارمزد ... معادل ریالی ۱۰۰ یورو» for opening, renewal and edit."""
+
+ORDER_NUMBER_DIGITS = 8
+"""«شماره هشت رقمی ثبت سفارش»."""
+
+BANK_SYSTEM_PRIORITY_GROUPS = range(21, 28)
+"""Currency bought from the banking system only for goods in priority groups 21–27 (§3)."""
+
+# --- Imported-car purchase: seed 001_f8898b590ca0d58d, withdrawal seed 000_a1c0c16ba933df50 ---
+
+ESCROW_DEPOSIT_RIAL = 5_000_000_000
+"""500 million toman blocked in the applicant's escrow account (seed 001)."""
+
+NO_NEW_CAR_LOOKBACK = timedelta(days=48 * 30)
+"""No new car bought in the last 48 months (seed 001); a month counted as 30 days."""
+
+DELIVERY_WINDOW_AFTER_FINAL_PAYMENT = timedelta(days=30)
+"""«ظرف مدت حداکثر یک ماه خودرو را تحویل دهد» (seed 001); one month taken as 30 days."""
+
+DELAY_PENALTY_PERIOD = timedelta(days=30)
+"""The delay penalty is monthly (seed 001); each started 30-day period counts."""
+
+DELAY_PENALTY_RATE = Decimal("0.057")
+"""«جریمه ماهانه ۵.٧ درصدی (نسبت به قیمت خودرو)» (seed 001), figure as printed."""
+
+CANCEL_FOR_DELAY_AFTER = timedelta(days=90)
+"""«تاخیر بیش از سه ماه» (seed 001): three months taken as 90 days."""
+
+CANCELLATION_PENALTY_RATE = Decimal("0.05")
+"""«پنج درصد جریمه فسخ قرارداد به مشتری» (seed 001)."""
+
+WITHDRAWAL_PENALTY_RATE = Decimal("0.05")
+"""Withdrawal after the final contract: 5% of the base price to the importer (seed 001)."""
+
+DEPOSIT_RELEASE_WINDOW = timedelta(hours=72)
+"""«وجه مسدود شده در حساب وکالتی تا 72 ساعت بعد، آزاد خواهد شد» (seed 000)."""
+
+TITLE_TRANSFER_LOCK = timedelta(days=365)
+"""«امکان انتقال سند خودرو به مدت یک سال از زمان خرید وجود ندارد» (seed 001)."""
+
+WITHDRAWAL_CODE_DIGITS = 6
+"""The SMS confirmation code of a withdrawal (seed 000 describes the code; its length is ours)."""
+
+WITHDRAWAL_CODE_TTL = timedelta(minutes=10)
+"""How long an SMS code stays valid (seed 000 is silent; ten minutes is the usual OTP life)."""
+
+WITHDRAWAL_CODE_MAX_ATTEMPTS = 5
+"""Wrong codes accepted before the code is burnt (seed 000 is silent; our choice)."""
+
+# --- Plates: seed 004_deeca06ae7fe51fe ---
+
+WORN_OUT_AGE_YEARS_PLATES = {
+    "truck": 25,
+    "tractor_unit": 25,
+    "passenger_car": 20,
+    "minibus": 15,
+    "intercity_bus": 15,
+    "pickup": 15,
+    "government_car": 15,
+    "taxi": 10,
+    "city_bus": 10,
+    "motorcycle": 10,
+}
+"""Worn-out ages by vehicle kind, as seed 004 lists them for numbering."""
+
+IMPORT_BAN_AGE_YEARS = {"passenger_car": 1, "truck": 2, "bus": 2, "chassis": 2}
+"""Import bans: passenger cars more than 1 year after production, trucks/buses/chassis 2 (seed 004)."""
+
+HISTORIC_PRECIOUS_MIN_AGE_YEARS = 50
+"""Historic «نفیس»: more than 50 years old (seed 004)."""
+
+HISTORIC_UNIQUE_MIN_AGE_YEARS = 25
+"""Historic «قدیمی و منحصر به فرد»: more than 25 years old and unique (seed 004)."""
+
+VETERAN_MIN_DISABILITY_PERCENT = 50
+"""Veteran plates need a veteran card of 50% or more (seed 004)."""
+
+DUPLICATE_OWNERSHIP_DOC_NOTICE_WAIT = timedelta(days=10)
+"""Duplicate ownership document: newspaper notice, then more than 10 days (seed 004)."""
+
+# --- Fuel card: seed 002_5f5d7fd182bbe256 ---
+
+FUEL_QUOTA_LITRES_PER_MONTH = {
+    "private_petrol": 60,
+    "private_dual_fuel": 30,
+    "taxi_petrol": 400,
+    "taxi_dual_fuel": 200,
+    "motorcycle": 25,
+    "pickup_low_consumption_petrol": 200,
+    "pickup_low_consumption_dual_fuel": 60,
+    "pickup_high_consumption_petrol": 300,
+    "pickup_high_consumption_dual_fuel": 120,
+    "ambulance": 500,
+}
+"""Monthly quota by use (seed 002)."""
+
+WORN_OUT_AGE_YEARS_FUEL = {
+    "private_car": 25,
+    "government_car": 15,
+    "taxi": 10,
+    "minibus": 15,
+    "city_bus": 10,
+    "intercity_bus": 15,
+    "tractor_unit": 15,
+    "pickup": 15,
+    "motorcycle": 10,
+    "other": 25,
+}
+"""Worn-out ages for fuel cards (seed 002; differs from seed 004's table, each applies to its own)."""

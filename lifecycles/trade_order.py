@@ -1,0 +1,427 @@
+"""Trade-order registration (ثبت سفارش خودروی جانبازان), seed 003_e31f3f46ba2dcbd4.
+
+The statechart, the commands with their field rules, who may give each, and the pure rules
+(completeness, proforma total, fee). The rules inquiry over reference data lives in
+:func:`inquiry_reasons`; the activity that runs it only loads the data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, model_validator
+from statemachine import State, StateMachine
+
+from domain import policy
+from domain.commands import Code, Command, Day, Eur, NationalId, PositiveRials, Sha256, Strict, Text
+from domain.money import to_rials
+
+
+class TradeOrderMachine(StateMachine):
+    """States and transitions of a trade-order file; labels are what operators read."""
+
+    Draft = State("پیش‌نویس", initial=True)
+    New = State("جدید")
+    InquiringRules = State("در حال استعلام ضوابط")
+    ProformaRejected = State("رد پیش‌فاکتور")
+    Inquired = State("استعلام شده")
+    AwaitingPermit = State("منتظر مجوز")
+    PermitRejected = State("رد درخواست مجوز")
+    ReadyForOrder = State("آماده ثبت سفارش")
+    RegisteringOrder = State("در حال ثبت سفارش")
+    ExpertReview = State("کارشناسی")
+    AwaitingFee = State("آماده پرداخت کارمزد")
+    Registered = State("ثبت سفارش", final=True)
+    Voided = State("ابطال", final=True)
+
+    # Filling the file in. Sections are saved in Draft; once submitted, changes go through
+    # `edit` (and goods/documents additions), which bring a rejected file back to New.
+    save_main_info = Draft.to.itself(internal=True)
+    save_transport = Draft.to.itself(internal=True)
+    save_financials = Draft.to.itself(internal=True)
+    add_goods = Draft.to.itself(internal=True) | New.to.itself(internal=True) | ProformaRejected.to(New) | PermitRejected.to(New)
+    attach_document = (
+        Draft.to.itself(internal=True)
+        | New.to.itself(internal=True)
+        | Inquired.to.itself(internal=True)  # extra documents for the licensing organisations
+        | ProformaRejected.to(New)
+        | PermitRejected.to(New)
+    )
+    submit = Draft.to(New, cond="is_complete")
+    edit = New.to.itself(internal=True) | ProformaRejected.to(New) | PermitRejected.to(New)
+    void = New.to(Voided)
+
+    # From InquiringRules / RegisteringOrder too: re-running a step that hung is the support
+    # desk's remedy in the seed («ثبت تیکت پشتیبانی»).
+    inquire_rules = New.to(InquiringRules) | InquiringRules.to.itself(internal=True)
+    rules_failed = InquiringRules.to(ProformaRejected)
+    rules_passed = InquiringRules.to(Inquired, cond="needs_permits") | InquiringRules.to(ReadyForOrder)
+
+    request_permits = Inquired.to(AwaitingPermit)
+    # A decision is recorded first; the file moves only once every organisation has answered.
+    decide_permit = (
+        AwaitingPermit.to(PermitRejected, cond="permits_answered_with_rejection")
+        | AwaitingPermit.to(ReadyForOrder, cond="permits_all_approved")
+        | AwaitingPermit.to.itself(internal=True)
+    )
+    withdraw_permit_requests = AwaitingPermit.to(PermitRejected, cond="may_withdraw_permits")
+
+    request_registration = ReadyForOrder.to(RegisteringOrder) | RegisteringOrder.to.itself(internal=True)
+    order_system_accepted = RegisteringOrder.to(ExpertReview, cond="needs_expert_review") | RegisteringOrder.to(AwaitingFee)
+    expert_decide = ExpertReview.to(AwaitingFee, cond="expert_approved") | ExpertReview.to(New)
+
+    pay_fee = AwaitingFee.to(Registered)
+    fee_expired = AwaitingFee.to(New)
+
+
+UPDATE_ROLES: dict[str, frozenset[str]] = {
+    "save_main_info": frozenset({"applicant"}),
+    "save_transport": frozenset({"applicant"}),
+    "save_financials": frozenset({"applicant"}),
+    "add_goods": frozenset({"applicant"}),
+    "attach_document": frozenset({"applicant"}),
+    "submit": frozenset({"applicant"}),
+    "edit": frozenset({"applicant"}),
+    "void": frozenset({"applicant"}),
+    "inquire_rules": frozenset({"applicant"}),
+    "request_permits": frozenset({"applicant"}),
+    "decide_permit": frozenset({"licensing_org"}),
+    "withdraw_permit_requests": frozenset({"applicant"}),
+    "request_registration": frozenset({"applicant"}),
+    "expert_decide": frozenset({"expert"}),
+    "pay_fee": frozenset({"bank"}),
+}
+"""Who may give each update; every update is an event of the machine with the same name."""
+
+# --- commands and their field rules ---
+
+CurrencySource = Literal["bank_system", "own_exports", "own_currency", "others_currency", "others_exports", "barter"]
+ShippingMethod = Literal["road", "rail", "sea", "air", "multimodal"]
+DocumentKind = Literal["proforma", "contract", "other"]
+
+
+class Seller(Strict):
+    type: Code
+    id: Code
+    name: Text
+
+
+class MainInfoFields(Strict):
+    proforma_number: Code | None = None
+    beneficiary_country: Code | None = None
+    proforma_date: Day | None = None
+    proforma_valid_until: Day | None = None
+    seller: Seller | None = None
+
+
+class TransportFields(Strict):
+    shipping_method: ShippingMethod | list[ShippingMethod] | None = None
+    entry_border: Code | list[Code] | None = None
+    destination_customs: Code | list[Code] | None = None
+    origin_country: Code | list[Code] | None = None
+    loading_place: Text | None = None
+    fleet: Code | None = None
+    multiple_shipments: bool | None = None
+    through_transport: bool | None = None
+
+
+class FinancialFields(Strict):
+    bank: Code | None = None
+    branch: Code | None = None
+    currency_source: CurrencySource | None = None
+    freight_eur: Eur | None = None
+    other_costs_eur: Eur | None = None
+    discount_eur: Eur | None = None
+
+
+Quantity = Annotated[int, Field(gt=0, strict=True)]
+
+
+class GoodsItem(Strict):
+    tariff_code: Code
+    goods_id: Code
+    fob_eur: Eur
+    """The line's FOB value in EUR (the seed sums these into the proforma total)."""
+    quantity: Quantity = 1
+    manufacturer: Text | None = None
+    technical_specs: Text | None = None
+    standard: Text | None = None
+
+
+class Document(Strict):
+    kind: DocumentKind
+    name: Text
+    sha256: Sha256
+
+
+def _check_main_info(fields: MainInfoFields) -> None:
+    if fields.proforma_date and fields.proforma_valid_until and fields.proforma_valid_until < fields.proforma_date:
+        raise ValueError("proforma_valid_until is before proforma_date")
+
+
+def _check_transport(fields: TransportFields) -> None:
+    if fields.multiple_shipments:
+        return
+    for name in ("shipping_method", "entry_border", "destination_customs", "origin_country"):
+        value = getattr(fields, name)
+        if isinstance(value, list) and len(value) > 1:
+            raise ValueError(f"{name}: several values need multiple_shipments (حمل به دفعات)")
+
+
+class SaveMainInfo(Command, MainInfoFields):
+    @model_validator(mode="after")
+    def _rules(self) -> SaveMainInfo:
+        _check_main_info(self)
+        return self
+
+
+class SaveTransport(Command, TransportFields):
+    @model_validator(mode="after")
+    def _rules(self) -> SaveTransport:
+        _check_transport(self)
+        return self
+
+
+class SaveFinancials(Command, FinancialFields):
+    pass
+
+
+class AddGoods(Command, GoodsItem):
+    pass
+
+
+class AttachDocument(Command, Document):
+    pass
+
+
+class Edit(Command, MainInfoFields, TransportFields, FinancialFields):
+    """Any section's fields; ``goods`` (when given) replaces the goods list."""
+
+    goods: list[GoodsItem] | None = None
+
+    @model_validator(mode="after")
+    def _rules(self) -> Edit:
+        _check_main_info(self)
+        _check_transport(self)
+        return self
+
+
+class Decision(Command):
+    approve: bool
+    reason: Text | None = None
+
+    @model_validator(mode="after")
+    def _reason_when_rejecting(self) -> Decision:
+        if not self.approve and not self.reason:
+            raise ValueError("a rejection needs a reason")
+        return self
+
+
+class PayFee(Command):
+    payment_ref: Code
+    amount_rial: PositiveRials
+
+
+class Start(Strict):
+    """The workflow's input; ``sections`` (from `copy`) pre-fills a new Draft."""
+
+    class Applicant(Strict):
+        national_id: NationalId
+        full_name: Text
+
+    applicant: Applicant
+    sections: dict[str, Any] | None = None
+    copied_from: str | None = None
+
+
+COMMANDS: dict[str, type[Command]] = {
+    "save_main_info": SaveMainInfo,
+    "save_transport": SaveTransport,
+    "save_financials": SaveFinancials,
+    "add_goods": AddGoods,
+    "attach_document": AttachDocument,
+    "submit": Command,
+    "edit": Edit,
+    "void": Command,
+    "inquire_rules": Command,
+    "request_permits": Command,
+    "decide_permit": Decision,
+    "withdraw_permit_requests": Command,
+    "request_registration": Command,
+    "expert_decide": Decision,
+    "pay_fee": PayFee,
+}
+"""The argument model of every update."""
+
+MAIN_INFO_FIELDS = tuple(MainInfoFields.model_fields)
+TRANSPORT_FIELDS = tuple(TransportFields.model_fields)
+FINANCIAL_FIELDS = tuple(FinancialFields.model_fields)
+REQUIRED = {
+    "main_info": MAIN_INFO_FIELDS,
+    "transport": ("shipping_method", "entry_border", "destination_customs", "origin_country", "loading_place", "fleet"),
+    "financials": ("bank", "branch", "currency_source"),
+}
+"""Fields a file must have before submit; the flags and cost lines default to false / zero."""
+
+
+# --- the file: the data the machine's guards read ---
+
+
+@dataclass
+class TradeFile:
+    """Everything a file holds; the machine keeps its state in ``state``."""
+
+    applicant_national_id: str
+    applicant_full_name: str
+    state: str | None = None
+    main_info: dict[str, Any] = field(default_factory=dict)
+    transport: dict[str, Any] = field(default_factory=dict)
+    financials: dict[str, Any] = field(default_factory=dict)
+    goods: list[dict[str, Any]] = field(default_factory=list)
+    documents: list[dict[str, Any]] = field(default_factory=list)
+    file_number: str | None = None
+    rejection_reasons: list[str] = field(default_factory=list)
+    required_permits: list[str] = field(default_factory=list)
+    needs_expert_review: bool = False
+    permits: dict[str, str] = field(default_factory=dict)
+    permit_reasons: dict[str, str] = field(default_factory=dict)
+    permit_withdrawal_used: bool = False
+    expert_approved: bool = False
+    fee_rial: int | None = None
+    fee_rate_rial_per_eur: str | None = None
+    fee_entered_at: str | None = None
+    fee_deadline: str | None = None
+    fee_expired: bool = False
+    payment_ref: str | None = None
+    order_number: str | None = None
+
+    # guards
+    @property
+    def is_complete(self) -> bool:
+        return not missing_for_submit(self)
+
+    @property
+    def needs_permits(self) -> bool:
+        return bool(self.required_permits)
+
+    @property
+    def permits_answered_with_rejection(self) -> bool:
+        return "pending" not in self.permits.values() and "rejected" in self.permits.values()
+
+    @property
+    def permits_all_approved(self) -> bool:
+        return bool(self.permits) and all(v == "approved" for v in self.permits.values())
+
+    @property
+    def may_withdraw_permits(self) -> bool:
+        return not self.permit_withdrawal_used and "pending" in self.permits.values()
+
+    def sections(self) -> dict[str, Any]:
+        """The file's content, as `copy` carries it to a new file."""
+        return {
+            "main_info": dict(self.main_info),
+            "transport": dict(self.transport),
+            "financials": dict(self.financials),
+            "goods": [dict(g) for g in self.goods],
+            "documents": [dict(d) for d in self.documents],
+        }
+
+
+def fields_of(command: Command, names: tuple[str, ...]) -> dict[str, Any]:
+    """The given fields the command carries, JSON-ready (dates ISO, EUR as strings)."""
+    data = command.model_dump(mode="json", include=set(names), exclude_unset=True)
+    return {k: v for k, v in data.items() if v is not None}
+
+
+def missing_for_submit(file: TradeFile) -> list[str]:
+    """What a Draft still lacks, each as ``section.field``; empty when it may be submitted."""
+    missing = [
+        f"{section}.{name}"
+        for section, names in REQUIRED.items()
+        for name in names
+        if getattr(file, section).get(name) in (None, "", [])
+    ]
+    if not file.goods:
+        missing.append("goods (at least one)")
+    if not any(d["kind"] == "proforma" for d in file.documents):
+        missing.append("documents.proforma")
+    if file.goods and proforma_total_eur(file) <= 0:
+        missing.append("financials: a proforma total above zero")
+    return missing
+
+
+def proforma_total_eur(file: TradeFile) -> Decimal:
+    """Sum of goods FOB + freight + other costs − discount (seed 003 §3)."""
+    fob = sum((Decimal(g["fob_eur"]) for g in file.goods), Decimal(0))
+    fin = file.financials
+    return fob + Decimal(fin.get("freight_eur", "0")) + Decimal(fin.get("other_costs_eur", "0")) - Decimal(fin.get("discount_eur", "0"))
+
+
+def order_fee_rial(total_eur: Decimal, rial_per_eur: Decimal) -> int:
+    """Rial equivalent of the total ÷ 2000, at least the rial equivalent of 100 EUR (seed 003 §13)."""
+    formula = total_eur * rial_per_eur / policy.FEE_DIVISOR
+    minimum = policy.FEE_MINIMUM_EUR * rial_per_eur
+    return to_rials(max(formula, minimum))
+
+
+# --- the rules inquiry (استعلام ضوابط) over reference data ---
+
+
+@dataclass(frozen=True)
+class RefData:
+    """The slice of reference data the inquiry reads."""
+
+    tariffs: dict[str, dict[str, Any]]
+    goods: dict[str, dict[str, Any]]
+    sellers: frozenset[tuple[str, str]]
+
+
+@dataclass(frozen=True)
+class InquiryOutcome:
+    reasons: list[str]
+    required_permits: list[str]
+    needs_expert_review: bool
+
+
+def inquire(file: dict[str, Any], ref: RefData, today: date) -> InquiryOutcome:
+    """Check a file (its :meth:`TradeFile.sections`) against today's rules."""
+    reasons: list[str] = []
+    main, transport, fin = file["main_info"], file["transport"], file["financials"]
+    if date.fromisoformat(main["proforma_valid_until"]) < today:
+        reasons.append(f"the proforma expired on {main['proforma_valid_until']}")
+    seller = main.get("seller") or {}
+    if (seller.get("type"), seller.get("id")) not in ref.sellers:
+        reasons.append(f"foreign seller {seller.get('type')}/{seller.get('id')} is not in the foreign-seller registry")
+    if transport.get("through_transport"):
+        reasons.append("through transport (حمل یکسره) is only for special goods such as perishables and medicines, never a car")
+    source = fin["currency_source"]
+    if source == "barter":
+        reasons.append("barter (تهاتر) is open only to specific companies, not to an individual veteran")
+    permits: set[str] = set()
+    review = False
+    for index, goods in enumerate(file["goods"]):
+        label = f"goods {index + 1} ({goods['tariff_code']})"
+        tariff = ref.tariffs.get(goods["tariff_code"])
+        if tariff is None:
+            reasons.append(f"{label}: the tariff code is not on the veterans'-car tariff list")
+        else:
+            permits.update(tariff.get("permits", []))
+            review = review or bool(tariff.get("expert_review"))
+            group = tariff.get("priority_group")
+            if source == "bank_system" and (group is None or group not in policy.BANK_SYSTEM_PRIORITY_GROUPS):
+                reasons.append(f"{label}: currency from the banking system is only for priority groups 21–27")
+            if source == "own_exports" and tariff.get("ministry_priced"):
+                reasons.append(f"{label}: goods priced by a ministry cannot use currency from own exports")
+            if source in ("own_currency", "others_currency", "others_exports") and not tariff.get("own_currency_allowed", True):
+                reasons.append(f"{label}: this tariff code may not use {source}")
+        known = ref.goods.get(goods["goods_id"])
+        if known is None or not known.get("has_agency"):
+            reasons.append(f"{label}: goods id {goods['goods_id']} has no registered agency or after-sales service")
+        elif known.get("tariff_code") != goods["tariff_code"]:
+            reasons.append(f"{label}: goods id {goods['goods_id']} belongs to tariff {known.get('tariff_code')}")
+        if not goods.get("technical_specs") and not goods.get("standard"):
+            reasons.append(f"{label}: at least one of technical specification or standard is required")
+    return InquiryOutcome(reasons=reasons, required_permits=sorted(permits), needs_expert_review=review)

@@ -1,0 +1,1 @@
+"""The shared registry: SQLAlchemy models, the engine, Alembic migrations, reference data."""

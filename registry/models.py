@@ -1,0 +1,264 @@
+"""The registry's tables, as typed SQLAlchemy 2 declarative models.
+
+Every table a lifecycle writes has a natural idempotency key (workflow id + step, a payment
+reference, a VIN) so a retried activity finds its own earlier write instead of adding a second.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Boolean, Date, DateTime, ForeignKey, Integer, MetaData, Numeric, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+Instant = DateTime(timezone=True)
+
+# --- reference data (loaded with `starter.py refdata load`) ---
+
+
+class VeteranCarTariff(Base):
+    """A tariff code on the veterans'-car list and what its files need (seed 003 §4)."""
+
+    __tablename__ = "veteran_car_tariffs"
+    code: Mapped[str] = mapped_column(String(16), primary_key=True)
+    permits: Mapped[list[Any]] = mapped_column(default=list)
+    """Ids of the licensing organisations whose permit a file with this tariff needs."""
+    expert_review: Mapped[bool] = mapped_column(Boolean, default=False)
+    priority_group: Mapped[int | None] = mapped_column(Integer, default=None)
+    """Goods priority group; currency from the banking system only for groups 21–27."""
+    ministry_priced: Mapped[bool] = mapped_column(Boolean, default=False)
+    """Priced by the Health, Industry or Agriculture ministry: no currency from own exports."""
+    own_currency_allowed: Mapped[bool] = mapped_column(Boolean, default=True)
+    """One of the specific codes that may use own/others' currency or others' exports."""
+
+
+class Goods(Base):
+    """A goods id with its agency status (only goods with a registered agency may be ordered)."""
+
+    __tablename__ = "goods"
+    goods_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    tariff_code: Mapped[str] = mapped_column(String(16))
+    has_agency: Mapped[bool] = mapped_column(Boolean)
+
+
+class ForeignSeller(Base):
+    __tablename__ = "foreign_sellers"
+    type: Mapped[str] = mapped_column(String(32), primary_key=True)
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+
+
+class EscrowBank(Base):
+    """A bank approved for escrow (حساب وکالتی) deposits (seed 001)."""
+
+    __tablename__ = "escrow_banks"
+    bank_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
+class ExchangeRate(Base):
+    """A central-bank rate, in force from ``effective_at`` until the next one."""
+
+    __tablename__ = "exchange_rates"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    currency: Mapped[str] = mapped_column(String(3))
+    rial_per_unit: Mapped[Decimal] = mapped_column(Numeric(20, 4))
+    effective_at: Mapped[datetime] = mapped_column(Instant)
+
+
+# --- trade-order files ---
+
+
+class TradeFile(Base):
+    """A trade-order file; its id is the file-number sequence."""
+
+    __tablename__ = "trade_files"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    workflow_id: Mapped[str] = mapped_column(String(200), unique=True)
+    file_number: Mapped[str | None] = mapped_column(String(16), unique=True, default=None)
+    applicant_national_id: Mapped[str] = mapped_column(String(10))
+    created_at: Mapped[datetime] = mapped_column(Instant)
+
+
+class FileDocument(Base):
+    __tablename__ = "file_documents"
+    __table_args__ = (UniqueConstraint("workflow_id", "sha256", "kind"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    workflow_id: Mapped[str] = mapped_column(String(200), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(300))
+    sha256: Mapped[str] = mapped_column(String(64))
+
+
+class OrderNumber(Base):
+    """The order-registration number sequence: one number per file, ever."""
+
+    __tablename__ = "order_numbers"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    workflow_id: Mapped[str] = mapped_column(String(200), unique=True)
+    order_number: Mapped[str | None] = mapped_column(String(8), unique=True, default=None)
+    issued_at: Mapped[datetime] = mapped_column(Instant)
+
+
+# --- money that moved, messages that went out, what happened ---
+
+
+class Payment(Base):
+    """A payment reported by a bank; the reference makes a re-report a no-op."""
+
+    __tablename__ = "payments"
+    payment_ref: Mapped[str] = mapped_column(String(100), primary_key=True)
+    workflow_id: Mapped[str] = mapped_column(String(200), index=True)
+    purpose: Mapped[str] = mapped_column(String(64))
+    amount_rial: Mapped[int] = mapped_column(BigInteger)
+    paid_at: Mapped[datetime] = mapped_column(Instant)
+
+
+class OutboxMessage(Base):
+    """A notification a lifecycle sent (SMS, invitation, alert), newest last."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (UniqueConstraint("workflow_id", "step"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    workflow_id: Mapped[str] = mapped_column(String(200))
+    step: Mapped[str] = mapped_column(String(100))
+    to: Mapped[str] = mapped_column(String(100), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    text: Mapped[str] = mapped_column(Text)
+    code: Mapped[str | None] = mapped_column(String(16), default=None)
+    created_at: Mapped[datetime] = mapped_column(Instant)
+
+
+class AuditEntry(Base):
+    """One transition of one case, in order (``seq``)."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (UniqueConstraint("workflow_id", "seq"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    workflow_id: Mapped[str] = mapped_column(String(200))
+    workflow_type: Mapped[str] = mapped_column(String(64))
+    seq: Mapped[int] = mapped_column(Integer)
+    event: Mapped[str] = mapped_column(String(64))
+    from_state: Mapped[str] = mapped_column(String(32))
+    to_state: Mapped[str] = mapped_column(String(32))
+    actor_role: Mapped[str | None] = mapped_column(String(32), default=None)
+    actor_id: Mapped[str | None] = mapped_column(String(100), default=None)
+    at: Mapped[datetime] = mapped_column(Instant)
+
+
+# --- people, vehicles, plates, deposits: what the lifecycles check against each other ---
+
+
+class Person(Base):
+    __tablename__ = "people"
+    national_id: Mapped[str] = mapped_column(String(10), primary_key=True)
+    full_name: Mapped[str] = mapped_column(String(200))
+    has_driving_license: Mapped[bool | None] = mapped_column(Boolean, default=None)
+
+
+class Vehicle(Base):
+    """A vehicle and its current owner; ``title_transfer_locked_until`` blocks transfers."""
+
+    __tablename__ = "vehicles"
+    vin: Mapped[str] = mapped_column(String(17), primary_key=True)
+    owner_national_id: Mapped[str] = mapped_column(String(10), index=True)
+    kind: Mapped[str | None] = mapped_column(String(32), default=None)
+    model: Mapped[str | None] = mapped_column(String(100), default=None)
+    production_year: Mapped[int | None] = mapped_column(Integer, default=None)
+    fuel: Mapped[str | None] = mapped_column(String(32), default=None)
+    plate: Mapped[str | None] = mapped_column(String(32), default=None)
+    title_transfer_locked_until: Mapped[datetime | None] = mapped_column(Instant, default=None)
+    delivered_at: Mapped[datetime | None] = mapped_column(Instant, default=None)
+    source_workflow_id: Mapped[str | None] = mapped_column(String(200), default=None)
+
+
+class NewCarPurchase(Base):
+    """A new car bought (a delivery of a sale scheme): the 48-month rule reads these."""
+
+    __tablename__ = "new_car_purchases"
+    __table_args__ = (UniqueConstraint("workflow_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    national_id: Mapped[str] = mapped_column(String(10), index=True)
+    vin: Mapped[str] = mapped_column(String(17))
+    workflow_id: Mapped[str] = mapped_column(String(200))
+    purchased_at: Mapped[datetime] = mapped_column(Instant)
+
+
+class PlateRecord(Base):
+    """A plate issued to a vehicle; an active plate is held by ``owner_national_id``."""
+
+    __tablename__ = "plates"
+    plate: Mapped[str] = mapped_column(String(32), primary_key=True)
+    vin: Mapped[str] = mapped_column(String(17), index=True)
+    owner_national_id: Mapped[str] = mapped_column(String(10), index=True)
+    category: Mapped[str] = mapped_column(String(32))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    issued_at: Mapped[datetime] = mapped_column(Instant)
+    workflow_id: Mapped[str] = mapped_column(String(200))
+
+
+class EscrowDeposit(Base):
+    """The deposit blocked in an applicant's escrow account until delivery (seed 001)."""
+
+    __tablename__ = "escrow_deposits"
+    workflow_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    national_id: Mapped[str] = mapped_column(String(10), index=True)
+    bank: Mapped[str] = mapped_column(String(64))
+    account: Mapped[str] = mapped_column(String(64))
+    amount_rial: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16))
+    """``blocked`` or ``released``."""
+    blocked_at: Mapped[datetime] = mapped_column(Instant)
+    released_at: Mapped[datetime | None] = mapped_column(Instant, default=None)
+
+
+class SchemeRegistration(Base):
+    """A person's registration in a sale scheme; one open case per person across schemes."""
+
+    __tablename__ = "scheme_registrations"
+    workflow_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    scheme_id: Mapped[str] = mapped_column(String(64))
+    national_id: Mapped[str] = mapped_column(String(10), index=True)
+    open: Mapped[bool] = mapped_column(Boolean, default=True)
+    registered_at: Mapped[datetime] = mapped_column(Instant)
+
+
+class Allocation(Base):
+    """A car of an offering given to a case; freed when the case withdraws."""
+
+    __tablename__ = "allocations"
+    workflow_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    offering_id: Mapped[str] = mapped_column(String(64), index=True)
+    importer_id: Mapped[str] = mapped_column(String(64))
+    model: Mapped[str] = mapped_column(String(100))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    allocated_at: Mapped[datetime] = mapped_column(Instant)
+    released_at: Mapped[datetime | None] = mapped_column(Instant, default=None)
+
+
+class FuelCard(Base):
+    """A vehicle's smart fuel card (seed 002): it follows the car to each new owner."""
+
+    __tablename__ = "fuel_cards"
+    card_number: Mapped[str] = mapped_column(String(20), primary_key=True)
+    vin: Mapped[str] = mapped_column(String(17), ForeignKey("vehicles.vin"), index=True)
+    owner_national_id: Mapped[str] = mapped_column(String(10))
+    use: Mapped[str] = mapped_column(String(48))
+    balance_litres: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(16))
+    issued_at: Mapped[datetime] = mapped_column(Instant)

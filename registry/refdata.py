@@ -1,0 +1,92 @@
+"""Loading reference data and exchange rates into the registry (used by the CLI and tests)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.orm import Session
+
+from registry.db import session_scope
+from registry.models import EscrowBank, ExchangeRate, ForeignSeller, Goods, VeteranCarTariff
+
+DEFAULT_REFDATA = Path(__file__).with_name("refdata_default.json")
+
+
+class _Entry(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TariffEntry(_Entry):
+    code: str = Field(min_length=1)
+    permits: list[str] = []
+    expert_review: bool = False
+    priority_group: int | None = None
+    ministry_priced: bool = False
+    own_currency_allowed: bool = True
+
+
+class GoodsEntry(_Entry):
+    goods_id: str = Field(min_length=1)
+    tariff_code: str = Field(min_length=1)
+    has_agency: bool
+
+
+class SellerEntry(_Entry):
+    type: str = Field(min_length=1)
+    id: str = Field(min_length=1)
+    name: str = Field(min_length=1)
+
+
+class RefDataFile(_Entry):
+    """The shape of ``refdata load FILE.json`` (CONTRACT.md); every key optional."""
+
+    veteran_car_tariffs: list[TariffEntry] = []
+    goods: list[GoodsEntry] = []
+    foreign_sellers: list[SellerEntry] = []
+    escrow_banks: list[str] = []
+
+
+def load_refdata(data: dict[str, Any]) -> dict[str, int]:
+    """Upsert every entry (an entry with the same key is replaced); returns counts by key."""
+    parsed = RefDataFile.model_validate(data)
+    with session_scope() as session:
+        for t in parsed.veteran_car_tariffs:
+            session.merge(VeteranCarTariff(**t.model_dump()))
+        for g in parsed.goods:
+            session.merge(Goods(**g.model_dump()))
+        for s in parsed.foreign_sellers:
+            session.merge(ForeignSeller(**s.model_dump()))
+        for bank in parsed.escrow_banks:
+            session.merge(EscrowBank(bank_id=bank))
+    return {key: len(getattr(parsed, key)) for key in RefDataFile.model_fields}
+
+
+def load_refdata_file(path: Path) -> dict[str, int]:
+    return load_refdata(json.loads(path.read_text(encoding="utf-8")))
+
+
+def set_rate(currency: str, rial_per_unit: Decimal, effective_at: datetime | None = None) -> ExchangeRate:
+    if rial_per_unit <= 0:
+        raise ValueError("a rate must be positive")
+    with session_scope() as session:
+        rate = ExchangeRate(
+            currency=currency.upper(), rial_per_unit=rial_per_unit, effective_at=effective_at or datetime.now(timezone.utc)
+        )
+        session.add(rate)
+        return rate
+
+
+def dump_refdata(session: Session) -> dict[str, Any]:
+    from sqlalchemy import select
+
+    return {
+        "veteran_car_tariffs": [TariffEntry.model_validate(t, from_attributes=True).model_dump() for t in session.scalars(select(VeteranCarTariff))],
+        "goods": [GoodsEntry.model_validate(g, from_attributes=True).model_dump() for g in session.scalars(select(Goods))],
+        "foreign_sellers": [SellerEntry.model_validate(s, from_attributes=True).model_dump() for s in session.scalars(select(ForeignSeller))],
+        "escrow_banks": [b.bank_id for b in session.scalars(select(EscrowBank))],
+    }

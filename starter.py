@@ -1,0 +1,21 @@
+"""Start, drive and inspect lifecycles, and manage the registry: ``python starter.py --help``."""
+
+from __future__ import annotations
+
+import typer
+
+from cli import cases, registry, trade_order
+
+app = typer.Typer(no_args_is_help=True, help=__doc__, pretty_exceptions_show_locals=False)
+app.add_typer(trade_order.app, name="trade-order")
+app.add_typer(registry.rates, name="rates")
+app.add_typer(registry.refdata, name="refdata")
+app.command("outbox")(registry.outbox)
+app.command("vehicle")(registry.vehicle)
+app.command("status")(cases.status)
+app.command("update")(cases.update)
+app.command("list")(cases.list_cases)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,445 @@
+"""The ``TradeOrder`` workflow: one trade-order file from Draft to Registered (seed 003).
+
+Deterministic code only: the states live in :class:`lifecycles.trade_order.TradeOrderMachine`,
+every I/O is an activity, the 15-day fee window is a durable timer in :meth:`Case.run`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from activities.registry import PaymentRecord, record_payment
+    from activities.trade_order import (
+        DocumentRecord,
+        FeeQuoteRequest,
+        FileNumberRequest,
+        InquiryRequest,
+        OrderNumberRequest,
+        assign_file_number,
+        issue_order_number,
+        quote_order_fee,
+        record_document,
+        run_rules_inquiry,
+    )
+    from domain import policy
+    from domain.commands import Command, parse
+    from domain.display import euros, iso, jalali_datetime, parse_instant, rials
+    from lifecycles import trade_order as rules
+    from lifecycles.trade_order import TradeFile, TradeOrderMachine
+
+from workflows.common import Case, command_handler, rejection, run_activity
+
+
+@workflow.defn(name="TradeOrder")
+class TradeOrderWorkflow:
+    @workflow.init
+    def __init__(self, start: dict[str, Any]) -> None:
+        self._start_error: str | None = None
+        try:
+            begin = parse(rules.Start, start)
+            self.file = TradeFile(begin.applicant.national_id, begin.applicant.full_name)
+            self._copied_from = begin.copied_from
+            if begin.sections:
+                self._prefill(begin.sections)
+        except Exception as err:  # reported by run(), which may fail the workflow cleanly
+            self._start_error = str(err)
+            self.file = TradeFile("", "")
+            self._copied_from = None
+        self.machine = TradeOrderMachine(self.file)
+        self.case = Case(self.machine, rules.UPDATE_ROLES, self._describe, self._why_disabled)
+
+    @workflow.run
+    async def run(self, start: dict[str, Any]) -> dict[str, Any]:
+        if self._start_error:
+            raise rejection(f"TradeOrder input: {self._start_error}")
+        await self.case.run(self._next_deadline)
+        return self.status()
+
+    # --- queries ---
+
+    @workflow.query
+    def status(self) -> dict[str, Any]:
+        f = self.file
+        out = self.case.status()
+        out.update(
+            applicant={"national_id": f.applicant_national_id, "full_name": f.applicant_full_name},
+            file_number=f.file_number,
+            **f.sections(),
+            proforma_total_eur=str(rules.proforma_total_eur(f)),
+            permits=dict(f.permits),
+            permit_reasons=dict(f.permit_reasons),
+            rejection_reasons=list(f.rejection_reasons),
+            fee_rial=f.fee_rial,
+            fee_rate_rial_per_eur=f.fee_rate_rial_per_eur,
+            fee_deadline=f.fee_deadline,
+            fee_expired=f.fee_expired,
+            payment_ref=f.payment_ref,
+            order_number=f.order_number,
+            copied_from=self._copied_from,
+        )
+        return out
+
+    # --- filling the file in ---
+
+    @workflow.update
+    @command_handler
+    async def save_main_info(self, cmd: dict[str, Any]) -> dict[str, Any]:
+        c = self._check("save_main_info", cmd)
+        self.file.main_info.update(rules.fields_of(c, rules.MAIN_INFO_FIELDS))
+        self.case.fire("save_main_info", c.actor)
+        return self.status()
+
+    @save_main_info.validator
+    def _v_save_main_info(self, cmd: dict[str, Any]) -> None:
+        self._check("save_main_info", cmd)
+
+    @workflow.update
+    @command_handler
+    async def save_transport(self, cmd: dict[str, Any]) -> dict[str, Any]:
+        c = self._check("save_transport", cmd)
+        self.file.transport.update(rules.fields_of(c, rules.TRANSPORT_FIELDS))
+        self.case.fire("save_transport", c.actor)
+        return self.status()
+
+    @save_transport.validator
+    def _v_save_transport(self, cmd: dict[str, Any]) -> None:
+        self._check("save_transport", cmd)
+
+    @workflow.update
+    @command_handler
+    async def save_financials(self, cmd: dict[str, Any]) -> dict[str, Any]:
+        c = self._check("save_financials", cmd)
+        self.file.financials.update(rules.fields_of(c, rules.FINANCIAL_FIELDS))
+        self.case.fire("save_financials", c.actor)
+        return self.status()
+
+    @save_financials.validator
+    def _v_save_financials(self, cmd: dict[str, Any]) -> None:
+        self._check("save_financials", cmd)
+
+    @workflow.update
+    @command_handler
+    async def add_goods(self, cmd: dict[str, Any]) -> dict[str, Any]:
+        c = self._check("add_goods", cmd)
+        self.file.goods.append(c.model_dump(mode="json", exclude={"actor"}, exclude_none=True))
+        self.case.fire("add_goods", c.actor)
+        return self.status()
+
+    @add_goods.validator
+    def _v_add_goods(self, cmd: dict[str, Any]) -> None:
+        self._check("add_goods", cmd)
+
+    @workflow.update
+    @command_handler
+    async def attach_document(self, cmd: dict[str, Any]) -> dict[str, Any]:
+        c = self._check("attach_document", cmd)
+        doc = c.model_dump(mode="json", exclude={"actor"})
+        async with self.case.working("attach_document"):
+            await run_activity(record_document, DocumentRecord(workflow_id=workflow.info().workflow_id, **doc))
+        self.file.documents.append(doc)
+        self.case.fire("attach_document", c.actor)
+        return self.status()
+
+    @attach_document.validator
+    def _v_attach_document(self, cmd: dict[str, Any]) -> None:
+        self._check("attach_document", cmd)
+
+    @workflow.update
+    @command_handler
+    async def submit(self, cmd: dict[str, Any]) -> dict[str, Any]:
+        c = self._check("submit", cmd)
+        async with self.case.working("submit"):
+            self.file.file_number = await run_activity(
+                assign_file_number,
+                FileNumberRequest(workflow.info().workflow_id, self.file.applicant_national_id, workflow.now()),
+            )
+        self.case.fire("submit", c.actor, file_number=self.file.file_number)
+        return self.status()
+
+    @submit.validator
+    def _v_submit(self, cmd: dict[str, Any]) -> None:
+        self._check("submit", cmd)
+
+    @workflow.update
+    @command_handler
+    async def edit(self, cmd: dict[str, Any]) -> dict[str, Any]:
+        c = self._check("edit", cmd)
+        f = self.file
+        f.main_info.update(rules.fields_of(c, rules.MAIN_INFO_FIELDS))
+        f.transport.update(rules.fields_of(c, rules.TRANSPORT_FIELDS))
+        f.financials.update(rules.fields_of(c, rules.FINANCIAL_FIELDS))
+        if c.goods is not None:
+            f.goods = [g.model_dump(mode="json", exclude_none=True) for g in c.goods]
+        self.case.fire("edit", c.actor)
+        return self.status()
+
+    @edit.validator
+    def _v_edit(self, cmd: dict[str, Any]) -> None:
+        self._check("edit", cmd)
+
+    @workflow.update
+    @command_handler
+    async def void(self, cmd: dict[str, Any]) -> dict[str, Any]:
+        c = self._check("void", cmd)
+        self.case.fire("void", c.actor)
+        return self.status()
+
+    @void.validator
+    def _v_void(self, cmd: dict[str, Any]) -> None:
+        self._check("void", cmd)
+
+    # --- rules inquiry and permits ---
+
+    @workflow.update
+    @command_handler
+    async def inquire_rules(self, cmd: dict[str, Any]) -> dict[str, Any]:
+        c = self._check("inquire_rules", cmd)
+        f = self.file
+        f.rejection_reasons = []
+        self.case.fire("inquire_rules", c.actor)
+        async with self.case.working("inquire_rules"):
+            outcome = await run_activity(
+                run_rules_inquiry,
+                InquiryRequest(workflow.info().workflow_id, f.sections(), workflow.now().date().isoformat()),
+                summary="rules inquiry",
+            )
+        if outcome.reasons:
+            f.rejection_reasons = list(outcome.reasons)
+            self.case.fire("rules_failed", None, reasons=list(outcome.reasons))
+        else:
+            f.required_permits = list(outcome.required_permits)
+            f.needs_expert_review = outcome.needs_expert_review
+            f.permits = {}
+            f.permit_reasons = {}
+            self.case.fire("rules_passed", None, required_permits=list(outcome.required_permits))
+        return self.status()
+
+    @inquire_rules.validator
+    def _v_inquire_rules(self, cmd: dict[str, Any]) -> None:
+        self._check("inquire_rules", cmd)
+
+    @workflow.update
+    @command_handler
+    async def request_permits(self, cmd: dict[str, Any]) -> dict[str, Any]:
+        c = self._check("request_permits", cmd)
+        f = self.file
+        f.permits = {org: "pending" for org in f.required_permits}
+        f.permit_reasons = {}
+        f.permit_withdrawal_used = False
+        self.case.fire("request_permits", c.actor, permits=dict(f.permits))
+        round_no = sum(1 for h in self.case.history if h["event"] == "request_permits")
+        async with self.case.working("request_permits"):
+            for org in f.required_permits:
+                await self.case.notify(
+                    step=f"permit-request-{round_no}-{org}",
+                    to=org,
+                    kind="permit_request",
+                    text=f"درخواست مجوز برای پرونده ثبت سفارش {f.file_number}",
+                )
+        return self.status()
+
+    @request_permits.validator
+    def _v_request_permits(self, cmd: dict[str, Any]) -> None:
+        self._check("request_permits", cmd)
+
+    @workflow.update
+    @command_handler
+    async def decide_permit(self, cmd: dict[str, Any]) -> dict[str, Any]:
+        c = self._check("decide_permit", cmd)
+        f = self.file
+        org = c.actor.id
+        f.permits[org] = "approved" if c.approve else "rejected"
+        if c.reason:
+            f.permit_reasons[org] = c.reason
+        extra: dict[str, Any] = {"organisation": org, "approve": c.approve}
+        if c.reason:
+            extra["reason"] = c.reason
+        self._record_permit_rejections(extra)
+        self.case.fire("decide_permit", c.actor, **extra)
+        return self.status()
+
+    @decide_permit.validator
+    def _v_decide_permit(self, cmd: dict[str, Any]) -> None:
+        self._check("decide_permit", cmd)
+
+    @workflow.update
+    @command_handler
+    async def withdraw_permit_requests(self, cmd: dict[str, Any]) -> dict[str, Any]:
+        c = self._check("withdraw_permit_requests", cmd)
+        f = self.file
+        marked = [org for org, v in f.permits.items() if v == "pending"]
+        self.case.fire("withdraw_permit_requests", c.actor, marked_rejected=marked)
+        f.permit_withdrawal_used = True
+        for org in marked:
+            f.permits[org] = "rejected"
+            f.permit_reasons[org] = "withdrawn by the applicant before the organisation acted"
+        self._record_permit_rejections({})
+        self.case.refresh_details()
+        return self.status()
+
+    @withdraw_permit_requests.validator
+    def _v_withdraw_permit_requests(self, cmd: dict[str, Any]) -> None:
+        self._check("withdraw_permit_requests", cmd)
+
+    # --- order registration and fee ---
+
+    @workflow.update
+    @command_handler
+    async def request_registration(self, cmd: dict[str, Any]) -> dict[str, Any]:
+        c = self._check("request_registration", cmd)
+        self.case.fire("request_registration", c.actor)
+        if self.file.needs_expert_review:
+            self.case.fire("order_system_accepted", None)
+        else:
+            async with self.case.working("request_registration"):
+                await self._quote_fee()
+            self._open_fee_window()
+            self.case.fire("order_system_accepted", None, fee_rial=self.file.fee_rial)
+        return self.status()
+
+    @request_registration.validator
+    def _v_request_registration(self, cmd: dict[str, Any]) -> None:
+        self._check("request_registration", cmd)
+
+    @workflow.update
+    @command_handler
+    async def expert_decide(self, cmd: dict[str, Any]) -> dict[str, Any]:
+        c = self._check("expert_decide", cmd)
+        f = self.file
+        if c.approve:
+            async with self.case.working("expert_decide"):
+                await self._quote_fee()
+            f.expert_approved = True
+            self._open_fee_window()
+            self.case.fire("expert_decide", c.actor, approve=True, fee_rial=f.fee_rial)
+        else:
+            f.expert_approved = False
+            f.rejection_reasons = [c.reason or ""]
+            self.case.fire("expert_decide", c.actor, approve=False, reasons=list(f.rejection_reasons))
+        return self.status()
+
+    @expert_decide.validator
+    def _v_expert_decide(self, cmd: dict[str, Any]) -> None:
+        self._check("expert_decide", cmd)
+
+    @workflow.update
+    @command_handler
+    async def pay_fee(self, cmd: dict[str, Any]) -> dict[str, Any]:
+        c = self._check("pay_fee", cmd)
+        f = self.file
+        wf_id = workflow.info().workflow_id
+        async with self.case.working("pay_fee"):
+            await run_activity(
+                record_payment,
+                PaymentRecord(wf_id, "trade_order_fee", c.payment_ref, c.amount_rial, workflow.now()),
+            )
+            f.order_number = await run_activity(issue_order_number, OrderNumberRequest(wf_id, workflow.now()))
+        f.payment_ref = c.payment_ref
+        self.case.fire("pay_fee", c.actor, payment_ref=c.payment_ref, order_number=f.order_number)
+        return self.status()
+
+    @pay_fee.validator
+    def _v_pay_fee(self, cmd: dict[str, Any]) -> None:
+        self._check("pay_fee", cmd)
+
+    # --- helpers ---
+
+    def _check(self, update: str, cmd: dict[str, Any]) -> Any:
+        """Validate a command read-only: the case's checks, then this lifecycle's identity rules."""
+        c: Command = self.case.check(update, cmd, rules.COMMANDS[update])
+        f = self.file
+        role, actor_id = c.actor.role, c.actor.id
+        if role == "applicant" and actor_id != f.applicant_national_id:
+            raise rejection(f"{update}: only the file's owner may do this")
+        if update == "decide_permit":
+            if actor_id not in f.permits:
+                raise rejection(f"decide_permit: organisation {actor_id!r} was not asked for a permit on this file")
+            if f.permits[actor_id] != "pending":
+                raise rejection(f"decide_permit: organisation {actor_id!r} already answered ({f.permits[actor_id]})")
+        if update == "pay_fee" and c.amount_rial != f.fee_rial:  # type: ignore[attr-defined]
+            raise rejection(f"pay_fee: amount_rial must equal fee_rial ({f.fee_rial}), got {c.amount_rial}")  # type: ignore[attr-defined]
+        if update == "edit" and c.model_dump(exclude={"actor"}, exclude_none=True) == {}:
+            raise rejection("edit: carries no field to change")
+        return c
+
+    def _record_permit_rejections(self, extra: dict[str, Any]) -> None:
+        f = self.file
+        if "pending" not in f.permits.values() and "rejected" in f.permits.values():
+            f.rejection_reasons = [
+                f"{org}: {f.permit_reasons.get(org, 'rejected')}" for org, v in f.permits.items() if v == "rejected"
+            ]
+            extra["reasons"] = list(f.rejection_reasons)
+
+    def _why_disabled(self, update: str) -> str | None:
+        if update == "submit":
+            return "the file is incomplete; missing: " + ", ".join(rules.missing_for_submit(self.file))
+        if update == "withdraw_permit_requests":
+            return "permit requests can be withdrawn only once per wait"
+        return None
+
+    async def _quote_fee(self) -> None:
+        f = self.file
+        quote = await run_activity(
+            quote_order_fee,
+            FeeQuoteRequest(workflow.info().workflow_id, str(rules.proforma_total_eur(f)), workflow.now()),
+            summary="order fee at the EUR rate in force",
+        )
+        f.fee_rial = quote.fee_rial
+        f.fee_rate_rial_per_eur = quote.rial_per_eur
+
+    def _open_fee_window(self) -> None:
+        now = workflow.now()
+        self.file.fee_entered_at = iso(now)
+        self.file.fee_deadline = iso(now + policy.FEE_WINDOW)
+        self.file.fee_expired = False
+
+    def _next_deadline(self) -> tuple[datetime, Any] | None:
+        if self.case.state == "AwaitingFee" and self.file.fee_deadline:
+            deadline = parse_instant(self.file.fee_deadline)
+            assert deadline is not None
+            return deadline, self._fee_window_ran_out
+        return None
+
+    def _fee_window_ran_out(self) -> None:
+        f = self.file
+        f.fee_expired = True
+        f.rejection_reasons = [f"the fee was not paid within {policy.FEE_WINDOW.days} days"]
+        self.case.fire("fee_expired", None, reasons=list(f.rejection_reasons))
+
+    def _prefill(self, sections: dict[str, Any]) -> None:
+        """Fill a Draft from another file's sections (copy), each part validated again."""
+        actor = {"role": "applicant", "id": self.file.applicant_national_id}
+        f = self.file
+        main = parse(rules.SaveMainInfo, {"actor": actor, **sections.get("main_info", {})})
+        transport = parse(rules.SaveTransport, {"actor": actor, **sections.get("transport", {})})
+        financials = parse(rules.SaveFinancials, {"actor": actor, **sections.get("financials", {})})
+        f.main_info = rules.fields_of(main, rules.MAIN_INFO_FIELDS)
+        f.transport = rules.fields_of(transport, rules.TRANSPORT_FIELDS)
+        f.financials = rules.fields_of(financials, rules.FINANCIAL_FIELDS)
+        f.goods = [parse(rules.GoodsItem, g).model_dump(mode="json", exclude_none=True) for g in sections.get("goods", [])]
+        f.documents = [parse(rules.Document, d).model_dump(mode="json") for d in sections.get("documents", [])]
+
+    def _describe(self) -> list[str]:
+        f = self.file
+        lines = [f"**متقاضی:** {f.applicant_full_name}"]
+        if f.file_number:
+            lines.append(f"**شماره پرونده:** {f.file_number}")
+        if f.goods:
+            lines.append(f"**مبلغ کل پیش‌فاکتور:** {euros(rules.proforma_total_eur(f))}")
+        if f.permits:
+            labels = {"pending": "در انتظار", "approved": "تأیید", "rejected": "رد"}
+            lines.append("**مجوزها:** " + "، ".join(f"{org}: {labels[v]}" for org, v in f.permits.items()))
+        if f.fee_rial is not None:
+            lines.append(f"**کارمزد:** {rials(f.fee_rial)}")
+        if self.case.state == "AwaitingFee":
+            lines.append(f"**مهلت پرداخت کارمزد:** {jalali_datetime(parse_instant(f.fee_deadline))}")
+        if f.order_number:
+            lines.append(f"**شماره ثبت سفارش:** {f.order_number}")
+        if f.rejection_reasons:
+            lines.append("**علت رد:** " + "؛ ".join(f.rejection_reasons))
+        return lines
