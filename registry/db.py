@@ -65,4 +65,4 @@ def migrate(url: str | None = None) -> None:
     config = Config()
     config.set_main_option("script_location", str(PROJECT_ROOT / "registry" / "migrations"))
     config.set_main_option("sqlalchemy.url", (url or database_url()).replace("%", "%%"))
-    command.upgrade(config, "head")
+    command.upgrade(config, "heads")  # lifecycles may add migrations on parallel branches

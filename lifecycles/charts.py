@@ -1,0 +1,48 @@
+"""The statecharts page, rendered from the machine definitions so the docs cannot drift.
+
+``python -m lifecycles.charts`` rewrites ``docs/statecharts.md``; a test fails when the page
+on disk differs from what the machines render now.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from statemachine import StateMachine
+
+from lifecycles.trade_order import TradeOrderMachine
+
+MACHINES: list[tuple[str, type[StateMachine], str]] = [
+    ("TradeOrder", TradeOrderMachine, "Trade-order registration (ثبت سفارش), seed 003"),
+]
+"""(workflow type, machine, title) of every lifecycle, in the order the page shows them."""
+
+PAGE = Path(__file__).resolve().parent.parent / "docs" / "statecharts.md"
+
+
+def render() -> str:
+    parts = [
+        "# Statecharts\n",
+        "Generated from the python-statemachine definitions in `lifecycles/` by",
+        "`python -m lifecycles.charts`; `tests/test_statecharts.py` fails when this page is stale.",
+        "Commands that only change a case's data (internal self-transitions) are not drawn;",
+        "a case's `status.allowed` lists them.\n",
+    ]
+    for workflow_type, machine, title in MACHINES:
+        parts.append(f"## {workflow_type}: {title}\n")
+        parts.append("```mermaid")
+        parts.append(f"{machine:mermaid}".rstrip())
+        parts.append("```\n")
+        parts.append("| state | Persian label |")
+        parts.append("|---|---|")
+        for state in machine.states:
+            parts.append(f"| `{state.id}` | {state.name} |")
+        parts.append("")
+    return "\n".join(parts)
+
+
+if __name__ == "__main__":
+    PAGE.parent.mkdir(exist_ok=True)
+    PAGE.write_text(render(), encoding="utf-8")
+    sys.stdout.write(f"wrote {PAGE}\n")
