@@ -44,6 +44,12 @@ def _whole_rials(value: Any) -> Any:
     return value
 
 
+def _iso_date(value: Any) -> Any:
+    if not isinstance(value, str):
+        raise ValueError("dates are ISO-8601 strings YYYY-MM-DD")
+    return value
+
+
 NationalId = Annotated[str, AfterValidator(_national_id)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
 Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
@@ -51,7 +57,9 @@ Eur = Annotated[Decimal, BeforeValidator(_decimal_string), Field(ge=0, max_digit
 Rials = Annotated[int, BeforeValidator(_whole_rials), Field(ge=0)]
 PositiveRials = Annotated[int, BeforeValidator(_whole_rials), Field(gt=0)]
 Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{64}$")]
-Day = date
+Day = Annotated[date, BeforeValidator(_iso_date)]
+Flag = Annotated[bool, Field(strict=True)]
+"""A JSON boolean; "yes" or 1 are refused rather than guessed at."""
 
 
 class Strict(BaseModel):

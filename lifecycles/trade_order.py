@@ -16,7 +16,7 @@ from pydantic import Field, model_validator
 from statemachine import State, StateMachine
 
 from domain import policy
-from domain.commands import Code, Command, Day, Eur, NationalId, PositiveRials, Sha256, Strict, Text
+from domain.commands import Code, Command, Day, Eur, Flag, NationalId, PositiveRials, Sha256, Strict, Text
 from domain.money import to_rials
 
 
@@ -124,8 +124,8 @@ class TransportFields(Strict):
     origin_country: Code | list[Code] | None = None
     loading_place: Text | None = None
     fleet: Code | None = None
-    multiple_shipments: bool | None = None
-    through_transport: bool | None = None
+    multiple_shipments: Flag | None = None
+    through_transport: Flag | None = None
 
 
 class FinancialFields(Strict):
@@ -210,7 +210,7 @@ class Edit(Command, MainInfoFields, TransportFields, FinancialFields):
 
 
 class Decision(Command):
-    approve: bool
+    approve: Flag
     reason: Text | None = None
 
     @model_validator(mode="after")

@@ -54,8 +54,10 @@ async def client(env: WorkflowEnvironment) -> Client:
     return env.client
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 async def worker(env: WorkflowEnvironment) -> AsyncIterator[Worker]:
+    """One worker for the whole session: cases left open by a test keep being served, so a
+    later time skip (which fires their timers) never waits on a task queue nobody polls."""
     from worker import build_worker
 
     task_queue = f"tq-{uuid.uuid4()}"

@@ -27,7 +27,7 @@ with workflow.unsafe.imports_passed_through():
         run_rules_inquiry,
     )
     from domain import policy
-    from domain.commands import Command, parse
+    from domain.commands import Command, Rejected, parse
     from domain.display import euros, iso, jalali_datetime, parse_instant, rials
     from lifecycles import trade_order as rules
     from lifecycles.trade_order import TradeFile, TradeOrderMachine
@@ -363,8 +363,10 @@ class TradeOrderWorkflow:
                 raise rejection(f"decide_permit: organisation {actor_id!r} already answered ({f.permits[actor_id]})")
         if update == "pay_fee" and c.amount_rial != f.fee_rial:  # type: ignore[attr-defined]
             raise rejection(f"pay_fee: amount_rial must equal fee_rial ({f.fee_rial}), got {c.amount_rial}")  # type: ignore[attr-defined]
-        if update == "edit" and c.model_dump(exclude={"actor"}, exclude_none=True) == {}:
-            raise rejection("edit: carries no field to change")
+        if update == "edit":
+            if c.model_dump(exclude={"actor"}, exclude_none=True) == {}:
+                raise rejection("edit: carries no field to change")
+            self._check_edited_sections(c)
         return c
 
     def _record_permit_rejections(self, extra: dict[str, Any]) -> None:
@@ -374,6 +376,18 @@ class TradeOrderWorkflow:
                 f"{org}: {f.permit_reasons.get(org, 'rejected')}" for org, v in f.permits.items() if v == "rejected"
             ]
             extra["reasons"] = list(f.rejection_reasons)
+
+    def _check_edited_sections(self, c: Any) -> None:
+        """An edit merges into the sections: the merged sections must keep their field rules."""
+        f, actor = self.file, c.actor.model_dump()
+        for model, current, names in (
+            (rules.SaveMainInfo, f.main_info, rules.MAIN_INFO_FIELDS),
+            (rules.SaveTransport, f.transport, rules.TRANSPORT_FIELDS),
+        ):
+            try:
+                parse(model, {"actor": actor, **current, **rules.fields_of(c, names)})
+            except Rejected as err:
+                raise rejection(f"edit: {err}") from None
 
     def _why_disabled(self, update: str) -> str | None:
         if update == "submit":
