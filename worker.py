@@ -60,13 +60,20 @@ async def ensure_search_attributes(client: Client, namespace: str) -> None:
             raise
 
 
-def build_worker(client: Client, task_queue: str, *, workflows: Sequence[type] = WORKFLOWS, **options: Any) -> Worker:
+def build_worker(
+    client: Client,
+    task_queue: str,
+    *,
+    workflows: Sequence[type] = WORKFLOWS,
+    activities: Sequence[Callable[..., Any]] = ACTIVITIES,
+    **options: Any,
+) -> Worker:
     # Activities are synchronous (SQLAlchemy sessions), so they run on a thread pool.
     return Worker(
         client,
         task_queue=task_queue,
         workflows=list(workflows),
-        activities=ACTIVITIES,
+        activities=list(activities),
         activity_executor=ThreadPoolExecutor(max_workers=16),
         **options,
     )
