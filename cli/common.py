@@ -67,6 +67,10 @@ def print_status(workflow_id: str, status: dict[str, Any]) -> None:
     for key, value in status.items():
         if key in ("history", "state", "state_fa") or value in (None, [], {}):
             continue
+        if isinstance(value, dict) and key != "allowed":
+            for sub, inner in value.items():  # one level down, so section dates read as Jalali too
+                table.add_row(f"{key}.{sub}", readable(str(sub), inner))
+            continue
         table.add_row(key, readable(key, value))
     console.print(table)
     history = Table("زمان (تهران)", "رویداد", "از", "به", "کاربر", title="سوابق تغییر وضعیت")
