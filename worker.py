@@ -24,8 +24,9 @@ from activities import trade_order as trade_order_activities
 from registry.db import migrate
 from workflows.common import SEARCH_ATTRIBUTES
 from workflows.trade_order import TradeOrderWorkflow
+from workflows.trade_order_amendment import TradeOrderAmendmentWorkflow
 
-WORKFLOWS: list[type] = [TradeOrderWorkflow]
+WORKFLOWS: list[type] = [TradeOrderWorkflow, TradeOrderAmendmentWorkflow]
 ACTIVITIES: list[Callable[..., Any]] = [
     registry_activities.record_transition,
     registry_activities.send_notification,

@@ -14,7 +14,7 @@ from temporalio.exceptions import ApplicationError
 from domain import policy
 from lifecycles.trade_order import InquiryOutcome, RefData, inquire, order_fee_rial
 from registry.db import session_scope
-from registry.models import ExchangeRate, FileDocument, ForeignSeller, Goods, OrderNumber, TradeFile, VeteranCarTariff
+from registry.models import ExchangeRate, FileDocument, ForeignSeller, Goods, OrderNumber, RegisteredOrder, TradeFile, VeteranCarTariff
 
 FILE_NUMBER_BASE = 140_000_000
 """File numbers are nine digits, counted up from here."""
@@ -132,11 +132,16 @@ def quote_order_fee(request: FeeQuoteRequest) -> FeeQuote:
 class OrderNumberRequest:
     workflow_id: str
     at: datetime
+    applicant_national_id: str
+    sections: dict[str, Any]
+    total_eur: str
+    fee_rial: int
 
 
 @activity.defn
 def issue_order_number(request: OrderNumberRequest) -> str:
-    """The 8-digit order-registration number, issued once per file."""
+    """The 8-digit order-registration number, issued once per file, and the registered order
+    its later edits and renewals are charged against (one transaction)."""
     with session_scope() as session:
         row = session.scalar(select(OrderNumber).where(OrderNumber.workflow_id == request.workflow_id))
         if row is None:
@@ -148,7 +153,85 @@ def issue_order_number(request: OrderNumberRequest) -> str:
             if number >= 10**policy.ORDER_NUMBER_DIGITS:
                 raise ApplicationError("the 8-digit order-number space is exhausted", type="Exhausted", non_retryable=True)
             row.order_number = str(number)
+        if session.get(RegisteredOrder, row.order_number) is None:
+            session.add(
+                RegisteredOrder(
+                    order_number=row.order_number,
+                    workflow_id=request.workflow_id,
+                    applicant_national_id=request.applicant_national_id,
+                    sections=request.sections,
+                    total_eur=Decimal(request.total_eur),
+                    last_fee_rial=request.fee_rial,
+                    registered_at=request.at,
+                    renewals=0,
+                )
+            )
         return row.order_number
 
 
-ACTIVITIES = [assign_file_number, record_document, run_rules_inquiry, quote_order_fee, issue_order_number]
+@dataclass
+class RegisteredOrderView:
+    order_number: str
+    workflow_id: str
+    applicant_national_id: str
+    sections: dict[str, Any]
+    total_eur: str
+    last_fee_rial: int
+    renewals: int
+
+
+@dataclass
+class OrderLookup:
+    order_workflow_id: str
+
+
+@activity.defn
+def load_registered_order(lookup: OrderLookup) -> RegisteredOrderView:
+    with session_scope() as session:
+        row = session.scalar(select(RegisteredOrder).where(RegisteredOrder.workflow_id == lookup.order_workflow_id))
+        if row is None:
+            raise ApplicationError(f"{lookup.order_workflow_id} has no registered order", type="Rejected", non_retryable=True)
+        return RegisteredOrderView(
+            order_number=row.order_number,
+            workflow_id=row.workflow_id,
+            applicant_national_id=row.applicant_national_id,
+            sections=row.sections,
+            total_eur=str(row.total_eur),
+            last_fee_rial=row.last_fee_rial,
+            renewals=row.renewals,
+        )
+
+
+@dataclass
+class AmendmentRecord:
+    amendment_workflow_id: str
+    order_number: str
+    kind: str
+    sections: dict[str, Any]
+    total_eur: str
+    computed_fee_rial: int
+    """The full formula's fee for the order as amended: the next edit's difference is taken to it."""
+    at: datetime
+
+
+@activity.defn
+def apply_amendment(record: AmendmentRecord) -> None:
+    """Make a paid edit or renewal the order's current state (once, whatever the retries)."""
+    with session_scope() as session:
+        row = session.get(RegisteredOrder, record.order_number, with_for_update=True)
+        if row is None:
+            raise ApplicationError(f"order {record.order_number} is not registered", type="Rejected", non_retryable=True)
+        if row.last_amendment_workflow_id == record.amendment_workflow_id:
+            return
+        row.sections = record.sections
+        row.total_eur = Decimal(record.total_eur)
+        row.last_fee_rial = record.computed_fee_rial
+        row.amended_at = record.at
+        row.renewals += 1 if record.kind == "renewal" else 0
+        row.last_amendment_workflow_id = record.amendment_workflow_id
+
+
+ACTIVITIES = [
+    assign_file_number, record_document, run_rules_inquiry, quote_order_fee, issue_order_number,
+    load_registered_order, apply_amendment,
+]

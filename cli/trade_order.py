@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import typer
-from temporalio.common import SearchAttributePair, TypedSearchAttributes
+from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
 
 import settings
 from cli.common import connect, console, run
@@ -53,5 +54,39 @@ def copy(workflow_id: str) -> None:
         sections = {k: status[k] for k in ("main_info", "transport", "financials", "goods", "documents")}
         applicant = status["applicant"]
         return await start_trade_order(applicant["national_id"], applicant["full_name"], sections, copied_from=workflow_id)
+
+    console.print(run(go()))
+
+
+@app.command()
+def amend(
+    workflow_id: str,
+    kind: str = typer.Option(..., help="edit (pays the fee difference) or renewal (pays the full fee)"),
+) -> None:
+    """Edit or renew the registered order of a Registered file (one open amendment per order)."""
+    if kind not in ("edit", "renewal"):
+        raise typer.BadParameter("kind is edit or renewal")
+
+    async def go() -> str:
+        client = await connect()
+        status = await client.get_workflow_handle(workflow_id).query("status")
+        if status["state"] != "Registered":
+            raise typer.BadParameter(f"{workflow_id} is {status['state']}, not Registered")
+        amendment_id = f"trade-order-amendment-{status['order_number']}"
+        await client.start_workflow(
+            "TradeOrderAmendment",
+            {"order_workflow_id": workflow_id, "kind": kind},
+            id=amendment_id,
+            task_queue=settings.TEMPORAL_TASK_QUEUE,
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+            search_attributes=TypedSearchAttributes([SearchAttributePair(CASE_STATE, "Draft")]),
+            static_summary=f"{'ویرایش' if kind == 'edit' else 'تمدید'} ثبت سفارش {status['order_number']}",
+        )
+        handle = client.get_workflow_handle(amendment_id)
+        for _ in range(100):  # commands are refused until the amendment has loaded its order
+            if (await handle.query("status"))["order_number"]:
+                break
+            await asyncio.sleep(0.1)
+        return amendment_id
 
     console.print(run(go()))

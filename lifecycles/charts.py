@@ -12,9 +12,11 @@ from pathlib import Path
 from statemachine import StateMachine
 
 from lifecycles.trade_order import TradeOrderMachine
+from lifecycles.trade_order_amendment import AmendmentMachine
 
 MACHINES: list[tuple[str, type[StateMachine], str]] = [
     ("TradeOrder", TradeOrderMachine, "Trade-order registration (ثبت سفارش), seed 003"),
+    ("TradeOrderAmendment", AmendmentMachine, "Edit (ویرایش) or renewal (تمدید) of a registered order, seed 003"),
 ]
 """(workflow type, machine, title) of every lifecycle, in the order the page shows them."""
 

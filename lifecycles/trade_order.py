@@ -16,7 +16,7 @@ from pydantic import Field, model_validator
 from statemachine import State, StateMachine
 
 from domain import policy
-from domain.commands import Code, Command, Day, Eur, Flag, NationalId, PositiveRials, Sha256, Strict, Text
+from domain.commands import Code, Command, Day, Eur, Flag, NationalId, PositiveRials, Sha256, Strict, Text, parse
 from domain.money import to_rials
 
 
@@ -292,7 +292,6 @@ class TradeFile:
     expert_approved: bool = False
     fee_rial: int | None = None
     fee_rate_rial_per_eur: str | None = None
-    fee_entered_at: str | None = None
     fee_deadline: str | None = None
     fee_expired: bool = False
     payment_ref: str | None = None
@@ -334,6 +333,34 @@ def fields_of(command: Command, names: tuple[str, ...]) -> dict[str, Any]:
     """The given fields the command carries, JSON-ready (dates ISO, EUR as strings)."""
     data = command.model_dump(mode="json", include=set(names), exclude_unset=True)
     return {k: v for k, v in data.items() if v is not None}
+
+
+def check_edit(file: TradeFile, edit: Edit) -> None:
+    """An edit merges into the sections: raise :class:`Rejected` if the merge breaks a field rule."""
+    actor = edit.actor.model_dump()
+    for model, current, names in ((SaveMainInfo, file.main_info, MAIN_INFO_FIELDS), (SaveTransport, file.transport, TRANSPORT_FIELDS)):
+        parse(model, {"actor": actor, **current, **fields_of(edit, names)})
+
+
+def apply_edit(file: TradeFile, edit: Edit) -> None:
+    file.main_info.update(fields_of(edit, MAIN_INFO_FIELDS))
+    file.transport.update(fields_of(edit, TRANSPORT_FIELDS))
+    file.financials.update(fields_of(edit, FINANCIAL_FIELDS))
+    if edit.goods is not None:
+        file.goods = [g.model_dump(mode="json", exclude_none=True) for g in edit.goods]
+
+
+def fill_from_sections(file: TradeFile, sections: dict[str, Any]) -> None:
+    """Fill a file from another file's sections (copy, amendments), each part validated again."""
+    actor = {"role": "applicant", "id": file.applicant_national_id}
+    main = parse(SaveMainInfo, {"actor": actor, **sections.get("main_info", {})})
+    transport = parse(SaveTransport, {"actor": actor, **sections.get("transport", {})})
+    financials = parse(SaveFinancials, {"actor": actor, **sections.get("financials", {})})
+    file.main_info = fields_of(main, MAIN_INFO_FIELDS)
+    file.transport = fields_of(transport, TRANSPORT_FIELDS)
+    file.financials = fields_of(financials, FINANCIAL_FIELDS)
+    file.goods = [parse(GoodsItem, g).model_dump(mode="json", exclude_none=True) for g in sections.get("goods", [])]
+    file.documents = [parse(Document, d).model_dump(mode="json") for d in sections.get("documents", [])]
 
 
 def missing_for_submit(file: TradeFile) -> list[str]:

@@ -115,6 +115,25 @@ class OrderNumber(Base):
     issued_at: Mapped[datetime] = mapped_column(Instant)
 
 
+class RegisteredOrder(Base):
+    """A registered order as it stands now: what its edits and renewals are charged against."""
+
+    __tablename__ = "registered_orders"
+    order_number: Mapped[str] = mapped_column(String(8), primary_key=True)
+    workflow_id: Mapped[str] = mapped_column(String(200), unique=True)
+    """The TradeOrder case that registered it."""
+    applicant_national_id: Mapped[str] = mapped_column(String(10), index=True)
+    sections: Mapped[dict[str, Any]] = mapped_column()
+    total_eur: Mapped[Decimal] = mapped_column(Numeric(20, 2))
+    last_fee_rial: Mapped[int] = mapped_column(BigInteger)
+    """The last computed fee (not what was last paid): an edit pays the difference to it."""
+    registered_at: Mapped[datetime] = mapped_column(Instant)
+    amended_at: Mapped[datetime | None] = mapped_column(Instant, default=None)
+    renewals: Mapped[int] = mapped_column(Integer, default=0)
+    last_amendment_workflow_id: Mapped[str | None] = mapped_column(String(200), default=None)
+    """The amendment applied last: a retried apply finds it and changes nothing twice."""
+
+
 # --- money that moved, messages that went out, what happened ---
 
 

@@ -46,6 +46,9 @@ async def env(database: str) -> AsyncIterator[WorkflowEnvironment]:
         from worker import ensure_search_attributes
 
         await ensure_search_attributes(environment.client, "default")
+        import tests.helpers
+
+        tests.helpers.SERVER = environment
         yield environment
 
 

@@ -5,14 +5,25 @@ from __future__ import annotations
 import hashlib
 import itertools
 import uuid
+from datetime import datetime
 from typing import Any
 
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from domain.identity import with_check_digit
 
 _serial = itertools.count(100_000_001)
+
+SERVER: WorkflowEnvironment | None = None
+"""The session's time-skipping server (set by conftest): its clock runs ahead of the wall clock."""
+
+
+async def server_now() -> datetime:
+    """The server's current time: what ``workflow.now()`` says, so dates in inputs agree with it."""
+    assert SERVER is not None, "the env fixture sets tests.helpers.SERVER"
+    return await SERVER.get_current_time()
 
 
 def new_national_id() -> str:

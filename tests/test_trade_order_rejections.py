@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import pytest
@@ -17,8 +18,6 @@ from tests.trade_order_support import TradeCase, awaiting_fee, filled_file, open
 
 
 def sample(name: str, **changes: Any) -> dict[str, Any]:
-    from datetime import date
-
     fields = dict(trade_order_sections(date.today())[name])
     fields.update(changes)
     return {k: v for k, v in fields.items() if v is not None}

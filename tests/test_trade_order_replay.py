@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -12,6 +13,7 @@ from temporalio.worker import Replayer, Worker
 from tests.helpers import actor, update
 from tests.trade_order_support import awaiting_fee, submitted
 from workflows.trade_order import TradeOrderWorkflow
+from workflows.trade_order_amendment import TradeOrderAmendmentWorkflow
 
 
 async def test_main_paths_replay_deterministically(env: WorkflowEnvironment, client: Client, worker: Worker) -> None:
@@ -31,9 +33,20 @@ async def test_main_paths_replay_deterministically(env: WorkflowEnvironment, cli
     await voided.send("void")
     await voided.handle.result()
 
+    renewal = await client.start_workflow(
+        "TradeOrderAmendment", {"order_workflow_id": registered.handle.id, "kind": "renewal"}, id=f"amend-{registered.handle.id}",
+        task_queue=worker.task_queue,
+    )
+    while not (await renewal.query("status"))["order_number"]:
+        await asyncio.sleep(0.05)
+    status = await update(renewal, "submit", actor=registered.me)
+    await update(renewal, "pay_fee", actor=actor("bank", "b"), payment_ref=f"R-{renewal.id}", amount_rial=status["fee_rial"])
+    await renewal.result()
+
     histories = [await case.handle.fetch_history() for case in (registered, expired, rejected_permits, voided)]
+    histories.append(await renewal.fetch_history())
     assert all(len(h.events) > 20 for h in histories[:3])
-    replayer = Replayer(workflows=[TradeOrderWorkflow])
+    replayer = Replayer(workflows=[TradeOrderWorkflow, TradeOrderAmendmentWorkflow])
     async def each() -> AsyncIterator[WorkflowHistory]:
         for history in histories:
             yield history

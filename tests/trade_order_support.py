@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from typing import Any
 
 from temporalio.client import Client, WorkflowHandle
 from temporalio.worker import Worker
 
 from demo.samples import trade_order_sections
-from tests.helpers import actor, new_national_id, start, update
+from tests.helpers import actor, new_national_id, server_now, start, update
 
 
 class TradeCase:
@@ -36,7 +35,7 @@ async def open_file(client: Client, worker: Worker) -> TradeCase:
 async def filled_file(client: Client, worker: Worker, *, overrides: dict[str, dict[str, Any]] | None = None, **sample: Any) -> TradeCase:
     """A Draft with every section filled (valid against the shipped reference data)."""
     case = await open_file(client, worker)
-    for name, fields in trade_order_sections(datetime.now(timezone.utc).date(), **sample).items():
+    for name, fields in trade_order_sections((await server_now()).date(), **sample).items():
         await case.send(name, **{**fields, **(overrides or {}).get(name, {})})
     return case
 

@@ -16,6 +16,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.registry import PaymentRecord, record_payment
     from activities.trade_order import (
         DocumentRecord,
+        FeeQuote,
         FeeQuoteRequest,
         FileNumberRequest,
         InquiryRequest,
@@ -35,6 +36,20 @@ with workflow.unsafe.imports_passed_through():
 from workflows.common import Case, command_handler, rejection, run_activity
 
 
+async def quote_fee(total_eur: Decimal) -> FeeQuote:
+    """The full formula's fee for a total, at the EUR rate in force now."""
+    return await run_activity(
+        quote_order_fee,
+        FeeQuoteRequest(workflow.info().workflow_id, str(total_eur), workflow.now()),
+        summary="order fee at the EUR rate in force",
+    )
+
+
+def fee_deadline_from_now() -> str:
+    """The end of a 15-day fee window opening now (seed 003 §13)."""
+    return iso(workflow.now() + policy.FEE_WINDOW)  # type: ignore[return-value]
+
+
 @workflow.defn(name="TradeOrder")
 class TradeOrderWorkflow:
     @workflow.init
@@ -45,7 +60,7 @@ class TradeOrderWorkflow:
             self.file = TradeFile(begin.applicant.national_id, begin.applicant.full_name)
             self._copied_from = begin.copied_from
             if begin.sections:
-                self._prefill(begin.sections)
+                rules.fill_from_sections(self.file, begin.sections)
         except Exception as err:  # reported by run(), which may fail the workflow cleanly
             self._start_error = str(err)
             self.file = TradeFile("", "")
@@ -169,12 +184,7 @@ class TradeOrderWorkflow:
     @command_handler
     async def edit(self, cmd: dict[str, Any]) -> dict[str, Any]:
         c = self._check("edit", cmd)
-        f = self.file
-        f.main_info.update(rules.fields_of(c, rules.MAIN_INFO_FIELDS))
-        f.transport.update(rules.fields_of(c, rules.TRANSPORT_FIELDS))
-        f.financials.update(rules.fields_of(c, rules.FINANCIAL_FIELDS))
-        if c.goods is not None:
-            f.goods = [g.model_dump(mode="json", exclude_none=True) for g in c.goods]
+        rules.apply_edit(self.file, c)
         self.case.fire("edit", c.actor)
         return self.status()
 
@@ -338,7 +348,12 @@ class TradeOrderWorkflow:
                 record_payment,
                 PaymentRecord(wf_id, "trade_order_fee", c.payment_ref, c.amount_rial, workflow.now()),
             )
-            f.order_number = await run_activity(issue_order_number, OrderNumberRequest(wf_id, workflow.now()))
+            f.order_number = await run_activity(
+                issue_order_number,
+                OrderNumberRequest(
+                    wf_id, workflow.now(), f.applicant_national_id, f.sections(), str(rules.proforma_total_eur(f)), c.amount_rial
+                ),
+            )
         f.payment_ref = c.payment_ref
         self.case.fire("pay_fee", c.actor, payment_ref=c.payment_ref, order_number=f.order_number)
         return self.status()
@@ -366,7 +381,10 @@ class TradeOrderWorkflow:
         if update == "edit":
             if c.model_dump(exclude={"actor"}, exclude_none=True) == {}:
                 raise rejection("edit: carries no field to change")
-            self._check_edited_sections(c)
+            try:
+                rules.check_edit(f, c)
+            except Rejected as err:
+                raise rejection(f"edit: {err}") from None
         return c
 
     def _record_permit_rejections(self, extra: dict[str, Any]) -> None:
@@ -377,18 +395,6 @@ class TradeOrderWorkflow:
             ]
             extra["reasons"] = list(f.rejection_reasons)
 
-    def _check_edited_sections(self, c: Any) -> None:
-        """An edit merges into the sections: the merged sections must keep their field rules."""
-        f, actor = self.file, c.actor.model_dump()
-        for model, current, names in (
-            (rules.SaveMainInfo, f.main_info, rules.MAIN_INFO_FIELDS),
-            (rules.SaveTransport, f.transport, rules.TRANSPORT_FIELDS),
-        ):
-            try:
-                parse(model, {"actor": actor, **current, **rules.fields_of(c, names)})
-            except Rejected as err:
-                raise rejection(f"edit: {err}") from None
-
     def _why_disabled(self, update: str) -> str | None:
         if update == "submit":
             return "the file is incomplete; missing: " + ", ".join(rules.missing_for_submit(self.file))
@@ -398,18 +404,12 @@ class TradeOrderWorkflow:
 
     async def _quote_fee(self) -> None:
         f = self.file
-        quote = await run_activity(
-            quote_order_fee,
-            FeeQuoteRequest(workflow.info().workflow_id, str(rules.proforma_total_eur(f)), workflow.now()),
-            summary="order fee at the EUR rate in force",
-        )
+        quote = await quote_fee(rules.proforma_total_eur(f))
         f.fee_rial = quote.fee_rial
         f.fee_rate_rial_per_eur = quote.rial_per_eur
 
     def _open_fee_window(self) -> None:
-        now = workflow.now()
-        self.file.fee_entered_at = iso(now)
-        self.file.fee_deadline = iso(now + policy.FEE_WINDOW)
+        self.file.fee_deadline = fee_deadline_from_now()
         self.file.fee_expired = False
 
     def _next_deadline(self) -> tuple[datetime, Any] | None:
@@ -424,19 +424,6 @@ class TradeOrderWorkflow:
         f.fee_expired = True
         f.rejection_reasons = [f"the fee was not paid within {policy.FEE_WINDOW.days} days"]
         self.case.fire("fee_expired", None, reasons=list(f.rejection_reasons))
-
-    def _prefill(self, sections: dict[str, Any]) -> None:
-        """Fill a Draft from another file's sections (copy), each part validated again."""
-        actor = {"role": "applicant", "id": self.file.applicant_national_id}
-        f = self.file
-        main = parse(rules.SaveMainInfo, {"actor": actor, **sections.get("main_info", {})})
-        transport = parse(rules.SaveTransport, {"actor": actor, **sections.get("transport", {})})
-        financials = parse(rules.SaveFinancials, {"actor": actor, **sections.get("financials", {})})
-        f.main_info = rules.fields_of(main, rules.MAIN_INFO_FIELDS)
-        f.transport = rules.fields_of(transport, rules.TRANSPORT_FIELDS)
-        f.financials = rules.fields_of(financials, rules.FINANCIAL_FIELDS)
-        f.goods = [parse(rules.GoodsItem, g).model_dump(mode="json", exclude_none=True) for g in sections.get("goods", [])]
-        f.documents = [parse(rules.Document, d).model_dump(mode="json") for d in sections.get("documents", [])]
 
     def _describe(self) -> list[str]:
         f = self.file

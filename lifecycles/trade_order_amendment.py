@@ -1,0 +1,88 @@
+"""Edit (ویرایش) and renewal (تمدید) of a registered order, seed 003 §13.
+
+A registered TradeOrder case is complete; each later edit or renewal is a short case of its
+own, charged against the registered order the registry keeps:
+- renewal pays the full formula again (total ÷ 2000, at least 100 EUR);
+- edit pays only the difference between the newly computed fee and the last computed fee,
+  and never less than the 100 EUR minimum the seed sets for opening, renewal and edit alike.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Literal
+
+from statemachine import State, StateMachine
+
+from domain import policy
+from domain.commands import Strict
+from domain.money import to_rials
+from lifecycles.trade_order import TradeFile
+
+AmendmentKind = Literal["edit", "renewal"]
+
+
+class AmendmentMachine(StateMachine):
+    Draft = State("پیش‌نویس اصلاحیه", initial=True)
+    InquiringRules = State("در حال استعلام ضوابط")
+    AwaitingFee = State("آماده پرداخت کارمزد")
+    Amended = State("اعمال شده", final=True)
+    Lapsed = State("منقضی (کارمزد پرداخت نشد)", final=True)
+    Cancelled = State("انصراف", final=True)
+
+    edit = Draft.to.itself(internal=True, cond="is_edit")
+    # An edited order is inquired again; a renewal keeps the registered content as it is.
+    submit = Draft.to(InquiringRules, cond="is_edit") | Draft.to(AwaitingFee)
+    rules_failed = InquiringRules.to(Draft)
+    rules_passed = InquiringRules.to(AwaitingFee)
+    pay_fee = AwaitingFee.to(Amended)
+    fee_expired = AwaitingFee.to(Lapsed)
+    cancel = Draft.to(Cancelled) | AwaitingFee.to(Cancelled)
+
+
+UPDATE_ROLES: dict[str, frozenset[str]] = {
+    "edit": frozenset({"applicant"}),
+    "submit": frozenset({"applicant"}),
+    "cancel": frozenset({"applicant"}),
+    "pay_fee": frozenset({"bank"}),
+}
+
+
+class Start(Strict):
+    order_workflow_id: str
+    """The TradeOrder case whose registered order is edited or renewed."""
+    kind: AmendmentKind
+
+
+def amendment_charge_rial(kind: AmendmentKind, full_fee_rial: int, last_fee_rial: int, rial_per_eur: Decimal) -> int:
+    """What an edit or a renewal costs, given the full formula's fee for the order as it now stands."""
+    if kind == "renewal":
+        return full_fee_rial
+    minimum = to_rials(policy.FEE_MINIMUM_EUR * rial_per_eur)
+    return max(full_fee_rial - last_fee_rial, minimum)
+
+
+@dataclass
+class Amendment:
+    """An amendment case's data; the machine keeps its state in ``state``."""
+
+    kind: AmendmentKind
+    order_workflow_id: str
+    state: str | None = None
+    order_number: str | None = None
+    applicant_national_id: str | None = None
+    file: TradeFile | None = None
+    """The order's content as it will stand once the amendment is paid."""
+    last_fee_rial: int | None = None
+    full_fee_rial: int | None = None
+    fee_rial: int | None = None
+    fee_rate_rial_per_eur: str | None = None
+    fee_deadline: str | None = None
+    fee_expired: bool = False
+    payment_ref: str | None = None
+    rejection_reasons: list[str] = field(default_factory=list)
+
+    @property
+    def is_edit(self) -> bool:
+        return self.kind == "edit"

@@ -1,0 +1,119 @@
+"""Edits and renewals of a registered order: the seed's fee rules and the 15-day window."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from registry.db import session_scope
+from registry.models import RegisteredOrder
+from tests.conftest import EUR_RATE
+from tests.helpers import actor, new_national_id, rejected, start, update
+from tests.trade_order_support import TradeCase, awaiting_fee
+
+MINIMUM_FEE = int(100 * EUR_RATE)
+BIG = {"add_goods": {"fob_eur": "399000.00"}}  # total 400,000 EUR: the full fee is 200 EUR
+
+
+async def registered(client: Client, worker: Worker, **kwargs: object) -> tuple[TradeCase, dict]:
+    case, status = await awaiting_fee(client, worker, **kwargs)
+    status = await update(case.handle, "pay_fee", actor=actor("bank", "b"), payment_ref=f"P-{case.handle.id}", amount_rial=status["fee_rial"])
+    return case, status
+
+
+async def amendment(client: Client, worker: Worker, order: TradeCase, kind: str) -> WorkflowHandle:
+    """Start an amendment and wait until it has loaded the registered order (commands are refused before)."""
+    handle = await start(client, worker, "TradeOrderAmendment", {"order_workflow_id": order.handle.id, "kind": kind}, "amend")
+    for _ in range(100):
+        if (await handle.query("status"))["order_number"]:
+            return handle
+        await asyncio.sleep(0.05)
+    raise AssertionError("the amendment never loaded its order")
+
+
+def registered_row(order_number: str) -> RegisteredOrder:
+    with session_scope() as session:
+        row = session.scalar(select(RegisteredOrder).where(RegisteredOrder.order_number == order_number))
+        assert row is not None
+        return row
+
+
+async def test_renewal_pays_the_full_formula(client: Client, worker: Worker) -> None:
+    order, done = await registered(client, worker, overrides=BIG)
+    handle = await amendment(client, worker, order, "renewal")
+    status = await update(handle, "submit", actor=order.me)
+    assert status["state"] == "AwaitingFee"
+    assert status["fee_rial"] == status["full_fee_rial"] == 200 * int(EUR_RATE)
+    status = await update(handle, "pay_fee", actor=actor("bank", "b"), payment_ref=f"R-{handle.id}", amount_rial=status["fee_rial"])
+    assert status["state"] == "Amended"
+    assert registered_row(done["order_number"]).renewals == 1
+
+
+async def test_edit_pays_the_difference_to_the_last_computed_fee(client: Client, worker: Worker) -> None:
+    order, done = await registered(client, worker, overrides=BIG)
+    assert registered_row(done["order_number"]).last_fee_rial == 200 * int(EUR_RATE)
+    handle = await amendment(client, worker, order, "edit")
+    goods = (await handle.query("status"))["goods"]
+    goods[0]["fob_eur"] = "599000.00"  # total 600,000 EUR: full fee 300 EUR, difference 100 EUR
+    status = await update(handle, "edit", actor=order.me, goods=goods)
+    assert status["proforma_total_eur"] == "600000.00"
+    status = await update(handle, "submit", actor=order.me)
+    assert status["state"] == "AwaitingFee"
+    assert status["full_fee_rial"] == 300 * int(EUR_RATE)
+    assert status["fee_rial"] == 100 * int(EUR_RATE)
+    await update(handle, "pay_fee", actor=actor("bank", "b"), payment_ref=f"E-{handle.id}", amount_rial=status["fee_rial"])
+    row = registered_row(done["order_number"])
+    assert row.last_fee_rial == 300 * int(EUR_RATE)
+    assert str(row.total_eur) == "600000.00"
+
+
+async def test_an_edit_that_lowers_the_fee_still_pays_the_minimum(client: Client, worker: Worker) -> None:
+    order, _ = await registered(client, worker, overrides=BIG)
+    handle = await amendment(client, worker, order, "edit")
+    await update(handle, "edit", actor=order.me, discount_eur="100000.00")
+    status = await update(handle, "submit", actor=order.me)
+    assert status["fee_rial"] == MINIMUM_FEE
+
+
+async def test_an_edit_breaking_a_rule_returns_to_draft_with_reasons(client: Client, worker: Worker) -> None:
+    order, _ = await registered(client, worker)
+    handle = await amendment(client, worker, order, "edit")
+    status = await update(handle, "edit", actor=order.me, through_transport=True)
+    status = await update(handle, "submit", actor=order.me)
+    assert status["state"] == "Draft"
+    assert any("through transport" in r for r in status["rejection_reasons"])
+
+
+async def test_unpaid_amendment_lapses_after_15_days(env: WorkflowEnvironment, client: Client, worker: Worker) -> None:
+    order, done = await registered(client, worker)
+    handle = await amendment(client, worker, order, "renewal")
+    await update(handle, "submit", actor=order.me)
+    await env.sleep(timedelta(days=15, minutes=1))
+    result = await handle.result()
+    assert result["state"] == "Lapsed" and result["fee_expired"] is True
+    assert registered_row(done["order_number"]).renewals == 0
+
+
+async def test_amendment_rejections(client: Client, worker: Worker) -> None:
+    order, _ = await registered(client, worker)
+    handle = await amendment(client, worker, order, "renewal")
+    assert "owner" in await rejected(handle, "submit", actor=actor("applicant", new_national_id()))
+    assert "not allowed in state Draft" in await rejected(handle, "edit", actor=order.me, fleet="x")  # renewals change nothing
+    status = await update(handle, "submit", actor=order.me)
+    assert "must equal fee_rial" in await rejected(handle, "pay_fee", actor=actor("bank", "b"), payment_ref="x", amount_rial=status["fee_rial"] - 1)
+    status = await update(handle, "cancel", actor=order.me)
+    assert status["state"] == "Cancelled"
+
+
+async def test_amending_a_file_that_is_not_registered_fails(client: Client, worker: Worker) -> None:
+    case, _ = await awaiting_fee(client, worker)
+    handle = await start(client, worker, "TradeOrderAmendment", {"order_workflow_id": case.handle.id, "kind": "renewal"}, "amend")
+    with pytest.raises(WorkflowFailureError) as info:
+        await handle.result()
+    assert "no registered order" in str(info.value.cause)

@@ -1,0 +1,218 @@
+"""The ``TradeOrderAmendment`` workflow: an edit or a renewal of a registered order (seed 003 §13).
+
+Started for a Registered TradeOrder case (``python starter.py trade-order amend``); it loads the
+registered order from the registry, lets the applicant edit it (edits are inquired again), charges
+the seed's fee for the kind within a 15-day window, and on payment makes the amended order the
+registry's current one.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.registry import PaymentRecord, record_payment
+    from activities.trade_order import AmendmentRecord, InquiryRequest, OrderLookup, apply_amendment, load_registered_order, run_rules_inquiry
+    from domain.commands import Command, Rejected, parse
+    from domain.display import jalali_datetime, parse_instant, rials
+    from lifecycles import trade_order as rules
+    from lifecycles import trade_order_amendment as amend
+    from lifecycles.trade_order import TradeFile
+    from lifecycles.trade_order_amendment import Amendment, AmendmentMachine
+
+from workflows.common import Case, command_handler, rejection, run_activity
+from workflows.trade_order import fee_deadline_from_now, quote_fee
+
+COMMANDS: dict[str, type[Command]] = {"edit": rules.Edit, "submit": Command, "cancel": Command, "pay_fee": rules.PayFee}
+KIND_FA = {"edit": "ویرایش", "renewal": "تمدید"}
+
+
+@workflow.defn(name="TradeOrderAmendment")
+class TradeOrderAmendmentWorkflow:
+    @workflow.init
+    def __init__(self, start: dict[str, Any]) -> None:
+        self._start_error: str | None = None
+        try:
+            begin = parse(amend.Start, start)
+            self.data = Amendment(kind=begin.kind, order_workflow_id=begin.order_workflow_id)
+        except Rejected as err:
+            self._start_error = str(err)
+            self.data = Amendment(kind="renewal", order_workflow_id="")
+        self.machine = AmendmentMachine(self.data)
+        self.case = Case(self.machine, amend.UPDATE_ROLES, self._describe)
+        self.case.busy = "loading the registered order"
+
+    @workflow.run
+    async def run(self, start: dict[str, Any]) -> dict[str, Any]:
+        if self._start_error:
+            raise rejection(f"TradeOrderAmendment input: {self._start_error}")
+        try:
+            order = await run_activity(load_registered_order, OrderLookup(self.data.order_workflow_id))
+        except ActivityError as err:
+            raise rejection(f"TradeOrderAmendment: {getattr(err.cause, 'message', err)}") from None
+        d = self.data
+        d.order_number = order.order_number
+        d.applicant_national_id = order.applicant_national_id
+        d.last_fee_rial = order.last_fee_rial
+        d.file = TradeFile(order.applicant_national_id, "")
+        rules.fill_from_sections(d.file, order.sections)
+        self.case.busy = None
+        await self.case.run(self._next_deadline)
+        return self.status()
+
+    @workflow.query
+    def status(self) -> dict[str, Any]:
+        d = self.data
+        out = self.case.status()
+        out.update(
+            kind=d.kind,
+            order_workflow_id=d.order_workflow_id,
+            order_number=d.order_number,
+            proforma_total_eur=str(rules.proforma_total_eur(d.file)) if d.file else None,
+            **(d.file.sections() if d.file else {}),
+            last_fee_rial=d.last_fee_rial,
+            full_fee_rial=d.full_fee_rial,
+            fee_rial=d.fee_rial,
+            fee_rate_rial_per_eur=d.fee_rate_rial_per_eur,
+            fee_deadline=d.fee_deadline,
+            fee_expired=d.fee_expired,
+            payment_ref=d.payment_ref,
+            rejection_reasons=list(d.rejection_reasons),
+        )
+        return out
+
+    @workflow.update
+    @command_handler
+    async def edit(self, cmd: dict[str, Any]) -> dict[str, Any]:
+        c = self._check("edit", cmd)
+        assert self.data.file is not None
+        rules.apply_edit(self.data.file, c)
+        self.case.fire("edit", c.actor)
+        return self.status()
+
+    @edit.validator
+    def _v_edit(self, cmd: dict[str, Any]) -> None:
+        self._check("edit", cmd)
+
+    @workflow.update
+    @command_handler
+    async def submit(self, cmd: dict[str, Any]) -> dict[str, Any]:
+        c = self._check("submit", cmd)
+        d = self.data
+        assert d.file is not None
+        d.rejection_reasons = []
+        if d.kind == "edit":
+            self.case.fire("submit", c.actor)
+            async with self.case.working("submit"):
+                outcome = await run_activity(
+                    run_rules_inquiry,
+                    InquiryRequest(workflow.info().workflow_id, d.file.sections(), workflow.now().date().isoformat()),
+                    summary="rules inquiry of the edited order",
+                )
+            if outcome.reasons:
+                d.rejection_reasons = list(outcome.reasons)
+                self.case.fire("rules_failed", None, reasons=list(outcome.reasons))
+                return self.status()
+            async with self.case.working("submit"):
+                await self._quote()
+            self.case.fire("rules_passed", None, fee_rial=d.fee_rial)
+        else:
+            async with self.case.working("submit"):
+                await self._quote()
+            self.case.fire("submit", c.actor, fee_rial=d.fee_rial)
+        return self.status()
+
+    @submit.validator
+    def _v_submit(self, cmd: dict[str, Any]) -> None:
+        self._check("submit", cmd)
+
+    @workflow.update
+    @command_handler
+    async def cancel(self, cmd: dict[str, Any]) -> dict[str, Any]:
+        c = self._check("cancel", cmd)
+        self.case.fire("cancel", c.actor)
+        return self.status()
+
+    @cancel.validator
+    def _v_cancel(self, cmd: dict[str, Any]) -> None:
+        self._check("cancel", cmd)
+
+    @workflow.update
+    @command_handler
+    async def pay_fee(self, cmd: dict[str, Any]) -> dict[str, Any]:
+        c = self._check("pay_fee", cmd)
+        d = self.data
+        assert d.file is not None and d.order_number and d.full_fee_rial is not None
+        wf_id = workflow.info().workflow_id
+        async with self.case.working("pay_fee"):
+            await run_activity(record_payment, PaymentRecord(wf_id, f"trade_order_{d.kind}_fee", c.payment_ref, c.amount_rial, workflow.now()))
+            await run_activity(
+                apply_amendment,
+                AmendmentRecord(
+                    wf_id, d.order_number, d.kind, d.file.sections(), str(rules.proforma_total_eur(d.file)), d.full_fee_rial, workflow.now()
+                ),
+            )
+        d.payment_ref = c.payment_ref
+        self.case.fire("pay_fee", c.actor, payment_ref=c.payment_ref)
+        return self.status()
+
+    @pay_fee.validator
+    def _v_pay_fee(self, cmd: dict[str, Any]) -> None:
+        self._check("pay_fee", cmd)
+
+    # --- helpers ---
+
+    def _check(self, update: str, cmd: dict[str, Any]) -> Any:
+        c: Any = self.case.check(update, cmd, COMMANDS[update])
+        d = self.data
+        if c.actor.role == "applicant" and c.actor.id != d.applicant_national_id:
+            raise rejection(f"{update}: only the order's owner may do this")
+        if update == "pay_fee" and c.amount_rial != d.fee_rial:
+            raise rejection(f"pay_fee: amount_rial must equal fee_rial ({d.fee_rial}), got {c.amount_rial}")
+        if update == "edit":
+            if c.model_dump(exclude={"actor"}, exclude_none=True) == {}:
+                raise rejection("edit: carries no field to change")
+            assert d.file is not None
+            try:
+                rules.check_edit(d.file, c)
+            except Rejected as err:
+                raise rejection(f"edit: {err}") from None
+        return c
+
+    async def _quote(self) -> None:
+        d = self.data
+        assert d.file is not None and d.last_fee_rial is not None
+        quote = await quote_fee(rules.proforma_total_eur(d.file))
+        d.full_fee_rial = quote.fee_rial
+        d.fee_rate_rial_per_eur = quote.rial_per_eur
+        d.fee_rial = amend.amendment_charge_rial(d.kind, quote.fee_rial, d.last_fee_rial, Decimal(quote.rial_per_eur))
+        d.fee_deadline = fee_deadline_from_now()
+        d.fee_expired = False
+
+    def _next_deadline(self) -> tuple[datetime, Any] | None:
+        if self.case.state == "AwaitingFee" and self.data.fee_deadline:
+            deadline = parse_instant(self.data.fee_deadline)
+            assert deadline is not None
+            return deadline, self._fee_window_ran_out
+
+        return None
+
+    def _fee_window_ran_out(self) -> None:
+        self.data.fee_expired = True
+        self.case.fire("fee_expired", None)
+
+    def _describe(self) -> list[str]:
+        d = self.data
+        lines = [f"**{KIND_FA[d.kind]} ثبت سفارش:** {d.order_number or '—'}"]
+        if d.fee_rial is not None:
+            lines.append(f"**کارمزد:** {rials(d.fee_rial)} (آخرین کارمزد محاسبه‌شده: {rials(d.last_fee_rial)})")
+        if self.case.state == "AwaitingFee":
+            lines.append(f"**مهلت پرداخت کارمزد:** {jalali_datetime(parse_instant(d.fee_deadline))}")
+        if d.rejection_reasons:
+            lines.append("**علت رد:** " + "؛ ".join(d.rejection_reasons))
+        return lines
