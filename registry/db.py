@@ -37,6 +37,7 @@ def engine_for(url: str) -> Engine:
             cursor = dbapi_connection.cursor()
             # WAL lets the CLI read while the worker writes; foreign keys are off by default.
             cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")  # with WAL: durable across crashes of the process
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()

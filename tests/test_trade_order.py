@@ -12,7 +12,8 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from demo.samples import TRADE_ORDER_TOTAL_EUR
-from domain.display import parse_instant
+from domain.display import jalali_datetime, parse_instant, rials
+from temporalio.api.sdk.v1 import WorkflowMetadata
 from lifecycles.trade_order import order_fee_rial
 from registry.db import session_scope
 from registry.models import AuditEntry, OrderNumber, OutboxMessage
@@ -54,6 +55,10 @@ async def test_full_path_with_permits_to_registered(client: Client, worker: Work
     assert status["fee_rial"] == MINIMUM_FEE
     entered = parse_instant(status["history"][-1]["at"])
     assert parse_instant(status["fee_deadline"]) == entered + timedelta(days=15)
+    details = (await case.handle.query("__temporal_workflow_metadata", result_type=WorkflowMetadata)).current_details
+    assert "آماده پرداخت کارمزد" in details  # the state's Persian label
+    assert jalali_datetime(parse_instant(status["fee_deadline"])) in details  # the deadline, Jalali
+    assert rials(MINIMUM_FEE) in details
 
     status = await update(case.handle, "pay_fee", actor=actor("bank", "mellat"), payment_ref=f"P-{case.handle.id}", amount_rial=MINIMUM_FEE)
     assert status["state"] == "Registered"
