@@ -1,10 +1,19 @@
-"""Replay: the current workflow code reproduces the recorded histories of the main paths."""
+"""Replay: the workflow code reproduces the histories of the main paths.
+
+Two kinds of history are replayed:
+- fresh ones, run in this test against the current code;
+- recorded ones in ``tests/histories/``, written by an earlier version of the code. A change that
+  would break cases already running in production (a new activity in an old path, a reordered
+  command) fails here. Re-record only for a deliberate, versioned change:
+  ``python -m tests.test_trade_order_replay``.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from datetime import timedelta
+from pathlib import Path
 
 from temporalio.client import Client, WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
@@ -15,17 +24,20 @@ from tests.trade_order_support import awaiting_fee, submitted
 from workflows.trade_order import TradeOrderWorkflow
 from workflows.trade_order_amendment import TradeOrderAmendmentWorkflow
 
+RECORDED = Path(__file__).with_name("histories") / "trade_order"
 
-async def test_main_paths_replay_deterministically(env: WorkflowEnvironment, client: Client, worker: Worker) -> None:
+
+async def run_main_paths(env: WorkflowEnvironment, client: Client, worker: Worker) -> dict[str, WorkflowHistory]:
+    """Registered, fee expired, permits withdrawn, voided, and a renewal; their histories by name."""
     registered, status = await awaiting_fee(client, worker)
     await update(registered.handle, "pay_fee", actor=actor("bank", "b"), payment_ref=f"P-{registered.handle.id}", amount_rial=status["fee_rial"])
     await registered.handle.result()
 
     expired, _ = await awaiting_fee(client, worker)
-    rejected_permits = await submitted(client, worker)
-    await rejected_permits.send("inquire_rules")
-    await rejected_permits.send("request_permits")
-    await rejected_permits.send("withdraw_permit_requests")
+    withdrawn = await submitted(client, worker)
+    await withdrawn.send("inquire_rules")
+    await withdrawn.send("request_permits")
+    await withdrawn.send("withdraw_permit_requests")
     await env.sleep(timedelta(days=16))
     assert (await expired.status())["state"] == "New"
 
@@ -43,13 +55,61 @@ async def test_main_paths_replay_deterministically(env: WorkflowEnvironment, cli
     await update(renewal, "pay_fee", actor=actor("bank", "b"), payment_ref=f"R-{renewal.id}", amount_rial=status["fee_rial"])
     await renewal.result()
 
-    histories = [await case.handle.fetch_history() for case in (registered, expired, rejected_permits, voided)]
-    histories.append(await renewal.fetch_history())
-    assert all(len(h.events) > 20 for h in histories[:3])
-    replayer = Replayer(workflows=[TradeOrderWorkflow, TradeOrderAmendmentWorkflow])
+    cases = {"registered": registered.handle, "fee_expired": expired.handle, "permits_withdrawn": withdrawn.handle,
+             "voided": voided.handle, "renewal": renewal}
+    return {name: await handle.fetch_history() for name, handle in cases.items()}
+
+
+async def replay(histories: Iterable[WorkflowHistory]) -> dict[str, BaseException]:
     async def each() -> AsyncIterator[WorkflowHistory]:
         for history in histories:
             yield history
 
+    replayer = Replayer(workflows=[TradeOrderWorkflow, TradeOrderAmendmentWorkflow])
     results = await replayer.replay_workflows(each(), raise_on_replay_failure=False)
-    assert results.replay_failures == {}
+    return results.replay_failures
+
+
+async def test_main_paths_replay_deterministically(env: WorkflowEnvironment, client: Client, worker: Worker) -> None:
+    histories = await run_main_paths(env, client, worker)
+    assert all(len(h.events) > 20 for h in histories.values())
+    assert await replay(histories.values()) == {}
+
+
+async def test_recorded_histories_still_replay() -> None:
+    files = sorted(RECORDED.glob("*.json"))
+    assert len(files) == 5, "tests/histories/trade_order/ holds one history per main path"
+    histories = [WorkflowHistory.from_json(f.stem, f.read_text(encoding="utf-8")) for f in files]
+    assert await replay(histories) == {}
+
+
+async def _record() -> None:
+    from settings import find_binary
+    from tests.conftest import EUR_RATE
+    import os
+    import tempfile
+    import uuid
+    from datetime import datetime, timezone
+
+    os.environ["DATABASE_URL"] = f"sqlite:///{tempfile.mkdtemp()}/registry.sqlite3"
+    from registry.db import migrate
+    from registry.refdata import DEFAULT_REFDATA, load_refdata_file, set_rate
+    from worker import build_worker, ensure_search_attributes
+    import tests.helpers
+
+    migrate()
+    load_refdata_file(DEFAULT_REFDATA)
+    set_rate("EUR", EUR_RATE, datetime(2020, 1, 1, tzinfo=timezone.utc))
+    async with await WorkflowEnvironment.start_time_skipping(test_server_existing_path=find_binary("temporal-test-server")) as env:
+        await ensure_search_attributes(env.client, "default")
+        tests.helpers.SERVER = env
+        async with build_worker(env.client, f"record-{uuid.uuid4()}") as worker:
+            histories = await run_main_paths(env, env.client, worker)
+    RECORDED.mkdir(parents=True, exist_ok=True)
+    for name, history in histories.items():
+        (RECORDED / f"{name}.json").write_text(history.to_json(), encoding="utf-8")
+        print(f"recorded {RECORDED / name}.json ({len(history.events)} events)")
+
+
+if __name__ == "__main__":
+    asyncio.run(_record())
