@@ -30,7 +30,7 @@ with workflow.unsafe.imports_passed_through():
 
     from activities.registry import AuditRecord, Notification, record_transition, send_notification
     from domain.commands import Actor, Command, Rejected, parse
-    from domain.display import iso, jalali_datetime
+    from domain.display import iso, jalali_datetime, parse_instant
 
 CASE_STATE = SearchAttributeKey.for_keyword("CaseState")
 """The state name of every case, for lists and filters in the UI (no personal data)."""
@@ -175,6 +175,14 @@ class Case:
         """Send ``event`` to the machine and record the transition everywhere it shows."""
         before = self.state
         self.machine.send(event)
+        self._record(event, before, actor, extra)
+
+    def note(self, event: str, actor: Actor | None, **extra: Any) -> None:
+        """Record a step that is no machine event (e.g. money released after a final state)
+        in the history, the audit log and the details, as a transition from the state to itself."""
+        self._record(event, self.state, actor, extra)
+
+    def _record(self, event: str, before: str, actor: Actor | None, extra: dict[str, Any]) -> None:
         after = self.state
         now = workflow.now()
         entry: dict[str, Any] = {
@@ -209,7 +217,7 @@ class Case:
         lines += self.describe()
         if self.history:
             last = self.history[-1]
-            lines.append(f"**آخرین تغییر:** {jalali_datetime(workflow.now())} — `{last['event']}`")
+            lines.append(f"**آخرین تغییر:** {jalali_datetime(parse_instant(last['at']))} — `{last['event']}`")
         workflow.set_current_details("\n\n".join(lines))
 
     async def notify(self, step: str, to: str, kind: str, text: str, code: str | None = None) -> None:
@@ -221,17 +229,25 @@ class Case:
 
     # --- the main loop ---
 
-    async def run(self, next_deadline: Callable[[], tuple[datetime, Callable[[], None]] | None]) -> None:
+    async def run(
+        self,
+        next_deadline: Callable[[], tuple[datetime, Callable[[], None]] | None],
+        done: Callable[[], bool] | None = None,
+    ) -> None:
         """Drive the case until the machine ends: audit transitions, fire deadlines.
 
         ``next_deadline`` names the lifecycle's next durable timer and what to do when it
         passes; it is asked again after every transition, so a deadline moves with the state.
+        ``done`` says when the case is over if that is not simply "the machine reached a final
+        state" (e.g. a final state that still waits for money to be released); it is asked
+        after every transition or note.
         """
+        finished = done or (lambda: self.machine.is_terminated)
         workflow.upsert_search_attributes([CASE_STATE.value_set(self.state)])
         self.refresh_details()
         while True:
             await self._write_audit()
-            if self.machine.is_terminated and not self.busy:
+            if finished() and not self.busy:
                 break
             due = next_deadline()
             if due is None:
