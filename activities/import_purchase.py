@@ -1,0 +1,359 @@
+"""Activities of the imported-car purchase: the escrow ledger, eligibility, allocation, delivery.
+
+Each takes one dataclass, is keyed by the workflow id (and a step where a case does a thing more
+than once), and finds its own earlier write on a retry. Instants travel as ``datetime`` (UTC),
+never ``date``.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.escrow import EscrowHold, escrow_adapter
+from domain import policy
+from domain.display import iso
+from lifecycles.import_purchase import EligibilityFacts, active_plate_reasons, code_digest, eligibility_reasons
+from registry.db import session_scope
+from registry.models import (
+    Allocation,
+    EscrowBank,
+    EscrowDeposit,
+    NewCarPurchase,
+    OutboxMessage,
+    Person,
+    PlateRecord,
+    SchemeRegistration,
+    Vehicle,
+)
+
+
+def _utc(instant: datetime) -> datetime:
+    """SQLite hands instants back without a zone; the registry stores them in UTC."""
+    return instant if instant.tzinfo else instant.replace(tzinfo=timezone.utc)
+
+
+def _server_time() -> datetime:
+    """The Temporal server's clock at this attempt (skipped time in tests), as the bank's timestamp."""
+    return _utc(activity.info().current_attempt_scheduled_time)
+
+
+# --- registration and eligibility ---
+
+
+@dataclass
+class Registration:
+    workflow_id: str
+    scheme_id: str
+    national_id: str
+    full_name: str
+    bank: str
+    account: str
+    amount_rial: int
+    at: datetime
+
+
+@activity.defn
+def record_registration(r: Registration) -> None:
+    """The applicant in the people registry and the deposit in the escrow ledger (blocked)."""
+    with session_scope() as session:
+        if session.get(Person, r.national_id) is None:
+            session.add(Person(national_id=r.national_id, full_name=r.full_name))
+    escrow_adapter().block(EscrowHold(r.workflow_id, r.national_id, r.bank, r.account, r.amount_rial), r.at)
+
+
+@dataclass
+class EligibilityRequest:
+    workflow_id: str
+    scheme_id: str
+    national_id: str
+    declared_driving_license: bool
+    is_legal_entity: bool
+    bank: str
+    amount_rial: int
+    at: datetime
+    """The workflow's clock: the 48-month look-back ends here."""
+
+
+def _open_schemes_elsewhere(session: Session, national_id: str, workflow_id: str) -> list[str]:
+    return list(
+        session.scalars(
+            select(SchemeRegistration.scheme_id).where(
+                SchemeRegistration.national_id == national_id,
+                SchemeRegistration.open.is_(True),
+                SchemeRegistration.workflow_id != workflow_id,
+            )
+        )
+    )
+
+
+def _active_plates(session: Session, national_id: str) -> list[str]:
+    return list(
+        session.scalars(select(PlateRecord.plate).where(PlateRecord.owner_national_id == national_id, PlateRecord.active.is_(True)))
+    )
+
+
+@activity.defn
+def check_eligibility(request: EligibilityRequest) -> list[str]:
+    """Every reason the applicant is not eligible; when there is none, the registration opens."""
+    with session_scope() as session:
+        person = session.get(Person, request.national_id)
+        licence = request.declared_driving_license
+        if person is not None and person.has_driving_license is not None:
+            licence = person.has_driving_license  # the licence registry's answer beats the declaration
+        last_purchase = session.scalar(
+            select(func.max(NewCarPurchase.purchased_at)).where(
+                NewCarPurchase.national_id == request.national_id,
+                NewCarPurchase.purchased_at > request.at - policy.NO_NEW_CAR_LOOKBACK,
+            )
+        )
+        facts = EligibilityFacts(
+            has_driving_license=licence,
+            is_legal_entity=request.is_legal_entity,
+            last_new_car_purchase=iso(_utc(last_purchase)) if last_purchase else None,
+            active_plates=_active_plates(session, request.national_id),
+            other_open_schemes=_open_schemes_elsewhere(session, request.national_id, request.workflow_id),
+            bank_approved=session.get(EscrowBank, request.bank) is not None,
+            deposit_rial=request.amount_rial,
+        )
+        reasons = eligibility_reasons(facts)
+        if not reasons and session.get(SchemeRegistration, request.workflow_id) is None:
+            # In the same transaction as the check, so one person holds one open case.
+            session.add(
+                SchemeRegistration(
+                    workflow_id=request.workflow_id, scheme_id=request.scheme_id, national_id=request.national_id,
+                    open=True, registered_at=request.at,
+                )
+            )
+        return reasons
+
+
+@dataclass
+class PlateCheck:
+    workflow_id: str
+    national_id: str
+
+
+@activity.defn
+def recheck_active_plate(check: PlateCheck) -> list[str]:
+    """The no-active-plate rule again, just before delivery (seed 001: checked up to delivery)."""
+    with session_scope() as session:
+        return active_plate_reasons(_active_plates(session, check.national_id))
+
+
+# --- allocation and delivery ---
+
+
+@dataclass
+class AllocationRecord:
+    workflow_id: str
+    offering_id: str
+    importer_id: str
+    model: str
+    at: datetime
+
+
+@activity.defn
+def record_allocation(record: AllocationRecord) -> None:
+    with session_scope() as session:
+        row = session.get(Allocation, record.workflow_id)
+        if row is None:
+            session.add(
+                Allocation(
+                    workflow_id=record.workflow_id, offering_id=record.offering_id, importer_id=record.importer_id,
+                    model=record.model, active=True, allocated_at=record.at,
+                )
+            )
+        elif (row.offering_id, row.importer_id, row.model) != (record.offering_id, record.importer_id, record.model):
+            # A case allocated again after a reinstatement from Eligible: the new car replaces the freed one.
+            row.offering_id, row.importer_id, row.model = record.offering_id, record.importer_id, record.model
+            row.active, row.allocated_at, row.released_at = True, record.at, None
+
+
+@dataclass
+class DeliveryRecord:
+    workflow_id: str
+    national_id: str
+    vin: str
+    model: str
+    at: datetime
+    title_transfer_locked_until: datetime
+
+
+@activity.defn
+def record_delivery(record: DeliveryRecord) -> None:
+    """The car in the vehicle registry (title locked a year), the purchase for the 48-month rule."""
+    with session_scope() as session:
+        vehicle = session.get(Vehicle, record.vin)
+        if vehicle is not None and vehicle.source_workflow_id != record.workflow_id:
+            raise ApplicationError(f"deliver: VIN {record.vin} is already registered to another vehicle record", type="Rejected", non_retryable=True)
+        if vehicle is None:
+            session.add(
+                Vehicle(
+                    vin=record.vin, owner_national_id=record.national_id, kind="passenger_car", model=record.model,
+                    title_transfer_locked_until=record.title_transfer_locked_until, delivered_at=record.at,
+                    source_workflow_id=record.workflow_id,
+                )
+            )
+        if session.scalar(select(NewCarPurchase.id).where(NewCarPurchase.workflow_id == record.workflow_id)) is None:
+            session.add(NewCarPurchase(national_id=record.national_id, vin=record.vin, workflow_id=record.workflow_id, purchased_at=record.at))
+        registration = session.get(SchemeRegistration, record.workflow_id)
+        if registration is not None:
+            registration.open = False
+
+
+@dataclass
+class Closing:
+    workflow_id: str
+    at: datetime
+    release_allocation: bool
+    """Free the case's car for the offering (withdrawal, cancellation, lost eligibility, void)."""
+
+
+@activity.defn
+def close_registration(closing: Closing) -> None:
+    """The case leaves the scheme: its registration closes and, if asked, its car is freed."""
+    with session_scope() as session:
+        registration = session.get(SchemeRegistration, closing.workflow_id)
+        if registration is not None:
+            registration.open = False
+        allocation = session.get(Allocation, closing.workflow_id)
+        if closing.release_allocation and allocation is not None and allocation.active:
+            allocation.active, allocation.released_at = False, closing.at
+
+
+@dataclass
+class Reinstatement:
+    workflow_id: str
+    national_id: str
+    at: datetime
+
+
+@activity.defn
+def reinstate_registration(request: Reinstatement) -> list[str]:
+    """Reopen a withdrawn case unless its car went to someone else; the reasons when it cannot.
+
+    A freed car counts as given away once any newer allocation of the same offering exists: the
+    ledger knows no offering's capacity, so any later sale may have used the freed slot.
+    """
+    with session_scope() as session:
+        reasons: list[str] = []
+        allocation = session.get(Allocation, request.workflow_id)
+        if allocation is not None and not allocation.active:
+            newer = select(Allocation.workflow_id).where(
+                Allocation.offering_id == allocation.offering_id,
+                Allocation.workflow_id != request.workflow_id,
+                Allocation.active.is_(True),
+            )
+            if allocation.released_at is not None:
+                newer = newer.where(Allocation.allocated_at > allocation.released_at)
+            if session.scalar(newer.limit(1)) is not None:
+                reasons.append(f"the car of offering {allocation.offering_id} was given to another buyer after the withdrawal")
+        others = _open_schemes_elsewhere(session, request.national_id, request.workflow_id)
+        if others:
+            reasons.append("the applicant has registered in another sale scheme since: " + ", ".join(sorted(set(others))))
+        if reasons:
+            return reasons
+        registration = session.get(SchemeRegistration, request.workflow_id)
+        if registration is not None:
+            registration.open = True
+        if allocation is not None:
+            allocation.active, allocation.released_at = True, None
+        return []
+
+
+# --- the withdrawal code ---
+
+
+@dataclass
+class CodeRequest:
+    workflow_id: str
+    step: str
+    """Unique per code sent: a retry finds the code it already queued."""
+    to: str
+    salt: str
+    expires_at: datetime
+    at: datetime
+
+
+@activity.defn
+def issue_withdrawal_code(request: CodeRequest) -> str:
+    """Queue a fresh SMS code in the outbox and return only its digest to the workflow."""
+    with session_scope() as session:
+        sent = session.scalar(
+            select(OutboxMessage).where(OutboxMessage.workflow_id == request.workflow_id, OutboxMessage.step == request.step)
+        )
+        if sent is None or sent.code is None:
+            code = f"{secrets.randbelow(10**policy.WITHDRAWAL_CODE_DIGITS):0{policy.WITHDRAWAL_CODE_DIGITS}d}"
+            minutes = int(policy.WITHDRAWAL_CODE_TTL.total_seconds() // 60)
+            session.add(
+                OutboxMessage(
+                    workflow_id=request.workflow_id, step=request.step, to=request.to, kind="sms_code",
+                    text=f"کد تأیید انصراف از طرح خرید خودروی وارداتی: {code} — تا {minutes} دقیقه معتبر است. آن را به کسی ندهید.",
+                    code=code, created_at=request.at,
+                )
+            )
+        else:
+            code = sent.code
+    return code_digest(request.salt, code)
+
+
+# --- the escrow deposit ---
+
+
+@dataclass
+class DepositRequest:
+    workflow_id: str
+    national_id: str
+    bank: str
+    account: str
+    amount_rial: int
+    at: datetime
+
+    def hold(self) -> EscrowHold:
+        return EscrowHold(self.workflow_id, self.national_id, self.bank, self.account, self.amount_rial)
+
+
+@activity.defn
+def release_deposit(request: DepositRequest) -> str:
+    """Release the blocked deposit at the bank; returns the ISO instant it was released."""
+    released = escrow_adapter().release(request.hold(), _server_time())
+    stamp = iso(_utc(released))
+    assert stamp is not None
+    return stamp
+
+
+@activity.defn
+def reblock_deposit(request: DepositRequest) -> None:
+    """Block the deposit again for a reinstated case whose deposit was already released."""
+    escrow_adapter().block(request.hold(), request.at)
+
+
+@activity.defn
+def record_deposit_unblocked(request: DepositRequest) -> None:
+    """The bank reports the applicant took the deposit out of escrow: the ledger says so."""
+    with session_scope() as session:
+        row = session.get(EscrowDeposit, request.workflow_id)
+        if row is not None and row.status == "blocked":
+            row.status, row.released_at = "unblocked", request.at
+
+
+ACTIVITIES = [
+    record_registration,
+    check_eligibility,
+    recheck_active_plate,
+    record_allocation,
+    record_delivery,
+    close_registration,
+    reinstate_registration,
+    issue_withdrawal_code,
+    release_deposit,
+    reblock_deposit,
+    record_deposit_unblocked,
+]

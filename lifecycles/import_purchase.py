@@ -1,0 +1,433 @@
+"""Imported-car purchase (خرید خودروی وارداتی), seed 001_f8898b590ca0d58d; withdrawal seed 000.
+
+The statechart, the commands with their field rules, who may give each, and the pure rules
+(eligibility, payments, delay and withdrawal penalties, refunds, the withdrawal code's digest).
+Activities gather the registry's facts; everything decided from them is decided here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, StringConstraints
+from statemachine import State, StateMachine
+
+from domain import policy
+from domain.commands import Code, Command, Day, NationalId, PositiveRials, Rials, Strict, Text
+from domain.display import TEHRAN, iso, parse_instant
+from domain.money import percent_of
+
+
+class ImportPurchaseMachine(StateMachine):
+    """States and transitions of one purchase case; labels are what operators read.
+
+    Final states take no command. Ineligible, CancelledForDelay and Delivered are final for the
+    buyer, yet the workflow stays open after them until the escrow deposit is released (see
+    ``PurchaseCase.is_over``); Withdrawn is not final: the operator may reinstate a mistaken
+    withdrawal for ``policy.REINSTATEMENT_WINDOW``.
+    """
+
+    Registered = State("ثبت‌نام شده", initial=True)
+    Eligible = State("حائز شرایط")
+    Ineligible = State("فاقد شرایط", final=True)
+    Allocated = State("تخصیص یافته")
+    Contracted = State("قرارداد منعقد شده")
+    AtCustoms = State("رسیده به گمرک")
+    AwaitingDelivery = State("در انتظار تحویل")
+    Delivered = State("تحویل شده", final=True)
+    Withdrawn = State("انصراف")
+    CancelledForDelay = State("فسخ به علت تأخیر", final=True)
+    Voided = State("ابطال ثبت‌نام", final=True)
+
+    # Eligibility runs by itself right after registration.
+    found_eligible = Registered.to(Eligible)
+    found_ineligible = Registered.to(Ineligible)
+
+    allocate = Eligible.to(Allocated)
+    sign_contract = Allocated.to(Contracted)
+    customs_arrival = Contracted.to(AtCustoms)
+    pay_final = AtCustoms.to(AwaitingDelivery)
+    deliver = AwaitingDelivery.to(Delivered)
+    # The no-active-plate rule is re-checked at delivery; failing it ends the purchase.
+    eligibility_lost = AwaitingDelivery.to(Ineligible)
+
+    # The importer is late from the delivery deadline on: one event per started 30-day period.
+    delay_period_started = (
+        Contracted.to.itself(internal=True) | AtCustoms.to.itself(internal=True) | AwaitingDelivery.to.itself(internal=True)
+    )
+    cancel_for_delay = CancelledForDelay.from_(Contracted, AtCustoms, AwaitingDelivery, cond="delay_over_three_months")
+
+    request_withdrawal_code = (
+        Eligible.to.itself(internal=True)
+        | Allocated.to.itself(internal=True)
+        | Contracted.to.itself(internal=True)
+        | AtCustoms.to.itself(internal=True)
+        | AwaitingDelivery.to.itself(internal=True)
+    )
+    withdrawal_code_expired = (
+        Eligible.to.itself(internal=True)
+        | Allocated.to.itself(internal=True)
+        | Contracted.to.itself(internal=True)
+        | AtCustoms.to.itself(internal=True)
+        | AwaitingDelivery.to.itself(internal=True)
+    )
+    withdraw = Withdrawn.from_(Eligible, Allocated, Contracted, AtCustoms, AwaitingDelivery, cond="has_withdrawal_code")
+    reinstate = (
+        Withdrawn.to(Eligible, cond=["may_reinstate", "withdrew_from_eligible"])
+        | Withdrawn.to(Allocated, cond=["may_reinstate", "withdrew_from_allocated"])
+        | Withdrawn.to(Contracted, cond=["may_reinstate", "withdrew_from_contracted"])
+        | Withdrawn.to(AtCustoms, cond=["may_reinstate", "withdrew_from_at_customs"])
+        | Withdrawn.to(AwaitingDelivery, cond=["may_reinstate", "withdrew_from_awaiting_delivery"])
+    )
+    reinstatement_expired = Withdrawn.to.itself(internal=True)
+
+    # «در صورت برداشت، ثبت‌نام فرد ابطال خواهد شد»: the bank reports the deposit withdrawn.
+    deposit_unblocked = Voided.from_(Eligible, Allocated, Contracted, AtCustoms, AwaitingDelivery)
+
+
+UPDATE_ROLES: dict[str, frozenset[str]] = {
+    "allocate": frozenset({"operator"}),
+    "sign_contract": frozenset({"applicant"}),
+    "customs_arrival": frozenset({"importer", "customs"}),
+    "pay_final": frozenset({"applicant"}),
+    "deliver": frozenset({"importer"}),
+    "request_withdrawal_code": frozenset({"applicant"}),
+    "withdraw": frozenset({"applicant"}),
+    "cancel_for_delay": frozenset({"applicant"}),
+    "deposit_unblocked": frozenset({"bank"}),
+    "reinstate": frozenset({"operator"}),
+}
+"""Who may give each update; every update is an event of the machine with the same name."""
+
+LEAVING_WITH_RELEASE = frozenset({"Withdrawn", "Ineligible", "CancelledForDelay", "Delivered"})
+"""States whose entry starts the 72-hour release of the escrow deposit (seed 000)."""
+
+DELIVERY_PENDING = frozenset({"Contracted", "AtCustoms", "AwaitingDelivery"})
+"""States in which the importer owes the car, so the delivery deadline runs."""
+
+PAYMENT_STAGES = {"sign_contract": "2", "pay_final": "3"}
+"""The update that carries each stage's payment (stage 1 is the blocked deposit)."""
+
+# --- commands and their field rules ---
+
+Vin = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-HJ-NPR-Za-hj-npr-z0-9]{17}$"), AfterValidator(str.upper)]
+"""17 characters, no I, O or Q (ISO 3779)."""
+
+WithdrawalCode = Annotated[str, StringConstraints(strip_whitespace=True, pattern=rf"^[0-9]{{{policy.WITHDRAWAL_CODE_DIGITS}}}$")]
+
+
+class Applicant(Strict):
+    national_id: NationalId
+    """A natural person's 10-digit national id (کد ملی)."""
+    full_name: Text
+    has_driving_license: bool
+    is_legal_entity: bool = False
+    """Set when a company applies through a representative: legal entities may not buy (seed 001)."""
+
+
+class Deposit(Strict):
+    bank: Code
+    """The escrow bank's id as in the reference data's ``escrow_banks``."""
+    account: Code
+    amount_rial: PositiveRials
+
+
+class Start(Strict):
+    """The workflow's input."""
+
+    scheme_id: Code
+    applicant: Applicant
+    deposit: Deposit
+
+
+class Allocate(Command):
+    offering_id: Code
+    importer_id: Code
+    model: Text
+    base_price_rial: PositiveRials
+    """Fixed at the contract: it never changes afterwards (seed 001)."""
+    pre_customs_costs_rial: Rials
+    delivery_due: Day
+    """The contractual delivery date (Gregorian)."""
+    estimated_final_costs_rial: Rials
+    """The estimate of stage 3 (taxes, duties, customs, numbering) told to the buyer."""
+
+
+class Payment(Command):
+    payment_ref: Code
+    amount_rial: PositiveRials
+
+
+class CustomsArrival(Command):
+    final_costs_rial: PositiveRials
+
+
+class Deliver(Command):
+    vin: Vin
+
+
+class Withdraw(Command):
+    code: WithdrawalCode
+
+
+COMMANDS: dict[str, type[Command]] = {
+    "allocate": Allocate,
+    "sign_contract": Payment,
+    "customs_arrival": CustomsArrival,
+    "pay_final": Payment,
+    "deliver": Deliver,
+    "request_withdrawal_code": Command,
+    "withdraw": Withdraw,
+    "cancel_for_delay": Command,
+    "deposit_unblocked": Command,
+    "reinstate": Command,
+}
+"""The argument model of every update."""
+
+
+# --- the case: the data the machine's guards read ---
+
+
+@dataclass
+class PurchaseCase:
+    """Everything a purchase case holds; the machine keeps its state in ``state``."""
+
+    scheme_id: str
+    applicant_national_id: str
+    applicant_full_name: str
+    has_driving_license: bool
+    is_legal_entity: bool
+    deposit_bank: str
+    deposit_account: str
+    deposit_rial: int
+    state: str | None = None
+    ineligible_reasons: list[str] = field(default_factory=list)
+    # allocation and contract
+    offering_id: str | None = None
+    importer_id: str | None = None
+    model: str | None = None
+    base_price_rial: int | None = None
+    pre_customs_costs_rial: int | None = None
+    delivery_due: str | None = None
+    estimated_final_costs_rial: int | None = None
+    final_costs_rial: int | None = None
+    payments: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Stage ("2", "3") → ``{"payment_ref", "amount_rial", "at"}``."""
+    contract_signed_at: str | None = None
+    customs_arrived_at: str | None = None
+    final_paid_at: str | None = None
+    # delivery
+    delivery_deadline: str | None = None
+    delay_periods: int = 0
+    delay_penalty_rial: int = 0
+    vin: str | None = None
+    delivered_at: str | None = None
+    title_transfer_locked_until: str | None = None
+    # withdrawal
+    code_salt: str = ""
+    code_digest: str | None = None
+    """sha256 of salt and code: the code itself reaches only the SMS outbox."""
+    code_expires_at: str | None = None
+    code_attempts_left: int = 0
+    codes_sent: int = 0
+    withdrew_from: str | None = None
+    withdrawn_at: str | None = None
+    reinstatement_until: str | None = None
+    reinstatement_closed: bool = False
+    reinstated: int = 0
+    # money out
+    withdrawal_penalty_rial: int = 0
+    cancellation_penalty_rial: int = 0
+    refund_rial: int = 0
+    # the escrow deposit
+    deposit_release_deadline: str | None = None
+    deposit_releasing: bool = False
+    deposit_released_at: str | None = None
+    deposit_release_overdue: bool = False
+    deposit_unblocked_at: str | None = None
+
+    # guards
+    @property
+    def has_withdrawal_code(self) -> bool:
+        return self.code_digest is not None and self.code_attempts_left > 0
+
+    @property
+    def delay_over_three_months(self) -> bool:
+        """More than 90 days late: the fourth 30-day period has started."""
+        return self.delay_periods * policy.DELAY_PENALTY_PERIOD > policy.CANCEL_FOR_DELAY_AFTER
+
+    @property
+    def may_reinstate(self) -> bool:
+        return not self.reinstatement_closed and not self.deposit_releasing
+
+    @property
+    def withdrew_from_eligible(self) -> bool:
+        return self.withdrew_from == "Eligible"
+
+    @property
+    def withdrew_from_allocated(self) -> bool:
+        return self.withdrew_from == "Allocated"
+
+    @property
+    def withdrew_from_contracted(self) -> bool:
+        return self.withdrew_from == "Contracted"
+
+    @property
+    def withdrew_from_at_customs(self) -> bool:
+        return self.withdrew_from == "AtCustoms"
+
+    @property
+    def withdrew_from_awaiting_delivery(self) -> bool:
+        return self.withdrew_from == "AwaitingDelivery"
+
+    # derived figures
+    @property
+    def contracted(self) -> bool:
+        return "2" in self.payments
+
+    def paid(self, stage: str) -> int:
+        return int(self.payments.get(stage, {}).get("amount_rial", 0))
+
+    def paid_rial(self) -> dict[str, int]:
+        """What the buyer paid by stage; stage 1 is the deposit blocked on account."""
+        return {"1": self.deposit_rial, "2": self.paid("2"), "3": self.paid("3")}
+
+    @property
+    def contract_amount_rial(self) -> int | None:
+        """Stage 2: the base price plus the costs up to arrival at customs."""
+        if self.base_price_rial is None or self.pre_customs_costs_rial is None:
+            return None
+        return self.base_price_rial + self.pre_customs_costs_rial
+
+    def is_over(self) -> bool:
+        """The workflow may end: a final outcome with no deposit left blocked or being released."""
+        if self.state == "Voided":
+            return True
+        if self.state == "Withdrawn":
+            return self.deposit_released_at is not None and self.reinstatement_closed
+        return self.state in LEAVING_WITH_RELEASE and self.deposit_released_at is not None
+
+
+# --- eligibility (seed 001 «شرایط ثبت‌نام») ---
+
+
+@dataclass(frozen=True)
+class EligibilityFacts:
+    """What the registry knows about an applicant, gathered by an activity."""
+
+    has_driving_license: bool
+    is_legal_entity: bool
+    last_new_car_purchase: str | None
+    """ISO instant of the newest new-car purchase within the look-back, if any."""
+    active_plates: list[str]
+    other_open_schemes: list[str]
+    bank_approved: bool
+    deposit_rial: int
+
+
+def eligibility_reasons(facts: EligibilityFacts) -> list[str]:
+    """Why an applicant may not register; empty when eligible."""
+    reasons: list[str] = []
+    if facts.is_legal_entity:
+        reasons.append("legal entities may not register or buy (individuals only)")
+    if not facts.has_driving_license:
+        reasons.append("the applicant has no driving licence")
+    if facts.last_new_car_purchase:
+        months = policy.NO_NEW_CAR_LOOKBACK.days // 30
+        reasons.append(f"a new car was bought within the last {months} months (on {facts.last_new_car_purchase[:10]})")
+    reasons.extend(active_plate_reasons(facts.active_plates))
+    if facts.other_open_schemes:
+        reasons.append("already registered in another sale scheme: " + ", ".join(sorted(set(facts.other_open_schemes))))
+    if not facts.bank_approved:
+        reasons.append("the deposit is not at an approved escrow bank")
+    if facts.deposit_rial != policy.ESCROW_DEPOSIT_RIAL:
+        reasons.append(f"the blocked deposit must be {policy.ESCROW_DEPOSIT_RIAL} rial, not {facts.deposit_rial}")
+    return reasons
+
+
+def active_plate_reasons(plates: list[str]) -> list[str]:
+    if not plates:
+        return []
+    return [f"the applicant holds an active plate ({', '.join(sorted(plates))})"]
+
+
+# --- money ---
+
+
+def delivery_deadline(delivery_due: str, final_paid_at: datetime | None) -> datetime:
+    """The contractual date (to the end of that day in Tehran), or 30 days after stage 3 if earlier."""
+    contractual = end_of_day(date.fromisoformat(delivery_due))
+    if final_paid_at is None:
+        return contractual
+    return min(contractual, final_paid_at + policy.DELIVERY_WINDOW_AFTER_FINAL_PAYMENT)
+
+
+def end_of_day(day: date) -> datetime:
+    """The first instant after ``day`` in Tehran: a due date includes its whole day."""
+    return datetime.combine(day + timedelta(days=1), time(0), tzinfo=TEHRAN)
+
+
+def periods_late(deadline: datetime, now: datetime) -> int:
+    """Started 30-day periods since the deadline (the first starts at the deadline itself)."""
+    if now < deadline:
+        return 0
+    return (now - deadline) // policy.DELAY_PENALTY_PERIOD + 1
+
+
+def next_period_start(deadline: datetime, periods: int) -> datetime:
+    return deadline + periods * policy.DELAY_PENALTY_PERIOD
+
+
+def delay_penalty_rial(base_price_rial: int, periods: int) -> int:
+    """5.7% of the base price for each started period (seed 001)."""
+    return periods * percent_of(base_price_rial, policy.DELAY_PENALTY_RATE)
+
+
+def withdrawal_penalty_rial(case: PurchaseCase) -> int:
+    """Free until the final contract; 5% of the base price after it (seed 001)."""
+    if not case.contracted or case.base_price_rial is None:
+        return 0
+    return percent_of(case.base_price_rial, policy.WITHDRAWAL_PENALTY_RATE)
+
+
+def cancellation_penalty_rial(base_price_rial: int) -> int:
+    """What the importer pays the buyer on top when the contract is cancelled for delay."""
+    return percent_of(base_price_rial, policy.CANCELLATION_PENALTY_RATE)
+
+
+def refund_after_withdrawal(case: PurchaseCase, penalty: int) -> int:
+    """Stages 2 and 3 back, minus the penalty (the deposit is released separately)."""
+    return max(case.paid("2") + case.paid("3") - penalty, 0)
+
+
+def refund_after_cancel(case: PurchaseCase, cancellation_penalty: int) -> int:
+    """Stages 2 and 3 back, plus the delay penalty and the 5% cancellation penalty."""
+    return case.paid("2") + case.paid("3") + case.delay_penalty_rial + cancellation_penalty
+
+
+# --- the withdrawal code ---
+
+
+def code_digest(salt: str, code: str) -> str:
+    """What the workflow keeps of an SMS code: its salted sha256."""
+    return hashlib.sha256(f"{salt}:{code}".encode()).hexdigest()
+
+
+def code_matches(salt: str, digest: str, code: str) -> bool:
+    return hmac.compare_digest(code_digest(salt, code), digest)
+
+
+def instant(text: str | None) -> datetime | None:
+    """An ISO instant of the case, parsed (``None`` stays ``None``)."""
+    return parse_instant(text)
+
+
+def later(at: datetime, delta: timedelta) -> str:
+    """``at + delta`` as the contract's ISO instant."""
+    stamp = iso(at + delta)
+    assert stamp is not None
+    return stamp

@@ -1,0 +1,229 @@
+"""ImportPurchase: registration to delivery, payments, eligibility, validators (time-skipping server)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import select
+from temporalio.client import Client, WorkflowFailureError
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from domain import policy
+from registry.db import session_scope
+from registry.models import Allocation, EscrowDeposit, NewCarPurchase, Payment, Person, PlateRecord, SchemeRegistration, Vehicle
+from tests.helpers import actor, new_national_id, rejected, start, update
+from tests.test_import_purchase_support import (  # noqa: F401 - env, worker and close_cases are fixtures
+    BASE_PRICE,
+    FINAL_COSTS,
+    IMPORTER,
+    PRE_CUSTOMS,
+    allocate,
+    begin,
+    close_cases,
+    env,
+    worker,
+    instant,
+    new_vin,
+    outbox,
+    purchase_input,
+    sign,
+    to_state,
+)
+
+
+async def test_purchase_from_registration_to_delivery(client: Client, worker: Worker, env: WorkflowEnvironment) -> None:
+    handle, nid = await begin(client, worker)
+    status = await handle.query("status")
+    assert status["state"] == "Eligible"
+    assert status["deposit_rial"] == policy.ESCROW_DEPOSIT_RIAL
+    assert status["paid_rial"] == {"1": policy.ESCROW_DEPOSIT_RIAL, "2": 0, "3": 0}
+    assert status["ineligible_reasons"] == []
+    assert [h["event"] for h in status["history"]] == ["found_eligible"]
+    with session_scope() as session:
+        assert session.get(EscrowDeposit, handle.id).status == "blocked"
+        assert session.get(SchemeRegistration, handle.id).open
+
+    status = await allocate(handle, env, due_in_days=120)
+    assert status["state"] == "Allocated"
+    assert status["contract_amount_rial"] == BASE_PRICE + PRE_CUSTOMS
+    assert status["delivery_deadline"]
+
+    status = await sign(handle, nid)
+    assert status["state"] == "Contracted"
+    assert status["paid_rial"]["2"] == BASE_PRICE + PRE_CUSTOMS
+
+    status = await update(handle, "customs_arrival", actor=actor("customs", "customs-bandar-abbas"), final_costs_rial=FINAL_COSTS)
+    assert status["state"] == "AtCustoms"
+    invitations = outbox(handle.id, "invitation")
+    assert len(invitations) == 1 and invitations[0].to == nid
+
+    paid_at = await env.get_current_time()
+    status = await update(handle, "pay_final", actor=actor("applicant", nid), payment_ref=f"S3-{handle.id}", amount_rial=FINAL_COSTS)
+    assert status["state"] == "AwaitingDelivery"
+    assert status["paid_rial"] == {"1": policy.ESCROW_DEPOSIT_RIAL, "2": BASE_PRICE + PRE_CUSTOMS, "3": FINAL_COSTS}
+    # 30 days after stage 3 is earlier than the contractual date 120 days out.
+    deadline = instant(status["delivery_deadline"])
+    assert abs(deadline - (paid_at + timedelta(days=30))) < timedelta(minutes=5)
+
+    vin = new_vin()
+    status = await update(handle, "deliver", actor=actor("importer", IMPORTER), vin=vin)
+    assert status["state"] == "Delivered"
+    assert status["delay_penalty_rial"] == 0
+    assert status["refund_rial"] == 0
+    delivered_at = instant(status["delivered_at"])
+    assert instant(status["title_transfer_locked_until"]) == delivered_at + timedelta(days=365)
+    assert instant(status["deposit_release_deadline"]) == delivered_at + timedelta(hours=72)
+
+    # A buyer whose car was delivered cannot register again (the 48-month rule).
+    again, _ = await begin(client, worker, nid)
+    status = await again.query("status")
+    assert status["state"] == "Ineligible"
+    assert any("48 months" in r for r in status["ineligible_reasons"])
+
+    final = await handle.result()
+    assert final["state"] == "Delivered"
+    assert final["deposit_released_at"] is not None
+    assert instant(final["deposit_released_at"]) <= instant(final["deposit_release_deadline"])
+    assert [h["event"] for h in final["history"]] == [
+        "found_eligible", "allocate", "sign_contract", "customs_arrival", "pay_final", "deliver", "deposit_released",
+    ]
+    with session_scope() as session:
+        vehicle = session.get(Vehicle, vin)
+        assert vehicle.owner_national_id == nid and vehicle.source_workflow_id == handle.id
+        assert vehicle.title_transfer_locked_until is not None
+        assert session.scalar(select(NewCarPurchase).where(NewCarPurchase.workflow_id == handle.id)).vin == vin
+        assert session.get(EscrowDeposit, handle.id).status == "released"
+        assert not session.get(SchemeRegistration, handle.id).open
+        assert session.get(Allocation, handle.id).active
+        assert {p.purpose for p in session.scalars(select(Payment).where(Payment.workflow_id == handle.id))} == {
+            "import_purchase_stage_2", "import_purchase_stage_3",
+        }
+
+
+
+async def test_every_failed_rule_is_a_reason_and_the_deposit_is_released(client: Client, worker: Worker) -> None:
+    nid = new_national_id()
+    first, _ = await begin(client, worker, nid)  # an open case in the scheme
+    assert (await first.query("status"))["state"] == "Eligible"
+    with session_scope() as session:
+        session.add(PlateRecord(plate=f"11ب{nid[-5:]}", vin=new_vin(), owner_national_id=nid, category="imported",
+                                active=True, issued_at=datetime.now(timezone.utc), workflow_id="seed"))
+    handle, _ = await begin(
+        client, worker, nid,
+        applicant={"has_driving_license": False, "is_legal_entity": True},
+        deposit={"bank": "bank-not-approved", "amount_rial": 1_000_000},
+    )
+    status = await handle.query("status")
+    assert status["state"] == "Ineligible"
+    reasons = " | ".join(status["ineligible_reasons"])
+    assert len(status["ineligible_reasons"]) == 6, reasons
+    for words in ("legal entities", "driving licence", "active plate", "another sale scheme", "approved escrow bank", "5000000000"):
+        assert words in reasons
+    assert status["allowed"] == []
+
+    final = await handle.result()
+    assert [h["event"] for h in final["history"]] == ["found_ineligible", "deposit_released"]
+    left_at = instant(final["history"][0]["at"])
+    assert instant(final["deposit_release_deadline"]) == left_at + timedelta(hours=72)
+    assert instant(final["deposit_released_at"]) <= instant(final["deposit_release_deadline"])
+    with session_scope() as session:
+        assert session.get(EscrowDeposit, handle.id).status == "released"
+        assert session.get(SchemeRegistration, handle.id) is None
+
+
+async def test_the_licence_registry_overrides_the_declaration(client: Client, worker: Worker) -> None:
+    nid = new_national_id()
+    with session_scope() as session:
+        session.add(Person(national_id=nid, full_name="بی‌گواهی", has_driving_license=False))
+    handle, _ = await begin(client, worker, nid)
+    status = await handle.query("status")
+    assert status["state"] == "Ineligible"
+    assert status["ineligible_reasons"] == ["the applicant has no driving licence"]
+
+
+async def test_validators_reject_wrong_state_role_identity_and_input(client: Client, worker: Worker, env: WorkflowEnvironment) -> None:
+    handle, nid = await begin(client, worker)
+    me = actor("applicant", nid)
+    assert "not allowed in state Eligible" in await rejected(handle, "sign_contract", actor=me, payment_ref="X", amount_rial=1)
+    assert "role 'applicant' may not" in await rejected(
+        handle, "allocate", actor=me, offering_id="o", importer_id=IMPORTER, model="m", base_price_rial=1,
+        pre_customs_costs_rial=0, delivery_due="2099-01-01", estimated_final_costs_rial=0,
+    )
+    assert "in the past" in await rejected(
+        handle, "allocate", actor=actor("operator", "op"), offering_id="o", importer_id=IMPORTER, model="m",
+        base_price_rial=1, pre_customs_costs_rial=0, delivery_due="2001-01-01", estimated_final_costs_rial=0,
+    )
+    assert "base_price_rial" in await rejected(
+        handle, "allocate", actor=actor("operator", "op"), offering_id="o", importer_id=IMPORTER, model="m",
+        base_price_rial=-5, pre_customs_costs_rial=0, delivery_due="2099-01-01", estimated_final_costs_rial=0,
+    )
+    assert "invalid input" in await rejected(handle, "request_withdrawal_code", actor=me, extra=1)
+    await allocate(handle, env)
+    stranger = actor("applicant", new_national_id())
+    assert "only the registered applicant" in await rejected(
+        handle, "sign_contract", actor=stranger, payment_ref="S2", amount_rial=BASE_PRICE + PRE_CUSTOMS
+    )
+    assert "base price plus pre-customs" in await rejected(handle, "sign_contract", actor=me, payment_ref="S2", amount_rial=BASE_PRICE)
+    assert "only the escrow bank" in await rejected(handle, "deposit_unblocked", actor=actor("bank", "tejarat"))
+
+    status = await sign(handle, nid, ref=f"S2-{handle.id}")
+    history = status["history"]
+    # The same payment reported again is a no-op; the same reference with another amount is refused.
+    again = await sign(handle, nid, ref=f"S2-{handle.id}")
+    assert again["history"] == history and again["state"] == "Contracted"
+    assert "recorded with amount" in await rejected(handle, "sign_contract", actor=me, payment_ref=f"S2-{handle.id}", amount_rial=7)
+
+    assert "only the allocated importer" in await rejected(handle, "customs_arrival", actor=actor("importer", "other-importer"), final_costs_rial=5)
+    status = await update(handle, "customs_arrival", actor=actor("importer", IMPORTER), final_costs_rial=FINAL_COSTS)
+    assert status["allowed"] == ["pay_final", "request_withdrawal_code", "deposit_unblocked"]
+    assert "must equal final_costs_rial" in await rejected(handle, "pay_final", actor=me, payment_ref="S3", amount_rial=FINAL_COSTS - 1)
+    assert "already used for another stage" in await rejected(
+        handle, "pay_final", actor=me, payment_ref=f"S2-{handle.id}", amount_rial=FINAL_COSTS
+    )
+    await update(handle, "pay_final", actor=me, payment_ref=f"S3-{handle.id}", amount_rial=FINAL_COSTS)
+    assert "vin" in await rejected(handle, "deliver", actor=actor("importer", IMPORTER), vin="SHORT")
+    assert "more than 90 days late" in await rejected(handle, "cancel_for_delay", actor=me)
+
+
+async def test_invalid_input_fails_the_workflow(client: Client, worker: Worker) -> None:
+    handle = await start(client, worker, "ImportPurchase", purchase_input("1234567890"), "purchase")
+    with pytest.raises(WorkflowFailureError) as err:
+        await handle.result()
+    assert "national id" in str(err.value.cause)
+
+
+async def test_deposit_taken_out_of_escrow_voids_the_registration(client: Client, worker: Worker, env: WorkflowEnvironment) -> None:
+    handle, nid = await begin(client, worker)
+    await to_state(handle, env, nid, "Contracted")
+    status = await update(handle, "deposit_unblocked", actor=actor("bank", "mellat"))
+    assert status["state"] == "Voided"
+    assert status["withdrawal_penalty_rial"] == BASE_PRICE * 5 // 100
+    assert status["refund_rial"] == BASE_PRICE + PRE_CUSTOMS - BASE_PRICE * 5 // 100
+    final = await handle.result()
+    assert final["deposit_unblocked_at"] and final["deposit_released_at"] is None
+    with session_scope() as session:
+        assert session.get(EscrowDeposit, handle.id).status == "unblocked"
+        assert not session.get(SchemeRegistration, handle.id).open
+        assert not session.get(Allocation, handle.id).active
+
+
+async def test_an_active_plate_at_delivery_ends_the_purchase(client: Client, worker: Worker, env: WorkflowEnvironment) -> None:
+    handle, nid = await begin(client, worker)
+    await to_state(handle, env, nid, "AwaitingDelivery")
+    with session_scope() as session:
+        session.add(PlateRecord(plate=f"22ج{nid[-5:]}", vin=new_vin(), owner_national_id=nid, category="imported",
+                                active=True, issued_at=datetime.now(timezone.utc), workflow_id="seed"))
+    vin = new_vin()
+    status = await update(handle, "deliver", actor=actor("importer", IMPORTER), vin=vin)
+    assert status["state"] == "Ineligible"
+    assert status["history"][-1]["event"] == "eligibility_lost"
+    assert "active plate" in status["ineligible_reasons"][0]
+    penalty = BASE_PRICE * 5 // 100
+    assert status["refund_rial"] == BASE_PRICE + PRE_CUSTOMS + FINAL_COSTS - penalty
+    final = await handle.result()
+    assert final["deposit_released_at"]
+    with session_scope() as session:
+        assert session.get(Vehicle, vin) is None
+        assert not session.get(Allocation, handle.id).active

@@ -1,0 +1,141 @@
+"""ImportPurchase clocks on the time-skipping server: delay penalty, cancellation, 72-hour release."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date, datetime, timedelta
+
+from temporalio import activity
+from temporalio.client import Client
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from activities.import_purchase import DepositRequest, release_deposit
+from domain import policy
+from domain.display import TEHRAN
+from registry.db import session_scope
+from registry.models import EscrowDeposit
+from tests.helpers import actor, rejected, update
+from tests.test_import_purchase_support import (  # noqa: F401 - env, worker and close_cases are fixtures
+    BASE_PRICE,
+    FINAL_COSTS,
+    IMPORTER,
+    PRE_CUSTOMS,
+    arrive,
+    begin,
+    close_cases,
+    env,
+    worker,
+    instant,
+    new_vin,
+    outbox,
+    pay_final,
+    to_state,
+)
+
+PER_PERIOD = BASE_PRICE * 57 // 1000  # 5.7% of the base price
+
+
+async def test_delay_penalty_grows_per_started_period_and_cancel_after_90_days(client: Client, worker: Worker, env: WorkflowEnvironment) -> None:
+    handle, nid = await begin(client, worker)
+    me = actor("applicant", nid)
+    status = await to_state(handle, env, nid, "AwaitingDelivery", due_in_days=365)
+    deadline = instant(status["delivery_deadline"])
+    assert status["delay_penalty_rial"] == 0
+
+    await env.sleep(deadline - await env.get_current_time() - timedelta(hours=1))
+    assert (await handle.query("status"))["delay_penalty_rial"] == 0
+    await env.sleep(timedelta(hours=2))  # the first period has started
+    status = await handle.query("status")
+    assert (status["delay_periods"], status["delay_penalty_rial"]) == (1, PER_PERIOD)
+    assert status["history"][-1]["event"] == "delay_period_started"
+    assert "more than 90 days late" in await rejected(handle, "cancel_for_delay", actor=me)
+
+    await env.sleep(timedelta(days=30))
+    status = await handle.query("status")
+    assert (status["delay_periods"], status["delay_penalty_rial"]) == (2, 2 * PER_PERIOD)
+
+    await env.sleep(timedelta(days=59))  # 89 days + 1 hour late: three periods, not yet cancellable
+    status = await handle.query("status")
+    assert status["delay_periods"] == 3 and "cancel_for_delay" not in status["allowed"]
+    await env.sleep(timedelta(days=1))  # more than 90 days late
+    status = await handle.query("status")
+    assert status["delay_periods"] == 4 and "cancel_for_delay" in status["allowed"]
+    assert status["delay_penalty_rial"] == 4 * PER_PERIOD
+
+    status = await update(handle, "cancel_for_delay", actor=me)
+    assert status["state"] == "CancelledForDelay"
+    cancellation = BASE_PRICE * 5 // 100
+    assert status["cancellation_penalty_rial"] == cancellation
+    assert status["refund_rial"] == BASE_PRICE + PRE_CUSTOMS + FINAL_COSTS + 4 * PER_PERIOD + cancellation
+    final = await handle.result()
+    assert final["deposit_released_at"]
+    assert [h["event"] for h in final["history"]].count("delay_period_started") == 4
+    assert final["delay_penalty_rial"] == 4 * PER_PERIOD  # frozen once the case left delivery
+
+
+async def test_the_contractual_date_bounds_the_deadline_and_lateness_counts_before_arrival(
+    client: Client, worker: Worker, env: WorkflowEnvironment
+) -> None:
+    handle, nid = await begin(client, worker)
+    status = await to_state(handle, env, nid, "Contracted", due_in_days=5)
+    due = date.fromisoformat(status["delivery_due"])
+    deadline = instant(status["delivery_deadline"])
+    assert deadline == datetime.combine(due + timedelta(days=1), datetime.min.time(), tzinfo=TEHRAN)
+
+    await env.sleep(deadline - await env.get_current_time() + timedelta(minutes=1))
+    status = await handle.query("status")
+    assert status["state"] == "Contracted" and status["delay_penalty_rial"] == PER_PERIOD
+
+    await arrive(handle)
+    status = await pay_final(handle, nid)
+    assert instant(status["delivery_deadline"]) == deadline  # earlier than 30 days after stage 3
+    status = await update(handle, "deliver", actor=actor("importer", IMPORTER), vin=new_vin())
+    assert status["state"] == "Delivered" and status["delay_penalty_rial"] == PER_PERIOD
+    assert status["history"][-1]["delay_penalty_rial"] == PER_PERIOD
+
+
+_bank_up = threading.Event()
+
+
+@activity.defn(name="release_deposit")
+def release_while_the_bank_is_up(request: DepositRequest) -> str:
+    """The release through a bank link that is down until the test brings it up."""
+    if not _bank_up.is_set():
+        raise ApplicationError("escrow bank link is down", type="BankUnavailable")
+    return release_deposit(request)
+
+
+async def test_a_release_past_72_hours_raises_an_alert_and_still_completes(env: WorkflowEnvironment) -> None:
+    from worker import ACTIVITIES
+    from workflows.import_purchase import ImportPurchaseWorkflow
+
+    activities = [a for a in ACTIVITIES if a is not release_deposit] + [release_while_the_bank_is_up]
+    _bank_up.clear()
+    async with Worker(
+        env.client, task_queue=f"tq-{uuid.uuid4()}", workflows=[ImportPurchaseWorkflow], activities=activities,
+        activity_executor=ThreadPoolExecutor(max_workers=4),
+    ) as bank_down:
+        handle, _ = await begin(env.client, bank_down, applicant={"has_driving_license": False})
+        status = await handle.query("status")
+        assert status["state"] == "Ineligible" and status["deposit_released_at"] is None
+        deadline = instant(status["deposit_release_deadline"])
+
+        await env.sleep(policy.DEPOSIT_RELEASE_WINDOW + timedelta(minutes=30))
+        status = await handle.query("status")
+        assert status["deposit_release_overdue"] is True and status["deposit_released_at"] is None
+        assert status["history"][-1]["event"] == "deposit_release_overdue"
+        alerts = outbox(handle.id, "alert")
+        assert len(alerts) == 1 and alerts[0].to == "operator"
+        with session_scope() as session:
+            assert session.get(EscrowDeposit, handle.id).status == "blocked"
+
+        _bank_up.set()
+        final = await handle.result()
+        assert instant(final["deposit_released_at"]) > deadline
+        assert [h["event"] for h in final["history"]] == ["found_ineligible", "deposit_release_overdue", "deposit_released"]
+        with session_scope() as session:
+            assert session.get(EscrowDeposit, handle.id).status == "released"

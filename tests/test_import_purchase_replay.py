@@ -1,0 +1,61 @@
+"""ImportPurchase histories replay against today's code (determinism of every main path)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio.client import Client, WorkflowHistory
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Replayer, Worker
+
+from domain import policy
+from tests.helpers import actor, update
+from tests.test_import_purchase_support import (  # noqa: F401 - env, worker and close_cases are fixtures
+    IMPORTER,
+    begin,
+    close_cases,
+    env,
+    worker,
+    last_code,
+    new_vin,
+    to_state,
+    wait_for,
+)
+from workflows.import_purchase import ImportPurchaseWorkflow
+
+
+async def test_main_paths_replay(client: Client, worker: Worker, env: WorkflowEnvironment) -> None:
+    histories: list[WorkflowHistory] = []
+
+    delivered, nid = await begin(client, worker)
+    await to_state(delivered, env, nid, "AwaitingDelivery", due_in_days=400)
+    await env.sleep(timedelta(days=31))  # one delay period
+    await update(delivered, "deliver", actor=actor("importer", IMPORTER), vin=new_vin())
+    await delivered.result()
+
+    withdrawn, nid2 = await begin(client, worker)
+    me = actor("applicant", nid2)
+    await to_state(withdrawn, env, nid2, "Contracted")
+    await update(withdrawn, "request_withdrawal_code", actor=me)
+    await update(withdrawn, "withdraw", actor=me, code=last_code(withdrawn.id))
+    await wait_for(withdrawn, lambda s: s["deposit_released_at"] is not None)
+    await update(withdrawn, "reinstate", actor=actor("operator", "op"))
+    await update(withdrawn, "request_withdrawal_code", actor=me)
+    await update(withdrawn, "withdraw", actor=me, code=last_code(withdrawn.id))
+    await env.sleep(policy.REINSTATEMENT_WINDOW + timedelta(hours=1))
+    await withdrawn.result()
+
+    cancelled, nid3 = await begin(client, worker)
+    await to_state(cancelled, env, nid3, "AwaitingDelivery", due_in_days=400)
+    await env.sleep(timedelta(days=30 + 92))  # the deadline is 30 days after stage 3
+    await update(cancelled, "cancel_for_delay", actor=actor("applicant", nid3))
+    await cancelled.result()
+
+    ineligible, _ = await begin(client, worker, applicant={"has_driving_license": False})
+    await ineligible.result()
+
+    for handle in (delivered, withdrawn, cancelled, ineligible):
+        histories.append(await handle.fetch_history())
+    replayer = Replayer(workflows=[ImportPurchaseWorkflow])
+    for history in histories:
+        await replayer.replay_workflow(history)

@@ -1,0 +1,643 @@
+"""The ``ImportPurchase`` workflow: one imported-car purchase, registration to delivery (seed 001).
+
+Deterministic code only: the states live in :class:`lifecycles.import_purchase.ImportPurchaseMachine`,
+every I/O is an activity, and every clock is a durable timer:
+- the delay penalty: one timer per started 30-day period past the delivery deadline,
+- the SMS withdrawal code's expiry, and the operator's reinstatement window after a withdrawal,
+  all in :meth:`Case.run`;
+- the 72-hour release of the escrow deposit: a background task running the release (retried)
+  against a timer that raises an alert if the bank has not confirmed in time.
+
+The withdrawal code is drawn inside an activity, which queues it in the SMS outbox and hands the
+workflow only its salted digest: the code is never in the workflow's state or history. A wrong
+code is an accepted update that counts the attempt and then fails with ``WrongCode`` (a validator
+cannot count); after ``WITHDRAWAL_CODE_MAX_ATTEMPTS`` wrong codes the code is burnt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.import_purchase import (
+        AllocationRecord,
+        Closing,
+        CodeRequest,
+        DeliveryRecord,
+        DepositRequest,
+        EligibilityRequest,
+        PlateCheck,
+        Registration,
+        Reinstatement,
+        check_eligibility,
+        close_registration,
+        issue_withdrawal_code,
+        reblock_deposit,
+        recheck_active_plate,
+        record_allocation,
+        record_delivery,
+        record_deposit_unblocked,
+        record_registration,
+        reinstate_registration,
+        release_deposit,
+    )
+    from activities.registry import PaymentRecord, record_payment
+    from domain import policy
+    from domain.commands import Command, Rejected, parse
+    from domain.display import TEHRAN, iso, jalali_date, jalali_datetime, rials
+    from lifecycles import import_purchase as rules
+    from lifecycles.import_purchase import ImportPurchaseMachine, PurchaseCase, instant, later
+
+from workflows.common import ACTIVITY_TIMEOUT, CASE_STATE, Case, command_handler, rejection, run_activity
+
+RELEASE_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=10),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=15),
+    non_retryable_error_types=["Rejected"],
+)
+"""A bank is an outside party: retried without limit, but no more often than every 15 minutes."""
+
+WITHDRAWABLE = frozenset({"Eligible", "Allocated", "Contracted", "AtCustoms", "AwaitingDelivery"})
+"""States in which a withdrawal code may be requested and used."""
+
+
+@workflow.defn(name="ImportPurchase")
+class ImportPurchaseWorkflow:
+    @workflow.init
+    def __init__(self, start: dict[str, Any]) -> None:
+        self._start_error: str | None = None
+        try:
+            begin = parse(rules.Start, start)
+            a, d = begin.applicant, begin.deposit
+            self.p = PurchaseCase(
+                scheme_id=begin.scheme_id,
+                applicant_national_id=a.national_id,
+                applicant_full_name=a.full_name,
+                has_driving_license=a.has_driving_license,
+                is_legal_entity=a.is_legal_entity,
+                deposit_bank=d.bank,
+                deposit_account=d.account,
+                deposit_rial=d.amount_rial,
+            )
+        except Exception as err:  # reported by run(), which fails the workflow cleanly
+            self._start_error = str(err)
+            self.p = PurchaseCase("", "", "", False, False, "", "", 0)
+        # Not secret: it only makes one case's code digests useless for another case.
+        self.p.code_salt = f"{workflow.random().getrandbits(128):032x}"
+        self.machine = ImportPurchaseMachine(self.p)
+        self.case = Case(self.machine, rules.UPDATE_ROLES, self._describe, self._why_disabled)
+        self._release_task: asyncio.Task[None] | None = None
+
+    @workflow.run
+    async def run(self, start: dict[str, Any]) -> dict[str, Any]:
+        if self._start_error:
+            raise rejection(f"ImportPurchase input: {self._start_error}")
+        await self._register()
+        await self.case.run(self._next_deadline, done=self.p.is_over)
+        return self.status()
+
+    # --- queries ---
+
+    @workflow.query
+    def status(self) -> dict[str, Any]:
+        p = self.p
+        out = self.case.status()
+        out.update(
+            scheme_id=p.scheme_id,
+            applicant={"national_id": p.applicant_national_id, "full_name": p.applicant_full_name},
+            deposit={"bank": p.deposit_bank, "account": p.deposit_account, "amount_rial": p.deposit_rial},
+            deposit_rial=p.deposit_rial,
+            ineligible_reasons=list(p.ineligible_reasons),
+            offering_id=p.offering_id,
+            importer_id=p.importer_id,
+            model=p.model,
+            base_price_rial=p.base_price_rial,
+            pre_customs_costs_rial=p.pre_customs_costs_rial,
+            contract_amount_rial=p.contract_amount_rial,
+            delivery_due=p.delivery_due,
+            estimated_final_costs_rial=p.estimated_final_costs_rial,
+            final_costs_rial=p.final_costs_rial,
+            paid_rial=p.paid_rial(),
+            payments={stage: dict(v) for stage, v in p.payments.items()},
+            delivery_deadline=p.delivery_deadline,
+            delay_periods=p.delay_periods,
+            delay_penalty_rial=p.delay_penalty_rial,
+            withdrawal_code_expires_at=p.code_expires_at if p.code_digest else None,
+            withdrawal_code_attempts_left=p.code_attempts_left if p.code_digest else 0,
+            withdrawal_penalty_rial=p.withdrawal_penalty_rial,
+            cancellation_penalty_rial=p.cancellation_penalty_rial,
+            refund_rial=p.refund_rial,
+            withdrawn_at=p.withdrawn_at,
+            reinstatement_until=p.reinstatement_until if self.case.state == "Withdrawn" else None,
+            deposit_release_deadline=p.deposit_release_deadline,
+            deposit_released_at=p.deposit_released_at,
+            deposit_release_overdue=p.deposit_release_overdue,
+            deposit_unblocked_at=p.deposit_unblocked_at,
+            vin=p.vin,
+            delivered_at=p.delivered_at,
+            title_transfer_locked_until=p.title_transfer_locked_until,
+        )
+        return out
+
+    # --- registration and eligibility ---
+
+    async def _register(self) -> None:
+        """Record the deposit and check eligibility: Registered → Eligible / Ineligible."""
+        p = self.p
+        now = workflow.now()
+        workflow.upsert_search_attributes([CASE_STATE.value_set(self.case.state)])
+        async with self.case.working("eligibility"):
+            await run_activity(
+                record_registration,
+                Registration(self._id, p.scheme_id, p.applicant_national_id, p.applicant_full_name, p.deposit_bank,
+                             p.deposit_account, p.deposit_rial, now),
+                summary="deposit to the escrow ledger",
+            )
+            reasons = await run_activity(
+                check_eligibility,
+                EligibilityRequest(self._id, p.scheme_id, p.applicant_national_id, p.has_driving_license,
+                                   p.is_legal_entity, p.deposit_bank, p.deposit_rial, now),
+                summary="eligibility",
+            )
+        if reasons:
+            p.ineligible_reasons = list(reasons)
+            self.case.fire("found_ineligible", None, reasons=list(reasons))
+            self._begin_release()
+        else:
+            self.case.fire("found_eligible", None)
+
+    # --- allocation, contract, payments ---
+
+    @workflow.update
+    @command_handler
+    async def allocate(self, cmd: dict[str, Any]) -> dict[str, Any]:
+        c = self._check("allocate", cmd)
+        p = self.p
+        async with self.case.working("allocate"):
+            await run_activity(record_allocation, AllocationRecord(self._id, c.offering_id, c.importer_id, c.model, workflow.now()))
+        p.offering_id, p.importer_id, p.model = c.offering_id, c.importer_id, c.model
+        p.base_price_rial, p.pre_customs_costs_rial = c.base_price_rial, c.pre_customs_costs_rial
+        p.estimated_final_costs_rial = c.estimated_final_costs_rial
+        p.delivery_due = c.delivery_due.isoformat()
+        p.delivery_deadline = iso(rules.delivery_deadline(p.delivery_due, None))
+        self.case.fire(
+            "allocate", c.actor, offering_id=c.offering_id, importer_id=c.importer_id,
+            base_price_rial=c.base_price_rial, delivery_due=p.delivery_due,
+        )
+        return self.status()
+
+    @allocate.validator
+    def _v_allocate(self, cmd: dict[str, Any]) -> None:
+        self._check("allocate", cmd)
+
+    @workflow.update
+    @command_handler
+    async def sign_contract(self, cmd: dict[str, Any]) -> dict[str, Any]:
+        c = self._check("sign_contract", cmd)
+        if self._already_paid("sign_contract", c):
+            return self.status()
+        await self._record_stage("sign_contract", c)
+        self.p.contract_signed_at = iso(workflow.now())
+        self.case.fire("sign_contract", c.actor, payment_ref=c.payment_ref, amount_rial=c.amount_rial)
+        return self.status()
+
+    @sign_contract.validator
+    def _v_sign_contract(self, cmd: dict[str, Any]) -> None:
+        self._check("sign_contract", cmd)
+
+    @workflow.update
+    @command_handler
+    async def customs_arrival(self, cmd: dict[str, Any]) -> dict[str, Any]:
+        c = self._check("customs_arrival", cmd)
+        p = self.p
+        p.final_costs_rial = c.final_costs_rial
+        p.customs_arrived_at = iso(workflow.now())
+        self.case.fire("customs_arrival", c.actor, final_costs_rial=c.final_costs_rial)
+        async with self.case.working("customs_arrival"):
+            await self.case.notify(
+                step="customs-invitation",
+                to=p.applicant_national_id,
+                kind="invitation",
+                text=(
+                    f"{p.applicant_full_name} گرامی، خودروی {p.model} شما به گمرک رسید. "
+                    f"لطفاً مرحله سوم وجه ({rials(p.final_costs_rial)}) را پرداخت کنید؛ "
+                    f"واردکننده پس از آن حداکثر یک ماه برای تحویل فرصت دارد."
+                ),
+            )
+        return self.status()
+
+    @customs_arrival.validator
+    def _v_customs_arrival(self, cmd: dict[str, Any]) -> None:
+        self._check("customs_arrival", cmd)
+
+    @workflow.update
+    @command_handler
+    async def pay_final(self, cmd: dict[str, Any]) -> dict[str, Any]:
+        c = self._check("pay_final", cmd)
+        if self._already_paid("pay_final", c):
+            return self.status()
+        await self._record_stage("pay_final", c)
+        p = self.p
+        now = workflow.now()
+        p.final_paid_at = iso(now)
+        assert p.delivery_due is not None
+        p.delivery_deadline = iso(rules.delivery_deadline(p.delivery_due, now))
+        self.case.fire("pay_final", c.actor, payment_ref=c.payment_ref, amount_rial=c.amount_rial, delivery_deadline=p.delivery_deadline)
+        return self.status()
+
+    @pay_final.validator
+    def _v_pay_final(self, cmd: dict[str, Any]) -> None:
+        self._check("pay_final", cmd)
+
+    # --- delivery ---
+
+    @workflow.update
+    @command_handler
+    async def deliver(self, cmd: dict[str, Any]) -> dict[str, Any]:
+        c = self._check("deliver", cmd)
+        p = self.p
+        now = workflow.now()
+        locked_until = now + policy.TITLE_TRANSFER_LOCK
+        async with self.case.working("deliver"):
+            reasons = await run_activity(recheck_active_plate, PlateCheck(self._id, p.applicant_national_id), summary="no active plate")
+            if reasons:
+                await run_activity(close_registration, Closing(self._id, now, release_allocation=True))
+            else:
+                await run_activity(
+                    record_delivery,
+                    DeliveryRecord(self._id, p.applicant_national_id, c.vin, p.model or "", now, locked_until),
+                    summary=f"vehicle {c.vin} to the registry",
+                )
+        if reasons:
+            # Not eligible any more: the contract's penalty applies as for a withdrawal (seed 001).
+            p.ineligible_reasons = list(reasons)
+            p.withdrawal_penalty_rial = rules.withdrawal_penalty_rial(p)
+            p.refund_rial = rules.refund_after_withdrawal(p, p.withdrawal_penalty_rial)
+            self.case.fire("eligibility_lost", c.actor, reasons=list(reasons), refund_rial=p.refund_rial)
+        else:
+            p.vin, p.delivered_at, p.title_transfer_locked_until = c.vin, iso(now), iso(locked_until)
+            self.case.fire("deliver", c.actor, vin=c.vin, delay_penalty_rial=p.delay_penalty_rial)
+        self._begin_release(now)
+        return self.status()
+
+    @deliver.validator
+    def _v_deliver(self, cmd: dict[str, Any]) -> None:
+        self._check("deliver", cmd)
+
+    @workflow.update
+    @command_handler
+    async def cancel_for_delay(self, cmd: dict[str, Any]) -> dict[str, Any]:
+        c = self._check("cancel_for_delay", cmd)
+        p = self.p
+        async with self.case.working("cancel_for_delay"):
+            await run_activity(close_registration, Closing(self._id, workflow.now(), release_allocation=True))
+        assert p.base_price_rial is not None
+        p.cancellation_penalty_rial = rules.cancellation_penalty_rial(p.base_price_rial)
+        p.refund_rial = rules.refund_after_cancel(p, p.cancellation_penalty_rial)
+        self.case.fire(
+            "cancel_for_delay", c.actor, delay_penalty_rial=p.delay_penalty_rial,
+            cancellation_penalty_rial=p.cancellation_penalty_rial, refund_rial=p.refund_rial,
+        )
+        self._begin_release()
+        return self.status()
+
+    @cancel_for_delay.validator
+    def _v_cancel_for_delay(self, cmd: dict[str, Any]) -> None:
+        self._check("cancel_for_delay", cmd)
+
+    # --- withdrawal (seed 000) ---
+
+    @workflow.update
+    @command_handler
+    async def request_withdrawal_code(self, cmd: dict[str, Any]) -> dict[str, Any]:
+        c = self._check("request_withdrawal_code", cmd)
+        p = self.p
+        now = workflow.now()
+        expires = now + policy.WITHDRAWAL_CODE_TTL
+        p.codes_sent += 1
+        async with self.case.working("request_withdrawal_code"):
+            digest = await run_activity(
+                issue_withdrawal_code,
+                CodeRequest(self._id, f"withdrawal-code-{p.codes_sent}", p.applicant_national_id, p.code_salt, expires, now),
+                summary="SMS code to the outbox",
+            )
+        p.code_digest, p.code_expires_at = digest, iso(expires)
+        p.code_attempts_left = policy.WITHDRAWAL_CODE_MAX_ATTEMPTS
+        self.case.fire("request_withdrawal_code", c.actor, expires_at=p.code_expires_at)
+        return self.status()
+
+    @request_withdrawal_code.validator
+    def _v_request_withdrawal_code(self, cmd: dict[str, Any]) -> None:
+        self._check("request_withdrawal_code", cmd)
+
+    @workflow.update
+    @command_handler
+    async def withdraw(self, cmd: dict[str, Any]) -> dict[str, Any]:
+        c = self._check("withdraw", cmd)
+        p = self.p
+        assert p.code_digest is not None
+        if not rules.code_matches(p.code_salt, p.code_digest, c.code):
+            raise self._wrong_code()
+        now = workflow.now()
+        async with self.case.working("withdraw"):
+            await run_activity(close_registration, Closing(self._id, now, release_allocation=True))
+        p.withdrew_from = self.case.state
+        p.withdrawal_penalty_rial = rules.withdrawal_penalty_rial(p)
+        p.refund_rial = rules.refund_after_withdrawal(p, p.withdrawal_penalty_rial)
+        p.withdrawn_at = iso(now)
+        p.reinstatement_until = later(now, policy.REINSTATEMENT_WINDOW)
+        p.reinstatement_closed = False
+        self.case.fire("withdraw", c.actor, withdrawal_penalty_rial=p.withdrawal_penalty_rial, refund_rial=p.refund_rial)
+        self._burn_code()  # after the transition: its guard is that a live code exists
+        self._begin_release()
+        return self.status()
+
+    @withdraw.validator
+    def _v_withdraw(self, cmd: dict[str, Any]) -> None:
+        self._check("withdraw", cmd)
+
+    @workflow.update
+    @command_handler
+    async def reinstate(self, cmd: dict[str, Any]) -> dict[str, Any]:
+        c = self._check("reinstate", cmd)
+        p = self.p
+        now = workflow.now()
+        async with self.case.working("reinstate"):
+            reasons = await run_activity(
+                reinstate_registration, Reinstatement(self._id, p.applicant_national_id, now), summary="reopen the registration"
+            )
+            if not reasons and p.deposit_released_at is not None:
+                await run_activity(reblock_deposit, self._deposit_request(now), summary="block the deposit again")
+        if reasons:
+            raise rejection("reinstate: " + "; ".join(reasons))
+        p.withdrawal_penalty_rial = p.refund_rial = 0
+        p.withdrawn_at = p.reinstatement_until = None
+        p.deposit_release_deadline = p.deposit_released_at = None
+        p.deposit_release_overdue = False
+        p.reinstated += 1
+        self.case.fire("reinstate", c.actor, back_to=p.withdrew_from)
+        p.withdrew_from = None
+        return self.status()
+
+    @reinstate.validator
+    def _v_reinstate(self, cmd: dict[str, Any]) -> None:
+        self._check("reinstate", cmd)
+
+    # --- the escrow deposit ---
+
+    @workflow.update
+    @command_handler
+    async def deposit_unblocked(self, cmd: dict[str, Any]) -> dict[str, Any]:
+        c = self._check("deposit_unblocked", cmd)
+        p = self.p
+        now = workflow.now()
+        async with self.case.working("deposit_unblocked"):
+            await run_activity(record_deposit_unblocked, self._deposit_request(now))
+            await run_activity(close_registration, Closing(self._id, now, release_allocation=True))
+        p.deposit_unblocked_at = iso(now)
+        # Stages 2 and 3 go back less the contract penalty, as for a withdrawal.
+        p.withdrawal_penalty_rial = rules.withdrawal_penalty_rial(p)
+        p.refund_rial = rules.refund_after_withdrawal(p, p.withdrawal_penalty_rial)
+        self.case.fire("deposit_unblocked", c.actor, withdrawal_penalty_rial=p.withdrawal_penalty_rial, refund_rial=p.refund_rial)
+        return self.status()
+
+    @deposit_unblocked.validator
+    def _v_deposit_unblocked(self, cmd: dict[str, Any]) -> None:
+        self._check("deposit_unblocked", cmd)
+
+    def _begin_release(self, left_at: datetime | None = None) -> None:
+        """Start the deposit's release, due within 72 hours of leaving for this state (seed 000)."""
+        p = self.p
+        p.deposit_release_deadline = later(left_at or workflow.now(), policy.DEPOSIT_RELEASE_WINDOW)
+        p.deposit_releasing = True
+        self._release_task = asyncio.create_task(self._release_deposit())
+
+    async def _release_deposit(self) -> None:
+        p = self.p
+        deadline = instant(p.deposit_release_deadline)
+        assert deadline is not None
+        failures = 0
+        while True:
+            release = workflow.start_activity(
+                release_deposit, self._deposit_request(workflow.now()), start_to_close_timeout=ACTIVITY_TIMEOUT,
+                retry_policy=RELEASE_RETRY, summary="release the escrow deposit",
+            )
+            if not p.deposit_release_overdue:
+                remaining = (deadline - workflow.now()).total_seconds()
+                try:
+                    await workflow.wait_condition(release.done, timeout=max(remaining, 0.001), timeout_summary="deposit release deadline")
+                except asyncio.TimeoutError:
+                    await self._release_overdue()
+            try:
+                released_at = await release
+                break
+            except ActivityError as err:
+                # Only a refusal ends the retries (e.g. the bank knows no such hold): a person must look.
+                failures += 1
+                await self._alert(f"release-refused-{failures}", f"آزادسازی سپرده رد شد: {err.cause or err}")
+                await workflow.sleep(RELEASE_RETRY.maximum_interval or timedelta(minutes=15))
+        p.deposit_released_at = released_at
+        p.deposit_releasing = False
+        self.case.note("deposit_released", None, released_at=released_at)
+
+    async def _release_overdue(self) -> None:
+        p = self.p
+        p.deposit_release_overdue = True
+        self.case.note("deposit_release_overdue", None, deadline=p.deposit_release_deadline)
+        workflow.logger.warning("deposit release of %s is past its 72-hour deadline %s", self._id, p.deposit_release_deadline)
+        await self._alert("overdue", f"آزادسازی سپرده مسدود پرونده {self._id} از مهلت ۷۲ ساعته گذشت ({rials(p.deposit_rial)}، بانک {p.deposit_bank}).")
+
+    async def _alert(self, what: str, text: str) -> None:
+        await self.case.notify(step=f"deposit-release-{what}-{self.p.reinstated}", to="operator", kind="alert", text=text)
+
+    def _deposit_request(self, at: datetime) -> DepositRequest:
+        p = self.p
+        return DepositRequest(self._id, p.applicant_national_id, p.deposit_bank, p.deposit_account, p.deposit_rial, at)
+
+    # --- clocks ---
+
+    def _next_deadline(self) -> tuple[datetime, Callable[[], None]] | None:
+        """The earliest of: the next delay period, the code's expiry, the reinstatement window's end."""
+        p, state = self.p, self.case.state
+        due: list[tuple[datetime, Callable[[], None]]] = []
+        deadline = instant(p.delivery_deadline)
+        if state in rules.DELIVERY_PENDING and deadline is not None:
+            due.append((rules.next_period_start(deadline, p.delay_periods), self._delay_period_started))
+        expires = instant(p.code_expires_at)
+        if state in WITHDRAWABLE and p.code_digest and expires is not None:
+            due.append((expires, self._code_expired))
+        closes = instant(p.reinstatement_until)
+        if state == "Withdrawn" and not p.reinstatement_closed and closes is not None:
+            due.append((closes, self._reinstatement_expired))
+        return min(due, key=lambda d: d[0]) if due else None
+
+    def _delay_period_started(self) -> None:
+        p = self.p
+        deadline = instant(p.delivery_deadline)
+        assert deadline is not None and p.base_price_rial is not None
+        p.delay_periods = max(p.delay_periods + 1, rules.periods_late(deadline, workflow.now()))
+        p.delay_penalty_rial = rules.delay_penalty_rial(p.base_price_rial, p.delay_periods)
+        self.case.fire("delay_period_started", None, delay_periods=p.delay_periods, delay_penalty_rial=p.delay_penalty_rial)
+
+    def _code_expired(self) -> None:
+        self._burn_code()
+        self.case.fire("withdrawal_code_expired", None)
+
+    def _reinstatement_expired(self) -> None:
+        self.p.reinstatement_closed = True
+        self.case.fire("reinstatement_expired", None)
+
+    # --- helpers ---
+
+    @property
+    def _id(self) -> str:
+        return workflow.info().workflow_id
+
+    def _check(self, update: str, cmd: dict[str, Any]) -> Any:
+        """Validate a command read-only: the case's checks, then this lifecycle's own rules."""
+        replayed = self._replayed_payment(update, cmd)
+        if replayed is not None:
+            return replayed
+        c: Command = self.case.check(update, cmd, rules.COMMANDS[update])
+        self._check_identity(update, c)
+        p = self.p
+        if update == "allocate":
+            today = workflow.now().astimezone(TEHRAN).date()
+            if c.delivery_due < today:  # type: ignore[attr-defined]
+                raise rejection(f"allocate: delivery_due {c.delivery_due} is in the past")  # type: ignore[attr-defined]
+        if update == "sign_contract" and c.amount_rial != p.contract_amount_rial:  # type: ignore[attr-defined]
+            raise rejection(
+                f"sign_contract: amount_rial must equal the base price plus pre-customs costs ({p.contract_amount_rial}), got {c.amount_rial}"  # type: ignore[attr-defined]
+            )
+        if update == "pay_final" and c.amount_rial != p.final_costs_rial:  # type: ignore[attr-defined]
+            raise rejection(f"pay_final: amount_rial must equal final_costs_rial ({p.final_costs_rial}), got {c.amount_rial}")  # type: ignore[attr-defined]
+        if update in rules.PAYMENT_STAGES:
+            used = {v["payment_ref"] for v in p.payments.values()}
+            if c.payment_ref in used:  # type: ignore[attr-defined]
+                raise rejection(f"{update}: payment_ref {c.payment_ref} was already used for another stage")  # type: ignore[attr-defined]
+        if update == "withdraw":
+            expires = instant(p.code_expires_at)
+            if expires is not None and workflow.now() >= expires:
+                raise rejection("withdraw: the code expired; request a new one")
+        return c
+
+    def _check_identity(self, update: str, c: Command) -> None:
+        p = self.p
+        role, actor_id = c.actor.role, c.actor.id
+        if role == "applicant" and actor_id != p.applicant_national_id:
+            raise rejection(f"{update}: only the registered applicant may do this")
+        if role == "importer" and actor_id != p.importer_id:
+            raise rejection(f"{update}: only the allocated importer ({p.importer_id}) may do this")
+        if role == "bank" and actor_id != p.deposit_bank:
+            raise rejection(f"{update}: only the escrow bank holding the deposit ({p.deposit_bank}) may report this")
+
+    def _replayed_payment(self, update: str, cmd: dict[str, Any]) -> Command | None:
+        """A payment command repeated with the recorded reference and amount: accepted, changes nothing."""
+        stage = rules.PAYMENT_STAGES.get(update)
+        recorded = self.p.payments.get(stage) if stage else None
+        if recorded is None:
+            return None
+        try:
+            c = parse(rules.COMMANDS[update], cmd)
+        except Rejected:
+            return None
+        if c.payment_ref != recorded["payment_ref"] or c.actor.role not in rules.UPDATE_ROLES[update]:  # type: ignore[attr-defined]
+            return None
+        self._check_identity(update, c)
+        if c.amount_rial != recorded["amount_rial"]:  # type: ignore[attr-defined]
+            raise rejection(f"{update}: payment_ref {recorded['payment_ref']} is recorded with amount {recorded['amount_rial']}")
+        return c
+
+    def _already_paid(self, update: str, c: Any) -> bool:
+        recorded = self.p.payments.get(rules.PAYMENT_STAGES[update])
+        return recorded is not None and recorded["payment_ref"] == c.payment_ref
+
+    async def _record_stage(self, update: str, c: Any) -> None:
+        stage = rules.PAYMENT_STAGES[update]
+        now = workflow.now()
+        async with self.case.working(update):
+            await run_activity(
+                record_payment, PaymentRecord(self._id, f"import_purchase_stage_{stage}", c.payment_ref, c.amount_rial, now),
+                summary=f"stage {stage} payment",
+            )
+        self.p.payments[stage] = {"payment_ref": c.payment_ref, "amount_rial": c.amount_rial, "at": iso(now)}
+
+    def _wrong_code(self) -> ApplicationError:
+        """Count a wrong code (the update fails, the count stays); burn the code at the limit."""
+        p = self.p
+        p.code_attempts_left -= 1
+        if p.code_attempts_left <= 0:
+            self._burn_code()
+            message = "withdraw: wrong code; no attempts left, the code is void: request a new one"
+        else:
+            message = f"withdraw: wrong code; {p.code_attempts_left} attempt(s) left"
+        self.case.refresh_details()
+        return ApplicationError(message, type="WrongCode", non_retryable=True)
+
+    def _burn_code(self) -> None:
+        p = self.p
+        p.code_digest, p.code_expires_at, p.code_attempts_left = None, None, 0
+
+    def _why_disabled(self, update: str) -> str | None:
+        p = self.p
+        if update == "withdraw":
+            return "request a withdrawal code first (the last one was used, expired or voided)"
+        if update == "cancel_for_delay":
+            return (
+                f"delivery is not more than {policy.CANCEL_FOR_DELAY_AFTER.days} days late "
+                f"(deadline {p.delivery_deadline}, {p.delay_periods} delay period(s) so far)"
+            )
+        if update == "reinstate":
+            if p.deposit_releasing:
+                return "the deposit release is under way; try again when it ends"
+            if p.reinstatement_closed:
+                return f"the reinstatement window of {policy.REINSTATEMENT_WINDOW.days} days has closed"
+        return None
+
+    def _describe(self) -> list[str]:
+        p, state = self.p, self.case.state
+        lines = [
+            f"**متقاضی:** {p.applicant_full_name}",
+            f"**طرح:** {p.scheme_id}",
+            f"**سپرده مسدود (مرحله اول):** {rials(p.deposit_rial)} — بانک {p.deposit_bank}",
+        ]
+        if p.ineligible_reasons:
+            lines.append("**علت عدم احراز شرایط:** " + "؛ ".join(p.ineligible_reasons))
+        if p.model:
+            lines.append(f"**خودرو:** {p.model} — واردکننده {p.importer_id} — عرضه {p.offering_id}")
+            lines.append(f"**قیمت پایه:** {rials(p.base_price_rial)}؛ **مرحله دوم:** {rials(p.contract_amount_rial)}")
+        if p.delivery_due:
+            lines.append(f"**موعد تحویل قراردادی:** {jalali_date(date.fromisoformat(p.delivery_due))}")
+        if p.final_costs_rial is not None:
+            lines.append(f"**مرحله سوم:** {rials(p.final_costs_rial)}")
+        if state in rules.DELIVERY_PENDING and p.delivery_deadline:
+            lines.append(f"**مهلت تحویل:** {jalali_datetime(instant(p.delivery_deadline))}")
+        if p.delay_penalty_rial:
+            lines.append(f"**جریمه تأخیر:** {rials(p.delay_penalty_rial)} ({p.delay_periods} دوره ۳۰ روزه)")
+        if p.code_digest:
+            lines.append(f"**کد انصراف معتبر تا:** {jalali_datetime(instant(p.code_expires_at))}")
+        if p.withdrawal_penalty_rial:
+            lines.append(f"**جریمه انصراف:** {rials(p.withdrawal_penalty_rial)}")
+        if p.cancellation_penalty_rial:
+            lines.append(f"**جریمه فسخ:** {rials(p.cancellation_penalty_rial)}")
+        if p.refund_rial:
+            lines.append(f"**مبلغ قابل استرداد:** {rials(p.refund_rial)}")
+        if state == "Withdrawn" and p.reinstatement_until and not p.reinstatement_closed:
+            lines.append(f"**امکان بازگرداندن تا:** {jalali_datetime(instant(p.reinstatement_until))}")
+        if p.deposit_released_at:
+            lines.append(f"**سپرده آزاد شد:** {jalali_datetime(instant(p.deposit_released_at))}")
+        elif p.deposit_release_deadline:
+            lines.append(f"**مهلت آزادسازی سپرده:** {jalali_datetime(instant(p.deposit_release_deadline))}")
+            if p.deposit_release_overdue:
+                lines.append("**هشدار:** آزادسازی سپرده از مهلت ۷۲ ساعته گذشته است")
+        if p.vin:
+            lines.append(f"**شماره شاسی:** {p.vin}؛ **انتقال سند ممنوع تا:** {jalali_datetime(instant(p.title_transfer_locked_until))}")
+        return lines
