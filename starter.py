@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import typer
 
-from cli import cases, registry, trade_order
+from cli import cases, plates, registry, trade_order
+from cli import import_purchase
 
 app = typer.Typer(no_args_is_help=True, help=__doc__, pretty_exceptions_show_locals=False)
 app.add_typer(trade_order.app, name="trade-order")
+app.add_typer(import_purchase.app, name="purchase")
+app.add_typer(plates.app, name="plates")
 app.add_typer(registry.rates, name="rates")
 app.add_typer(registry.refdata, name="refdata")
 app.command("outbox")(registry.outbox)

@@ -19,19 +19,26 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker
 
 import settings
+from activities import import_purchase as import_purchase_activities
 from activities import registry as registry_activities
+from activities import plates as plate_activities
 from activities import trade_order as trade_order_activities
 from registry.db import migrate
 from workflows.common import SEARCH_ATTRIBUTES
+from workflows.import_purchase import ImportPurchaseWorkflow
+from workflows.plate_services import PlateServiceWorkflow
+from workflows.plate_transfer import PlateTransferWorkflow, VehicleNumberingWorkflow
 from workflows.trade_order import TradeOrderWorkflow
 from workflows.trade_order_amendment import TradeOrderAmendmentWorkflow
 
-WORKFLOWS: list[type] = [TradeOrderWorkflow, TradeOrderAmendmentWorkflow]
+WORKFLOWS: list[type] = [TradeOrderWorkflow, TradeOrderAmendmentWorkflow, ImportPurchaseWorkflow, VehicleNumberingWorkflow, PlateTransferWorkflow, PlateServiceWorkflow]
 ACTIVITIES: list[Callable[..., Any]] = [
     registry_activities.record_transition,
     registry_activities.send_notification,
     registry_activities.record_payment,
     *trade_order_activities.ACTIVITIES,
+    *import_purchase_activities.ACTIVITIES,
+    *plate_activities.ACTIVITIES,
 ]
 
 

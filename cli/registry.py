@@ -94,8 +94,13 @@ def vehicle(vin: str) -> None:
                     "production_year": v.production_year,
                     "fuel": v.fuel,
                     "delivered_at": iso(v.delivered_at),
+                    "colour": v.colour,
+                    "scrapped_at": iso(v.scrapped_at),
                     "plates": [
-                        {"plate": p.plate, "owner_national_id": p.owner_national_id, "active": p.active, "issued_at": iso(p.issued_at)}
+                        {
+                            "plate": p.plate, "owner_national_id": p.owner_national_id, "category": p.category, "active": p.active,
+                            "issued_at": iso(p.issued_at), "ended_at": iso(p.ended_at), "end_reason": p.end_reason,
+                        }
                         for p in plates
                     ],
                 },

@@ -67,6 +67,11 @@ WITHDRAWAL_CODE_TTL = timedelta(minutes=10)
 WITHDRAWAL_CODE_MAX_ATTEMPTS = 5
 """Wrong codes accepted before the code is burnt (seed 000 is silent; our choice)."""
 
+REINSTATEMENT_WINDOW = timedelta(days=30)
+"""How long a withdrawn case stays open for the operator to reinstate a mistaken withdrawal.
+Seed 000 tells of 4,260 mistaken withdrawals reinstated weeks later («نوبت‌های حذف شده را به
+حالت اول بازگرداند»); the window's length is our choice."""
+
 # --- Plates: seed 004_deeca06ae7fe51fe ---
 
 WORN_OUT_AGE_YEARS_PLATES = {
@@ -97,6 +102,52 @@ VETERAN_MIN_DISABILITY_PERCENT = 50
 
 DUPLICATE_OWNERSHIP_DOC_NOTICE_WAIT = timedelta(days=10)
 """Duplicate ownership document: newspaper notice, then more than 10 days (seed 004)."""
+
+WORN_OUT_AGE_YEARS_PLATES_EXTRA = {"light_truck": 25}
+"""«کامیونت» (light truck) sits with trucks at 25 years in seed 004's worn-out list."""
+
+DISABILITY_DEGREES_QUALIFYING = frozenset({"medium", "severe", "very_severe"})
+"""Disability cards that earn a disabled plate: «متوسط؛ شدید؛ خیلی شدید» (seed 004)."""
+
+VETERAN_PLATE_VEHICLE_KINDS = frozenset({"passenger_car"})
+"""«پلاک جانبازی یا معلولین فقط به وسایل نقلیه از نوع سواری» (seed 004)."""
+
+PLATE_FEE_RIAL = {
+    "imported": 20_000_000,
+    "auction": 20_000_000,
+    "temporary_transit": 10_000_000,
+    "historic": 30_000_000,
+    "veteran": 20_000_000,
+}
+"""Plate fee by numbering category. Seed 004 says «پرداخت وجه پلاک مطابق تعرفه» but gives no
+tariff: these amounts are our choice (same order as the real tariff), to be set from it."""
+
+PLATE_TRANSFER_FEE_RIAL = 20_000_000
+"""Plate fee of a transfer (seed 004 «فیش پرداخت بهای پلاک بر اساس تعرفه»; amount our choice)."""
+
+PLATE_SERVICE_FEE_RIAL = {
+    "duplicate_vehicle_card": 5_000_000,
+    "duplicate_ownership_document": 5_000_000,
+    "lost_or_stolen_plates": 20_000_000,
+    "damaged_plates": 20_000_000,
+}
+"""Fees of the after-numbering services that seed 004 says are paid by tariff (duplicate card,
+lost/damaged plates); it lists no payment for part changes or scrapping, so those have none.
+The duplicate ownership document's fee is our choice (the seed is silent; real centres charge).
+Amounts are our choice where the seed gives no tariff."""
+
+PLATE_LETTERS_PRIVATE = "بجدسصطقلمنوهی"
+"""Letters of the ordinary private plate series (seed 004 is silent on letters; the real series)."""
+
+PLATE_LETTERS_VETERAN = "ژ"
+"""Veterans' and disabled people's plates carry «ژ», as in the real system (seed 004 is silent)."""
+
+PLATE_DEFAULT_REGION_CODE = "11"
+"""Region code when a case names none: Tehran, whose «مرکز تعویض پلاک میثم» seed 004 names."""
+
+FORBIDDEN_COLOURS = frozenset({"taxi_yellow", "taxi_green", "military_green", "military_khaki", "police"})
+"""Colour codes a colour change may not take: seed 004 bans armed-forces and taxi colours
+(«بجز رنگ خودروهای نیروهای مسلح و تاکسی»); the codes naming those colours are ours."""
 
 # --- Fuel card: seed 002_5f5d7fd182bbe256 ---
 

@@ -11,12 +11,19 @@ from pathlib import Path
 
 from statemachine import StateMachine
 
+from lifecycles.import_purchase import ImportPurchaseMachine
+from lifecycles.plate_services import PlateServiceMachine
+from lifecycles.plates import PlateTransferMachine, VehicleNumberingMachine
 from lifecycles.trade_order import TradeOrderMachine
 from lifecycles.trade_order_amendment import AmendmentMachine
 
 MACHINES: list[tuple[str, type[StateMachine], str]] = [
     ("TradeOrder", TradeOrderMachine, "Trade-order registration (ثبت سفارش), seed 003"),
     ("TradeOrderAmendment", AmendmentMachine, "Edit (ویرایش) or renewal (تمدید) of a registered order, seed 003"),
+    ("ImportPurchase", ImportPurchaseMachine, "Imported-car purchase (خرید خودروی وارداتی), seeds 001 and 000"),
+    ("VehicleNumbering", VehicleNumberingMachine, "Plate numbering (شماره‌گذاری), seed 004"),
+    ("PlateTransfer", PlateTransferMachine, "Plate change and ownership transfer (تعویض پلاک و نقل و انتقال), seed 004"),
+    ("PlateService", PlateServiceMachine, "After-numbering services (خدمات بعد از شماره‌گذاری), seed 004"),
 ]
 """(workflow type, machine, title) of every lifecycle, in the order the page shows them."""
 

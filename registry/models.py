@@ -204,6 +204,10 @@ class Vehicle(Base):
     title_transfer_locked_until: Mapped[datetime | None] = mapped_column(Instant, default=None)
     delivered_at: Mapped[datetime | None] = mapped_column(Instant, default=None)
     source_workflow_id: Mapped[str | None] = mapped_column(String(200), default=None)
+    colour: Mapped[str | None] = mapped_column(String(32), default=None)
+    """Colour code as last registered by a colour change (plates, seed 004)."""
+    scrapped_at: Mapped[datetime | None] = mapped_column(Instant, default=None)
+    """Set when the vehicle is scrapped (اسقاط); a scrapped vehicle takes no more services."""
 
 
 class NewCarPurchase(Base):
@@ -229,6 +233,10 @@ class PlateRecord(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     issued_at: Mapped[datetime] = mapped_column(Instant)
     workflow_id: Mapped[str] = mapped_column(String(200))
+    ended_at: Mapped[datetime | None] = mapped_column(Instant, default=None)
+    """When the plate left the vehicle (``active`` false)."""
+    end_reason: Mapped[str | None] = mapped_column(String(32), default=None)
+    """``kept_by_owner`` (detached at a transfer, stays in the seller's name), ``lost_or_stolen``, ``scrapped``."""
 
 
 class EscrowDeposit(Base):
@@ -281,3 +289,28 @@ class FuelCard(Base):
     balance_litres: Mapped[int] = mapped_column(Integer, default=0)
     status: Mapped[str] = mapped_column(String(16))
     issued_at: Mapped[datetime] = mapped_column(Instant)
+
+
+# --- plates (seed 004) ---
+
+
+class PlateAllocation(Base):
+    """The plate a case issued: at most one per workflow, each plate once (retries find it)."""
+
+    __tablename__ = "plate_allocations"
+    workflow_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    plate: Mapped[str] = mapped_column(String(32), unique=True)
+    vin: Mapped[str] = mapped_column(String(17), index=True)
+    allocated_at: Mapped[datetime] = mapped_column(Instant)
+
+
+class VehicleServiceRecord(Base):
+    """A completed plate-centre service (transfer, duplicate card, part change, scrapping ...);
+    written once per workflow with its effect on the registry, so a retry repeats nothing."""
+
+    __tablename__ = "vehicle_services"
+    workflow_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    vin: Mapped[str] = mapped_column(String(17), index=True)
+    service: Mapped[str] = mapped_column(String(48))
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    completed_at: Mapped[datetime] = mapped_column(Instant)

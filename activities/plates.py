@@ -1,0 +1,338 @@
+"""Activities of the plate lifecycles (seed 004): registry checks, plates, ownership, services.
+
+Each is idempotent per workflow id: a plate is allocated once per case (``plate_allocations``),
+a transfer or a service's effect is written once with its result (``vehicle_services``), and a
+retry returns what the first run wrote. Arguments are one dataclass with ISO strings, never
+``date`` objects (the Temporal JSON converter cannot encode them).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from domain import policy
+from lifecycles.plates import plate_candidate, plate_region, transfer_series
+from registry.db import session_scope
+from registry.models import FuelCard, Person, PlateAllocation, PlateRecord, Vehicle, VehicleServiceRecord
+
+MAX_PLATE_ATTEMPTS = 64
+"""Candidates tried before giving up (a series this full needs a new letter, not retries)."""
+
+
+def _refused(message: str) -> ApplicationError:
+    return ApplicationError(message, type="Rejected", non_retryable=True)
+
+
+def _active_plate(session: Session, vin: str) -> PlateRecord | None:
+    return session.scalar(select(PlateRecord).where(PlateRecord.vin == vin, PlateRecord.active.is_(True)))
+
+
+def _upsert_person(session: Session, national_id: str, full_name: str | None) -> None:
+    person = session.get(Person, national_id)
+    if person is None:
+        session.add(Person(national_id=national_id, full_name=full_name or ""))
+    elif full_name:
+        person.full_name = full_name
+
+
+def _allocate(session: Session, workflow_id: str, vin: str, owner: str, category: str, region: str, at: datetime) -> str:
+    """Issue a new active plate to ``vin`` for this case, or return the one it already issued."""
+    known = session.get(PlateAllocation, workflow_id)
+    if known is not None:
+        return known.plate
+    for attempt in range(MAX_PLATE_ATTEMPTS):
+        candidate = plate_candidate(workflow_id, attempt, category, region)
+        if session.get(PlateRecord, candidate) is None and session.scalar(select(PlateAllocation).where(PlateAllocation.plate == candidate)) is None:
+            break
+    else:
+        raise _refused(f"no free plate found in region {region} after {MAX_PLATE_ATTEMPTS} candidates")
+    # Both primary keys (plate, workflow id) make a concurrent duplicate fail and retry.
+    session.add(PlateAllocation(workflow_id=workflow_id, plate=candidate, vin=vin, allocated_at=at))
+    session.add(PlateRecord(plate=candidate, vin=vin, owner_national_id=owner, category=category, active=True, issued_at=at, workflow_id=workflow_id))
+    session.flush()
+    return candidate
+
+
+def _end_plate(plate: PlateRecord, reason: str, at: datetime) -> None:
+    plate.active = False
+    plate.ended_at = at
+    plate.end_reason = reason
+
+
+def _done(session: Session, workflow_id: str) -> dict[str, Any] | None:
+    row = session.get(VehicleServiceRecord, workflow_id)
+    return dict(row.detail) if row is not None else None
+
+
+# --- numbering ---
+
+
+@dataclass
+class NumberingCheck:
+    workflow_id: str
+    vin: str
+    owner_national_id: str
+
+
+@activity.defn
+def check_numbering_registry(request: NumberingCheck) -> list[str]:
+    """Registry reasons to refuse a numbering: the VIN already numbered, another owner, scrapped."""
+    with session_scope() as session:
+        reasons: list[str] = []
+        vehicle = session.get(Vehicle, request.vin)
+        active = _active_plate(session, request.vin)
+        own = session.get(PlateAllocation, request.workflow_id)
+        if active is not None and (own is None or own.plate != active.plate):
+            reasons.append(f"VIN {request.vin} is already numbered (plate {active.plate})")
+        elif vehicle is not None and vehicle.plate and own is None:
+            reasons.append(f"VIN {request.vin} is already numbered (plate {vehicle.plate})")
+        if vehicle is not None and vehicle.owner_national_id != request.owner_national_id:
+            reasons.append("the registry records another owner for this VIN")
+        if vehicle is not None and vehicle.scrapped_at is not None:
+            reasons.append("the vehicle was scrapped")
+        return reasons
+
+
+@dataclass
+class NumberingRequest:
+    workflow_id: str
+    vin: str
+    category: str
+    region_code: str
+    owner_national_id: str
+    owner_full_name: str
+    kind: str
+    production_year: int
+    fuel: str
+    at: datetime
+
+
+@activity.defn
+def number_vehicle(request: NumberingRequest) -> str:
+    """Issue the case's plate and record the vehicle with its owner; the same plate on retries."""
+    with session_scope() as session:
+        known = session.get(PlateAllocation, request.workflow_id)
+        if known is not None:
+            return known.plate
+        active = _active_plate(session, request.vin)
+        if active is not None:
+            raise _refused(f"VIN {request.vin} was numbered meanwhile (plate {active.plate})")
+        _upsert_person(session, request.owner_national_id, request.owner_full_name)
+        plate = _allocate(session, request.workflow_id, request.vin, request.owner_national_id, request.category, request.region_code, request.at)
+        vehicle = session.get(Vehicle, request.vin)
+        if vehicle is None:
+            vehicle = Vehicle(vin=request.vin, owner_national_id=request.owner_national_id, source_workflow_id=request.workflow_id)
+            session.add(vehicle)
+        vehicle.owner_national_id = request.owner_national_id
+        vehicle.kind = vehicle.kind or request.kind
+        vehicle.production_year = vehicle.production_year or request.production_year
+        vehicle.fuel = vehicle.fuel or request.fuel
+        vehicle.plate = plate
+        return plate
+
+
+# --- facts every after-numbering case starts from ---
+
+
+@dataclass
+class VehicleCheck:
+    workflow_id: str
+    vin: str
+    owner_national_id: str
+    """The person who says they own the vehicle (the seller of a transfer)."""
+    at: datetime
+    purpose: str
+    """``transfer`` or a service name: picks the purpose-specific rules."""
+
+
+@dataclass
+class VehicleFacts:
+    reasons: list[str] = field(default_factory=list)
+    plate: str | None = None
+    plate_category: str | None = None
+    kind: str | None = None
+    fuel: str | None = None
+    production_year: int | None = None
+    title_transfer_locked_until: datetime | None = None
+
+
+@activity.defn
+def check_vehicle(request: VehicleCheck) -> VehicleFacts:
+    """What the registry says about a numbered vehicle, and why a transfer or service is refused."""
+    with session_scope() as session:
+        vehicle = session.get(Vehicle, request.vin)
+        if vehicle is None:
+            return VehicleFacts(reasons=[f"VIN {request.vin} is not in the registry"])
+        done = _done(session, request.workflow_id)
+        active = _active_plate(session, request.vin)
+        facts = VehicleFacts(
+            plate=active.plate if active else None,
+            plate_category=active.category if active else None,
+            kind=vehicle.kind,
+            fuel=vehicle.fuel,
+            production_year=vehicle.production_year,
+            title_transfer_locked_until=vehicle.title_transfer_locked_until,
+        )
+        if done is not None:  # this case already changed the registry: its checks passed before
+            return facts
+        if vehicle.owner_national_id != request.owner_national_id:
+            facts.reasons.append("the registry records another owner for this vehicle")
+        if vehicle.scrapped_at is not None:
+            facts.reasons.append("the vehicle was scrapped")
+        elif active is None:
+            facts.reasons.append(f"VIN {request.vin} has no active plate (not numbered)")
+        if request.purpose == "transfer":
+            facts.reasons += _transfer_reasons(vehicle, active, request.at)
+        if request.purpose == "scrapping" and active is not None and active.category == "historic":
+            facts.reasons.append("a historic car may not be scrapped (seed 004: «اسقاط نمودن خودروهای تاریخی ممنوع می باشد»)")
+        return facts
+
+
+def _transfer_reasons(vehicle: Vehicle, active: PlateRecord | None, at: datetime) -> list[str]:
+    reasons = []
+    locked = vehicle.title_transfer_locked_until
+    if locked is not None:
+        if locked.tzinfo is None:  # SQLite returns naive instants; they are UTC
+            locked = locked.replace(tzinfo=at.tzinfo)
+        if locked > at:
+            reasons.append(f"the title is locked until {locked.date().isoformat()}: an imported purchase may not be transferred within a year of delivery")
+    if active is not None and active.category == "temporary_transit":
+        reasons.append("a temporary-transit vehicle may not be handed over to anyone else (seed 004)")
+    return reasons
+
+
+# --- transfer ---
+
+
+@dataclass
+class TransferRequest:
+    workflow_id: str
+    vin: str
+    seller_national_id: str
+    buyer_national_id: str
+    buyer_full_name: str
+    region_code: str | None
+    at: datetime
+
+
+@dataclass
+class TransferResult:
+    plate: str
+    previous_plate: str | None
+    fuel_card_moved: bool
+
+
+@activity.defn
+def transfer_vehicle(request: TransferRequest) -> TransferResult:
+    """The buyer becomes the owner: the seller's plate is detached and stays in the seller's name
+    («پلاک به نام مالک»), the buyer gets a new plate, the fuel card follows the car (seed 002)."""
+    with session_scope() as session:
+        done = _done(session, request.workflow_id)
+        if done is not None:
+            return TransferResult(**done)
+        vehicle = session.get(Vehicle, request.vin)
+        if vehicle is None or vehicle.owner_national_id != request.seller_national_id:
+            raise _refused("the seller no longer owns this vehicle in the registry")
+        old = _active_plate(session, request.vin)
+        region = request.region_code or (plate_region(old.plate) if old else policy.PLATE_DEFAULT_REGION_CODE)
+        if old is not None:
+            _end_plate(old, "kept_by_owner", request.at)
+            session.flush()
+        _upsert_person(session, request.buyer_national_id, request.buyer_full_name)
+        plate = _allocate(
+            session, request.workflow_id, request.vin, request.buyer_national_id,
+            transfer_series(old.category if old else None), region, request.at,
+        )
+        vehicle.owner_national_id = request.buyer_national_id
+        vehicle.plate = plate
+        cards = session.scalars(select(FuelCard).where(FuelCard.vin == request.vin)).all()
+        for card in cards:
+            card.owner_national_id = request.buyer_national_id
+        result = TransferResult(plate=plate, previous_plate=old.plate if old else None, fuel_card_moved=bool(cards))
+        session.add(VehicleServiceRecord(workflow_id=request.workflow_id, vin=request.vin, service="transfer", detail=vars(result), completed_at=request.at))
+        return result
+
+
+# --- after-numbering services ---
+
+
+@dataclass
+class ServiceCompletion:
+    workflow_id: str
+    service: str
+    vin: str
+    owner_national_id: str
+    at: datetime
+    detail: dict[str, Any] = field(default_factory=dict)
+    """What the case recorded (the new part, the colour); stored with the service record."""
+
+
+@activity.defn
+def complete_service(request: ServiceCompletion) -> dict[str, Any]:
+    """Apply a service's effect on the registry once and record it; returns the record's detail."""
+    with session_scope() as session:
+        done = _done(session, request.workflow_id)
+        if done is not None:
+            return done
+        vehicle = session.get(Vehicle, request.vin)
+        if vehicle is None or vehicle.owner_national_id != request.owner_national_id:
+            raise _refused("the applicant no longer owns this vehicle in the registry")
+        detail = dict(request.detail)
+        effect = _EFFECTS.get(request.service)
+        if effect is not None:
+            detail.update(effect(session, request, vehicle))
+        session.add(VehicleServiceRecord(workflow_id=request.workflow_id, vin=request.vin, service=request.service, detail=detail, completed_at=request.at))
+        return detail
+
+
+def _new_plate(session: Session, request: ServiceCompletion, vehicle: Vehicle) -> dict[str, Any]:
+    old = _active_plate(session, request.vin)
+    category = old.category if old else "imported"
+    region = plate_region(old.plate) if old else policy.PLATE_DEFAULT_REGION_CODE
+    if old is not None:
+        _end_plate(old, "lost_or_stolen", request.at)
+        session.flush()
+    plate = _allocate(session, request.workflow_id, request.vin, request.owner_national_id, category, region, request.at)
+    vehicle.plate = plate
+    return {"plate": plate, "previous_plate": old.plate if old else None}
+
+
+def _remade_plate(session: Session, request: ServiceCompletion, vehicle: Vehicle) -> dict[str, Any]:
+    return {"plate": vehicle.plate, "remade": True}
+
+
+def _part_change(session: Session, request: ServiceCompletion, vehicle: Vehicle) -> dict[str, Any]:
+    change = request.detail.get("change") or {}
+    if change.get("part") == "colour":
+        vehicle.colour = change.get("colour")
+    return {}
+
+
+def _scrap(session: Session, request: ServiceCompletion, vehicle: Vehicle) -> dict[str, Any]:
+    old = _active_plate(session, request.vin)
+    if old is not None:
+        _end_plate(old, "scrapped", request.at)
+    vehicle.scrapped_at = request.at
+    vehicle.plate = None
+    cards = session.scalars(select(FuelCard).where(FuelCard.vin == request.vin)).all()
+    for card in cards:
+        card.status = "cancelled"
+    return {"previous_plate": old.plate if old else None, "fuel_cards_cancelled": len(cards)}
+
+
+_EFFECTS = {
+    "lost_or_stolen_plates": _new_plate,
+    "damaged_plates": _remade_plate,
+    "part_change": _part_change,
+    "scrapping": _scrap,
+}
+"""Services that change the registry beyond their record (the rest issue a paper: card, document)."""
+
+ACTIVITIES = [check_numbering_registry, number_vehicle, check_vehicle, transfer_vehicle, complete_service]

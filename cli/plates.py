@@ -1,0 +1,94 @@
+"""``starter.py plates``: start numbering, transfer and after-numbering service cases (seed 004).
+
+Drive them with the generic ``starter.py update WORKFLOW_ID NAME JSON`` and read them with
+``starter.py status WORKFLOW_ID``; ``starter.py vehicle VIN`` shows the registry's record.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import typer
+from pydantic import BaseModel
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
+
+import settings
+from cli.common import connect, console, parse_json_arg, run
+from domain.commands import Rejected, parse
+from lifecycles import plate_services, plates
+from workflows.common import CASE_STATE
+
+app = typer.Typer(no_args_is_help=True, help="Plates (شماره‌گذاری، نقل و انتقال، خدمات بعد از شماره‌گذاری).")
+numbering = typer.Typer(no_args_is_help=True, help="VehicleNumbering: a vehicle's first plate.")
+transfer = typer.Typer(no_args_is_help=True, help="PlateTransfer: a sale at the plate centre.")
+service = typer.Typer(no_args_is_help=True, help="PlateService: duplicate card/document, lost or damaged plates, part change, scrapping.")
+app.add_typer(numbering, name="numbering")
+app.add_typer(transfer, name="transfer")
+app.add_typer(service, name="service")
+
+
+def _checked(model: type[BaseModel], payload: dict[str, Any]) -> None:
+    """Refuse malformed input here, before a workflow is started only to fail."""
+    try:
+        parse(model, payload)
+    except Rejected as err:
+        raise typer.BadParameter(str(err)) from None
+
+
+async def start_case(workflow_type: str, payload: dict[str, Any], prefix: str, summary: str, workflow_id: str | None = None) -> str:
+    client = await connect()
+    workflow_id = workflow_id or f"{prefix}-{uuid.uuid4().hex[:12]}"
+    await client.start_workflow(
+        workflow_type,
+        payload,
+        id=workflow_id,
+        task_queue=settings.TEMPORAL_TASK_QUEUE,
+        search_attributes=TypedSearchAttributes([SearchAttributePair(CASE_STATE, "Open")]),
+        static_summary=summary,
+    )
+    return workflow_id
+
+
+@numbering.command("start")
+def numbering_start(
+    payload: str = typer.Argument(..., help='{"vin", "category", "vehicle": {"kind", "production_year", "fuel"}, "owner": {"national_id", "full_name"}, ...}; - reads stdin'),
+    workflow_id: str | None = typer.Option(None, "--id"),
+) -> None:
+    """Open a numbering case (categories: imported, auction, temporary_transit, historic, veteran)."""
+    data = parse_json_arg(payload)
+    _checked(plates.NumberingStart, data)
+    label = plates.CATEGORY_LABELS[data["category"]]
+    console.print(run(start_case("VehicleNumbering", data, "numbering", f"شماره‌گذاری {label} — {data['vin']}", workflow_id)))
+
+
+@transfer.command("start")
+def transfer_start(
+    payload: str = typer.Argument(..., help='{"vin", "seller": {"national_id"}, "buyer": {"national_id", "full_name"}}; - reads stdin'),
+    workflow_id: str | None = typer.Option(None, "--id"),
+) -> None:
+    """Open a transfer case; the registry's owner must be the seller."""
+    data = parse_json_arg(payload)
+    _checked(plates.TransferStart, data)
+    console.print(run(start_case("PlateTransfer", data, "transfer", f"نقل و انتقال — {data['vin']}", workflow_id)))
+
+
+@service.command("start")
+def service_start(
+    payload: str = typer.Argument(..., help='{"service", "vin", "owner": {"national_id", "full_name"}, "change"?: {...}}; - reads stdin'),
+    workflow_id: str | None = typer.Option(None, "--id"),
+) -> None:
+    """Open a service case: duplicate_vehicle_card, duplicate_ownership_document,
+    lost_or_stolen_plates, damaged_plates, part_change (with change), scrapping."""
+    data = parse_json_arg(payload)
+    _checked(plate_services.ServiceStart, data)
+    label = plate_services.SERVICES[data["service"]].label_fa
+    console.print(run(start_case("PlateService", data, "plate-service", f"{label} — {data['vin']}", workflow_id)))
+
+
+@service.command("list")
+def service_list() -> None:
+    """The services and their checklists (seed 004)."""
+    for name, definition in plate_services.SERVICES.items():
+        docs = ", ".join(f"{r.kind}{' (' + r.only_for + ')' if r.only_for else ''}" for r in definition.documents)
+        console.print(f"[bold]{name}[/bold] — {definition.label_fa}: {docs}")

@@ -1,0 +1,85 @@
+"""Plates demo: a car numbered then sold (Transferred), a refused veteran numbering, a duplicate
+ownership document waiting out its notice period, and an engine change completed."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Any
+
+from temporalio.client import Client, WorkflowHandle
+
+from cli.plates import start_case
+from demo.common import actor, link, person_id, send, wait_for_state
+
+OFFICER = actor("officer", "plate-centre-meysam")
+BANK = actor("bank", "mellat")
+
+
+def _vin() -> str:
+    return "NAA" + uuid.uuid4().hex[:14].upper()
+
+
+async def _documents(handle: WorkflowHandle, by: dict[str, str]) -> dict[str, Any]:
+    status = await wait_for_state(handle, "Open")
+    for kind in [k for k in status["missing"] if k in status["checklist"]]:
+        status = await send(handle, "submit_document", actor=by, kind=kind, reference=f"{kind}-0001")
+    return status
+
+
+async def _numbered(client: Client, owner: str) -> tuple[WorkflowHandle, dict[str, Any]]:
+    data = {
+        "vin": _vin(),
+        "category": "imported",
+        "vehicle": {"kind": "passenger_car", "production_year": date.today().year, "fuel": "petrol"},
+        "owner": {"national_id": owner, "full_name": "مریم احمدی"},
+    }
+    handle = client.get_workflow_handle(await start_case("VehicleNumbering", data, "numbering", f"شماره‌گذاری وارداتی — {data['vin']}"))
+    await _documents(handle, actor("applicant", owner))
+    status = await send(handle, "inspect", actor=OFFICER, passed=True, notes="اصالت خودرو تأیید شد")
+    status = await send(handle, "pay_plate_fee", actor=BANK, payment_ref=f"PLT-{uuid.uuid4().hex[:10]}", amount_rial=status["fee_rial"])
+    return handle, status
+
+
+async def run(client: Client) -> list[str]:
+    lines = []
+    seller, buyer = person_id(), person_id()
+    handle, status = await _numbered(client, seller)
+    vin = status["vin"]
+    lines.append(f"VehicleNumbering {status['state']} (plate {status['plate']}): {link(handle.id)}")
+
+    data = {"vin": vin, "seller": {"national_id": seller}, "buyer": {"national_id": buyer, "full_name": "رضا کریمی"}}
+    handle = client.get_workflow_handle(await start_case("PlateTransfer", data, "transfer", f"نقل و انتقال — {vin}"))
+    await _documents(handle, actor("seller", seller))
+    await send(handle, "confirm_presence", actor=OFFICER, party="seller")
+    status = await send(handle, "confirm_presence", actor=OFFICER, party="buyer")
+    status = await send(handle, "pay_plate_fee", actor=BANK, payment_ref=f"TRF-{uuid.uuid4().hex[:10]}", amount_rial=status["fee_rial"])
+    lines.append(f"PlateTransfer {status['state']} ({status['previous_plate']} kept by the seller, new plate {status['plate']}): {link(handle.id)}")
+    lines.append(f"  registry record: python starter.py vehicle {vin}")
+
+    refused = {
+        "vin": _vin(),
+        "category": "veteran",
+        "vehicle": {"kind": "pickup", "production_year": date.today().year, "fuel": "petrol"},
+        "owner": {"national_id": person_id(), "full_name": "حسین رحیمی"},
+        "veteran_card_percent": 40,
+    }
+    handle = client.get_workflow_handle(await start_case("VehicleNumbering", refused, "numbering", "شماره‌گذاری جانبازان"))
+    status = await wait_for_state(handle, "Rejected")
+    lines.append(f"VehicleNumbering {status['state']} ({'; '.join(status['rejection_reasons'])}): {link(handle.id)}")
+
+    owner = actor("applicant", buyer)
+    service = {"service": "duplicate_ownership_document", "vin": vin, "owner": {"national_id": buyer, "full_name": "رضا کریمی"}}
+    handle = client.get_workflow_handle(await start_case("PlateService", service, "plate-service", "سند مالکیت المثنی"))
+    await _documents(handle, owner)
+    status = await send(handle, "inspect", actor=OFFICER, passed=True)
+    lines.append(f"PlateService duplicate_ownership_document {status['state']} (issue from {status['notice_wait_ends']}): {link(handle.id)}")
+
+    change = {"service": "part_change", "vin": vin, "owner": {"national_id": buyer, "full_name": "رضا کریمی"}, "change": {"part": "engine", "cylinders": 4, "fuel": "petrol"}}
+    handle = client.get_workflow_handle(await start_case("PlateService", change, "plate-service", "تعویض موتور"))
+    await _documents(handle, owner)
+    await send(handle, "inspect", actor=OFFICER, passed=True, notes="مجوز تعویض موتور صادر شد")
+    await send(handle, "submit_document", actor=owner, kind="part_invoice", part={"invoice_number": "INV-5521", "new": True, "cylinders": 4, "fuel": "petrol"})
+    status = await send(handle, "inspect", actor=OFFICER, passed=True, notes="حک موتور انجام شد")
+    lines.append(f"PlateService part_change {status['state']}: {link(handle.id)}")
+    return lines

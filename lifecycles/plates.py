@@ -1,0 +1,483 @@
+"""Plate numbering and transfer (شماره‌گذاری و تعویض پلاک), seed 004_deeca06ae7fe51fe.
+
+The statecharts of ``VehicleNumbering`` and ``PlateTransfer``, each category's document
+checklist as data (every entry cites the seed's numbered item), the commands with their field
+rules, the plate number's canonical form, and the pure eligibility rules. Registry-dependent
+checks (a VIN already numbered, the registry's owner, a title lock) run in activities.
+
+Where each rule rejects:
+- malformed input (VIN, national id, unknown category or kind) refuses the workflow's start;
+- a policy rule about the case (import ban, worn-out age, historic class, veteran/disabled
+  conditions, registry checks) moves the case to ``Rejected`` with ``rejection_reasons``;
+- a command the case cannot take (state, role, identity, a document outside the checklist,
+  a wrong fee amount) is refused by the update's validator; the case does not change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, Field, model_validator
+from statemachine import State, StateMachine
+
+from domain import policy
+from domain.commands import Code, Command, NationalId, PositiveRials, Strict, Text
+
+# --- shared vocabulary ---
+
+VIN_PATTERN = re.compile(r"^[A-HJ-NPR-Z0-9]{17}$")
+"""17 characters, digits and capital letters except I, O and Q (ISO 3779)."""
+
+
+def _vin(value: str) -> str:
+    if not VIN_PATTERN.match(value):
+        raise ValueError("a VIN is 17 characters: digits and capital letters except I, O and Q")
+    return value
+
+
+Vin = Annotated[str, AfterValidator(_vin)]
+RegionCode = Annotated[str, Field(pattern=r"^[1-9][0-9]$")]
+"""The plate's two-digit region code (10–99)."""
+
+Category = Literal["imported", "auction", "temporary_transit", "historic", "veteran"]
+VehicleKind = Literal[
+    "passenger_car", "taxi", "government_car", "pickup", "light_truck", "truck", "tractor_unit",
+    "minibus", "city_bus", "intercity_bus", "motorcycle", "chassis",
+]
+Fuel = Literal["petrol", "diesel", "dual_fuel", "cng", "lpg", "hybrid", "electric"]
+Origin = Literal["domestic", "imported"]
+DisabilityDegree = Literal["mild", "medium", "severe", "very_severe"]
+HistoricClass = Literal["precious", "unique", "special"]
+
+CATEGORY_LABELS: dict[str, str] = {
+    "imported": "وارداتی",
+    "auction": "مزایده‌ای",
+    "temporary_transit": "گذر موقت",
+    "historic": "تاریخی",
+    "veteran": "جانبازان و معلولین",
+}
+
+IMPORT_BAN_CLASS: dict[str, str] = {
+    "passenger_car": "passenger_car", "taxi": "passenger_car", "government_car": "passenger_car",
+    "truck": "truck", "light_truck": "truck", "tractor_unit": "truck",
+    "minibus": "bus", "city_bus": "bus", "intercity_bus": "bus", "chassis": "chassis",
+}
+"""Which of seed 004's import bans («سواری»; «کامیون و اتوبوس و شاسی») a kind falls under."""
+
+WORN_OUT_AGE_YEARS = {**policy.WORN_OUT_AGE_YEARS_PLATES, **policy.WORN_OUT_AGE_YEARS_PLATES_EXTRA}
+
+
+# --- the plate number ---
+
+PLATE_FORM = "NN{letter}NNN-RR"
+"""Canonical plate string: two digits (10–99), one Persian letter, three digits (100–999), a
+hyphen, the two-digit region code; ASCII digits, e.g. ``12ب345-67`` (the plate reads
+«۱۲ ب ۳۴۵ ایران ۶۷»)."""
+
+PLATE_PATTERN = re.compile(r"^[1-9][0-9][\u0600-\u06FF][1-9][0-9]{2}-[1-9][0-9]$")
+
+
+def plate_letters(category: str) -> str:
+    """The letter series a category's plates are drawn from."""
+    return policy.PLATE_LETTERS_VETERAN if category == "veteran" else policy.PLATE_LETTERS_PRIVATE
+
+
+def plate_candidate(workflow_id: str, attempt: int, category: str, region_code: str) -> str:
+    """The ``attempt``-th candidate plate of a case: the same on every retry, scattered over the
+    series; the registry's primary key on the plate makes the one issued unique."""
+    h = int.from_bytes(hashlib.sha256(f"{workflow_id}:{attempt}".encode()).digest()[:8], "big")
+    letters = plate_letters(category)
+    first, h = 10 + h % 90, h // 90
+    letter, h = letters[h % len(letters)], h // len(letters)
+    last = 100 + h % 900
+    return f"{first}{letter}{last}-{region_code}"
+
+
+def plate_region(plate: str) -> str:
+    return plate.rsplit("-", 1)[1]
+
+
+# --- checklists (seed 004, item numbers as printed there) ---
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """A document of a checklist, with the seed item it comes from and when it applies."""
+
+    kind: str
+    label_fa: str
+    seed_item: str
+    only_for: str | None = None
+    """A tag of the case the document depends on (``imported``, ``domestic``, ``disabled``,
+    ``part`` ...); ``None``: always required."""
+
+
+IDENTITY = "identity_document"
+RESIDENCE = "residence_proof"
+NO_VIOLATIONS = "no_violations_certificate"
+
+NUMBERING_CHECKLISTS: dict[str, tuple[Requirement, ...]] = {
+    # «شماره گذاری وسایل نقلیه وارداتی»: 1 presence → inspect, 6 plate fee → pay_plate_fee.
+    "imported": (
+        Requirement("kardex", "کاردکس", "imported 2"),
+        Requirement("customs_documents", "اسناد گمرکی (پروانه یا گواهینامه گمرکی)", "imported 3"),
+        Requirement("government_dues_receipt", "پرداخت دیون دولتی (گمرک، شهرداری، دارایی)", "imported 4"),
+        Requirement("third_party_insurance", "بیمه شخص ثالث", "imported 5"),
+        Requirement(IDENTITY, "شناسنامه جدید و کارت ملی", "imported 7"),
+        Requirement(RESIDENCE, "مدرک احراز محل سکونت", "imported 8"),
+    ),
+    # «... مزایده ای»: 1 worn-out age → eligibility, 4 plate fee → pay_plate_fee.
+    "auction": (
+        Requirement("auction_kardex", "کاردکس مرجع مزایده‌گذار", "auction 2"),
+        Requirement("third_party_insurance", "بیمه شخص ثالث", "auction 3"),
+        Requirement("government_dues_receipt", "پرداخت دیون دولتی", "auction 5"),
+        Requirement(IDENTITY, "شناسنامه جدید و کارت ملی", "auction 6"),
+        Requirement(RESIDENCE, "مدرک احراز محل سکونت", "auction 7"),
+        Requirement("factory_sale_document", "سند فروش کارخانه (تولید داخل)", "auction 8", "domestic"),
+        Requirement("customs_documents", "اسناد گمرکی (وارداتی)", "auction 8", "imported"),
+    ),
+    # «... گذر موقت»: 1 presence with the car → inspect, 5 plate fee → pay_plate_fee.
+    "temporary_transit": (
+        Requirement("customs_introduction_letter", "معرفی‌نامه گمرک ترخیص‌کننده با مهر برجسته", "transit 2"),
+        Requirement("green_customs_licence_or_carnet", "پروانه سبز گمرکی یا کارنه دو پاساژ", "transit 3"),
+        Requirement(IDENTITY, "مدرک هویت (کارت ملی یا گذرنامه معتبر)", "transit 4"),
+        Requirement("tax_receipt", "پرداخت مالیات", "transit 6"),
+    ),
+    # «... تاریخی»: 1 presence → inspect; 3 imported cars need only the system entry; 5 (a lost
+    # ownership document) is the duplicate-ownership-document service.
+    "historic": (
+        Requirement("factory_sale_document", "اصل سند فروش کارخانه (تولید داخل)", "historic 2", "domestic"),
+        Requirement("ownership_document", "اصل سند مالکیت صادره ناجا", "historic 4"),
+        Requirement(IDENTITY, "شناسنامه جدید و کارت ملی", "historic 5"),
+        Requirement(RESIDENCE, "مدرک احراز محل سکونت", "historic 6"),
+        Requirement(NO_VIOLATIONS, "برگ عدم خلافی", "historic 7"),
+        Requirement("technical_inspection_certificate", "برگ معاینه فنی معتبر", "historic 8"),
+        Requirement("third_party_insurance", "بیمه شخص ثالث", "historic 9"),
+        Requirement("touring_club_form", "فرم شناسایی خودروی تاریخی تأییدشده کانون جهانگردی", "historic 10"),
+    ),
+    # «... جانبازان و معلولین»: 6 plate fee → pay_plate_fee; the card's degree → eligibility.
+    "veteran": (
+        Requirement("veteran_or_disability_card", "کارت جانبازی یا کارت معلولیت", "veteran 1"),
+        Requirement(IDENTITY, "شناسنامه جدید یا کارت ملی", "veteran 2"),
+        Requirement("welfare_introduction_letter", "معرفی‌نامه و فرم تعهد بهزیستی", "veteran 3", "disabled"),
+        Requirement("ownership_document", "سند مالکیت به نام جانباز یا معلول", "veteran 4"),
+        Requirement("government_dues_clearance", "مفاصاحساب دیون دولتی (وارداتی)", "veteran 5", "imported"),
+        Requirement("customs_documents", "سند و پروانه گمرکی (وارداتی)", "veteran 7", "imported"),
+        Requirement("foundation_registration", "ثبت مشخصات در سامانه برابر اعلام بنیاد یا بهزیستی", "veteran 8"),
+    ),
+}
+"""Each numbering category's documents (seed 004, «شماره گذاری ...» sections)."""
+
+TRANSFER_CHECKLIST: tuple[Requirement, ...] = (
+    Requirement("factory_sale_document", "اصل سند فروش کارخانه", "transfer 1"),
+    Requirement("vehicle_card", "اصل کارت شناسایی وسیله نقلیه", "transfer 2"),
+    Requirement("ownership_document", "اصل سند مالکیت صادره ناجا", "transfer 3"),
+    Requirement(NO_VIOLATIONS, "برگ عدم خلافی", "transfer 6"),
+    Requirement("buyer_residence_proof", "مدارک احراز محل سکونت خریدار", "transfer 8"),
+)
+"""«تعویض پلاک و نقل و انتقال»: items 4 (both parties' identity) and 5 (their presence) are the
+officer's ``confirm_presence``; item 7 (the fee receipt) is ``pay_plate_fee``."""
+
+
+def checklist_kinds(requirements: tuple[Requirement, ...], tags: set[str]) -> list[str]:
+    """The document kinds that apply to a case with ``tags``, in checklist order, once each."""
+    kinds: list[str] = []
+    for r in requirements:
+        if (r.only_for is None or r.only_for in tags) and r.kind not in kinds:
+            kinds.append(r.kind)
+    return kinds
+
+
+# --- commands ---
+
+
+class Person(Strict):
+    national_id: NationalId
+    full_name: Text
+
+
+class PartyId(Strict):
+    national_id: NationalId
+
+
+class VehicleSpec(Strict):
+    kind: VehicleKind
+    production_year: int = Field(ge=1886, le=2100, strict=True)
+    fuel: Fuel
+    origin: Origin | None = None
+    """Made in Iran or imported; defaults to imported for the imported and temporary-transit
+    categories, domestic otherwise. Picks the documents that depend on it."""
+
+
+class NumberingStart(Strict):
+    """``VehicleNumbering`` input; the optional fields feed the category's rules."""
+
+    vin: Vin
+    category: Category
+    vehicle: VehicleSpec
+    owner: Person
+    region_code: RegionCode | None = None
+    """Region code of the numbering centre (default Tehran, ``policy.PLATE_DEFAULT_REGION_CODE``)."""
+    veteran_card_percent: int | None = Field(default=None, ge=0, le=100, strict=True)
+    """Veteran category: the veteran card's percentage (50 or more earns the plate)."""
+    disability_degree: DisabilityDegree | None = None
+    """Veteran category: the disability card's degree (medium, severe or very severe qualify)."""
+    mental_disability: bool = False
+    """Veteran category: the disability is mental; then the owner must be a parent introduced by
+    the welfare organisation, and ``disabled_person`` names the disabled child."""
+    disabled_person: Person | None = None
+    historic_class: HistoricClass | None = None
+    """Historic category: ``precious`` (> 50 years), ``unique`` (> 25 years and unique), ``special``."""
+
+    @property
+    def origin(self) -> str:
+        if self.vehicle.origin:
+            return self.vehicle.origin
+        return "imported" if self.category in ("imported", "temporary_transit") else "domestic"
+
+
+class TransferStart(Strict):
+    """``PlateTransfer`` input."""
+
+    vin: Vin
+    seller: PartyId
+    buyer: Person
+    region_code: RegionCode | None = None
+    """Region code of the buyer's new plate (default: the seller's plate's region)."""
+
+    @model_validator(mode="after")
+    def _two_people(self) -> TransferStart:
+        if self.seller.national_id == self.buyer.national_id:
+            raise ValueError("the buyer and the seller are the same person")
+        return self
+
+
+class SubmitDocument(Command):
+    kind: Code
+    """A document kind from the case's checklist."""
+    reference: Text | None = None
+    """The document's number or a note (e.g. insurance policy number)."""
+
+
+class Inspect(Command):
+    passed: bool
+    notes: Text | None = None
+
+    @model_validator(mode="after")
+    def _notes_when_failing(self) -> Inspect:
+        if not self.passed and not self.notes:
+            raise ValueError("a failed inspection needs notes saying why")
+        return self
+
+
+class ConfirmPresence(Command):
+    party: Literal["seller", "buyer"]
+
+
+class PayPlateFee(Command):
+    payment_ref: Code
+    amount_rial: PositiveRials
+
+
+NUMBERING_UPDATE_ROLES: dict[str, frozenset[str]] = {
+    "submit_document": frozenset({"applicant", "officer"}),
+    "inspect": frozenset({"officer"}),
+    "pay_plate_fee": frozenset({"bank"}),
+}
+NUMBERING_COMMANDS: dict[str, type[Command]] = {
+    "submit_document": SubmitDocument,
+    "inspect": Inspect,
+    "pay_plate_fee": PayPlateFee,
+}
+
+TRANSFER_UPDATE_ROLES: dict[str, frozenset[str]] = {
+    "submit_document": frozenset({"seller", "buyer", "officer"}),
+    "confirm_presence": frozenset({"officer"}),
+    "pay_plate_fee": frozenset({"bank"}),
+    "cancel": frozenset({"seller", "buyer"}),
+}
+TRANSFER_COMMANDS: dict[str, type[Command]] = {
+    "submit_document": SubmitDocument,
+    "confirm_presence": ConfirmPresence,
+    "pay_plate_fee": PayPlateFee,
+    "cancel": Command,
+}
+
+
+# --- the machines ---
+
+
+class VehicleNumberingMachine(StateMachine):
+    """A numbering case: documents and inspection, the plate fee, then a plate."""
+
+    Open = State("تشکیل پرونده شماره‌گذاری", initial=True)
+    AwaitingFee = State("منتظر پرداخت وجه پلاک")
+    Numbered = State("شماره‌گذاری شد", final=True)
+    Rejected = State("رد شد", final=True)
+
+    eligibility_failed = Open.to(Rejected)
+    submit_document = Open.to.itself(internal=True)
+    inspect = Open.to(Rejected, cond="inspection_failed") | Open.to.itself(internal=True)
+    checklist_complete = Open.to(AwaitingFee, cond="ready_for_fee")
+    pay_plate_fee = AwaitingFee.to(Numbered)
+
+
+class PlateTransferMachine(StateMachine):
+    """A transfer: documents and both parties present, the fee, then the buyer owns the car."""
+
+    Open = State("تشکیل پرونده نقل و انتقال", initial=True)
+    AwaitingFee = State("منتظر پرداخت وجه پلاک")
+    Transferred = State("انتقال یافت", final=True)
+    Rejected = State("رد شد", final=True)
+    Cancelled = State("انصراف", final=True)
+
+    eligibility_failed = Open.to(Rejected)
+    submit_document = Open.to.itself(internal=True)
+    confirm_presence = Open.to.itself(internal=True)
+    checklist_complete = Open.to(AwaitingFee, cond="ready_for_fee")
+    pay_plate_fee = AwaitingFee.to(Transferred)
+    cancel = Open.to(Cancelled) | AwaitingFee.to(Cancelled)
+
+
+# --- the case data the guards read ---
+
+
+@dataclass
+class PlateFile:
+    """What a numbering or transfer case holds; the machine keeps its state in ``state``."""
+
+    vin: str
+    checklist: dict[str, bool]
+    fee_rial: int
+    state: str | None = None
+    documents: list[dict[str, Any]] = field(default_factory=list)
+    inspection: dict[str, Any] | None = None
+    presence: dict[str, bool] = field(default_factory=dict)
+    """Transfer: who the officer saw at the centre (seed 004 transfer items 4–5)."""
+    needs_inspection: bool = True
+    """Numbering: the officer inspects the car the owner brings to the centre."""
+    rejection_reasons: list[str] = field(default_factory=list)
+    eligibility_checked: bool = False
+    payment_ref: str | None = None
+    plate: str | None = None
+    previous_plate: str | None = None
+    fuel_card_moved: bool | None = None
+
+    @property
+    def inspection_failed(self) -> bool:
+        return self.inspection is not None and not self.inspection["passed"]
+
+    @property
+    def ready_for_fee(self) -> bool:
+        return not missing(self)
+
+    def add_document(self, kind: str, reference: str | None, by: dict[str, str], at: str | None) -> None:
+        self.checklist[kind] = True
+        self.documents.append({"kind": kind, "reference": reference, "by": by, "at": at})
+
+
+def missing(file: PlateFile) -> list[str]:
+    """What a case still lacks before the fee: documents, the inspection, presences."""
+    out = [kind for kind, done in file.checklist.items() if not done]
+    out += [f"presence of the {party}" for party, here in file.presence.items() if not here]
+    if file.needs_inspection and not (file.inspection and file.inspection["passed"]):
+        out.append("the officer's inspection")
+    return out
+
+
+def numbering_file(start: NumberingStart) -> PlateFile:
+    tags = {start.origin}
+    if start.category == "veteran" and start.disability_degree:
+        tags.add("disabled")
+    kinds = checklist_kinds(NUMBERING_CHECKLISTS[start.category], tags)
+    return PlateFile(vin=start.vin, checklist={k: False for k in kinds}, fee_rial=policy.PLATE_FEE_RIAL[start.category])
+
+
+def transfer_file(start: TransferStart) -> PlateFile:
+    return PlateFile(
+        vin=start.vin,
+        checklist={k: False for k in checklist_kinds(TRANSFER_CHECKLIST, set())},
+        fee_rial=policy.PLATE_TRANSFER_FEE_RIAL,
+        presence={"seller": False, "buyer": False},
+        needs_inspection=False,
+    )
+
+
+# --- the numbering rules (pure; ``year`` is the workflow clock's year) ---
+
+
+def numbering_reasons(start: NumberingStart, year: int) -> list[str]:
+    """Why seed 004 refuses this numbering, or nothing."""
+    v = start.vehicle
+    age = year - v.production_year
+    if age < 0:
+        return [f"production_year {v.production_year} is in the future"]
+    rules = {
+        "imported": _import_ban,
+        "auction": _worn_out,
+        "temporary_transit": lambda s, a: [],
+        "historic": _historic,
+        "veteran": _veteran,
+    }
+    reasons = rules[start.category](start, age)
+    if start.category == "veteran" and start.origin == "imported":
+        reasons += _import_ban(start, age)
+    return reasons
+
+
+def _import_ban(start: NumberingStart, age: int) -> list[str]:
+    ban_class = IMPORT_BAN_CLASS.get(start.vehicle.kind)
+    if ban_class is None:
+        return []
+    limit = policy.IMPORT_BAN_AGE_YEARS[ban_class]
+    if age > limit:
+        return [f"import ban: a {ban_class} more than {limit} year(s) after production may not be imported (produced {start.vehicle.production_year}, {age} years)"]
+    return []
+
+
+def _worn_out(start: NumberingStart, age: int) -> list[str]:
+    limit = WORN_OUT_AGE_YEARS.get(start.vehicle.kind)
+    if limit is not None and age >= limit:
+        return [f"worn out: a {start.vehicle.kind} reaches its worn-out age at {limit} years (this one is {age})"]
+    return []
+
+
+def _historic(start: NumberingStart, age: int) -> list[str]:
+    cls = start.historic_class
+    if cls is None:
+        return ["historic plates need historic_class: precious, unique or special"]
+    if cls == "precious" and not age > policy.HISTORIC_PRECIOUS_MIN_AGE_YEARS:
+        return [f"a precious historic car is more than {policy.HISTORIC_PRECIOUS_MIN_AGE_YEARS} years old (this one is {age})"]
+    if cls == "unique" and not age > policy.HISTORIC_UNIQUE_MIN_AGE_YEARS:
+        return [f"an old unique historic car is more than {policy.HISTORIC_UNIQUE_MIN_AGE_YEARS} years old (this one is {age})"]
+    return []
+
+
+def _veteran(start: NumberingStart, age: int) -> list[str]:
+    reasons: list[str] = []
+    if start.vehicle.kind not in policy.VETERAN_PLATE_VEHICLE_KINDS:
+        reasons.append(f"veteran and disabled plates are only for passenger cars, not a {start.vehicle.kind}")
+    veteran_ok = (start.veteran_card_percent or 0) >= policy.VETERAN_MIN_DISABILITY_PERCENT
+    disabled_ok = start.disability_degree in policy.DISABILITY_DEGREES_QUALIFYING
+    if not (veteran_ok or disabled_ok):
+        reasons.append(
+            f"needs a veteran card of {policy.VETERAN_MIN_DISABILITY_PERCENT}% or more or a disability card of degree "
+            f"medium, severe or very severe (got veteran_card_percent={start.veteran_card_percent}, disability_degree={start.disability_degree})"
+        )
+    if start.mental_disability:
+        child = start.disabled_person
+        if child is None or child.national_id == start.owner.national_id:
+            reasons.append(
+                "no plate is issued to a mentally disabled person; a parent introduced by the welfare "
+                "organisation is the owner and disabled_person names the child"
+            )
+    return reasons
+
+
+def transfer_series(category: str | None) -> str:
+    """The category of the buyer's new plate: historic cars stay historic; a veteran's or a
+    transit plate does not pass to a buyer, who gets an ordinary private plate."""
+    return "historic" if category == "historic" else "transfer"

@@ -1,0 +1,91 @@
+"""Building blocks for the plate tests: VINs, registry rows, complete checklists."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import datetime, timezone
+from typing import Any
+
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
+from temporalio.worker import Worker
+
+from tests.helpers import actor, new_national_id, start, update
+
+OFFICER = actor("officer", "officer-7")
+BANK = actor("bank", "mellat")
+
+
+def new_vin() -> str:
+    """A fresh valid VIN (hex digits only, so never I, O or Q)."""
+    return "NAA" + uuid.uuid4().hex[:14].upper()
+
+
+def numbering_input(category: str = "imported", *, year: int, kind: str = "passenger_car", **extra: Any) -> dict[str, Any]:
+    """A numbering input; ``year`` is the production year (take it from the test server's clock,
+    which other tests move years ahead of the wall clock)."""
+    return {
+        "vin": new_vin(),
+        "category": category,
+        "vehicle": {"kind": kind, "production_year": year, "fuel": "petrol"},
+        "owner": {"national_id": new_national_id(), "full_name": "علی رضایی"},
+        **extra,
+    }
+
+
+async def settled(handle: WorkflowHandle) -> dict[str, Any]:
+    """The status once the case's registry check is done."""
+    for _ in range(200):
+        status = await handle.query("status")
+        if status.get("eligibility_checked"):
+            return status
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{handle.id}: the registry check never finished")
+
+
+async def closed(handle: WorkflowHandle) -> None:
+    """Wait for the workflow to close by polling, not ``result()``: on the time-skipping server,
+    ``result()`` after ``env.sleep`` left later tests' updates failing with "update not found"."""
+    for _ in range(200):
+        if (await handle.describe()).status != WorkflowExecutionStatus.RUNNING:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{handle.id} did not close")
+
+
+async def complete_checklist(handle: WorkflowHandle, by: dict[str, str]) -> dict[str, Any]:
+    """Submit every document the case's current stage still lacks."""
+    status = await settled(handle)
+    for kind in [k for k in status["missing"] if k in status["checklist"]]:
+        status = await update(handle, "submit_document", actor=by, kind=kind, reference=f"doc-{kind}")
+    return status
+
+
+async def numbered(client: Client, worker: Worker, **input_extra: Any) -> tuple[WorkflowHandle, dict[str, Any], dict[str, Any]]:
+    """A vehicle numbered end to end; returns the handle, the input and the final status."""
+    data = numbering_input(**input_extra)
+    handle = await start(client, worker, "VehicleNumbering", data, "numbering")
+    owner = actor("applicant", data["owner"]["national_id"])
+    await complete_checklist(handle, owner)
+    status = await update(handle, "inspect", actor=OFFICER, passed=True)
+    assert status["state"] == "AwaitingFee", status
+    status = await update(handle, "pay_plate_fee", actor=BANK, payment_ref=f"PLT-{handle.id}", amount_rial=status["fee_rial"])
+    return handle, data, status
+
+
+def seed_vehicle(*, owner: str | None = None, category: str = "imported", locked_until: datetime | None = None, fuel_card: bool = False, fuel: str = "petrol") -> tuple[str, str, str]:
+    """A numbered vehicle written straight into the registry: (vin, owner id, plate)."""
+    from registry.db import session_scope
+    from registry.models import FuelCard, Person, PlateRecord, Vehicle
+
+    vin, owner = new_vin(), owner or new_national_id()
+    plate = f"{10 + int(vin[-2:], 16) % 90}ل{100 + int(vin[-5:-2], 16) % 900}-{20 + int(vin[-6], 16)}"
+    now = datetime.now(timezone.utc)
+    with session_scope() as session:
+        session.add(Person(national_id=owner, full_name="فروشنده آزمایشی"))
+        session.add(Vehicle(vin=vin, owner_national_id=owner, kind="passenger_car", production_year=2020, fuel=fuel, plate=plate, title_transfer_locked_until=locked_until))
+        session.add(PlateRecord(plate=plate, vin=vin, owner_national_id=owner, category=category, active=True, issued_at=now, workflow_id=f"seed-{vin}"))
+        session.flush()
+        if fuel_card:
+            session.add(FuelCard(card_number=f"FC{vin[-10:]}", vin=vin, owner_national_id=owner, use="private_petrol", balance_litres=40, status="active", issued_at=now))
+    return vin, owner, plate

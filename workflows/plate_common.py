@@ -1,0 +1,50 @@
+"""What the plate workflows share beyond :class:`workflows.common.Case` (seed 004).
+
+Every plate case starts with a registry check (an activity). Commands that arrive before it
+ends pass the validator (the case is Open) and then wait in their handler; once the check is
+done the handler validates again, so a case the check rejected refuses them with the reason.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from temporalio import workflow
+
+from workflows.common import Case, rejection
+
+CHECKLIST_MARK = {True: "✔", False: "✘"}
+
+
+class HasEligibility(Protocol):
+    eligibility_checked: bool
+    rejection_reasons: list[str]
+    checklist: dict[str, bool]
+
+
+async def after_eligibility(file: HasEligibility) -> None:
+    """Let a handler go on only once the case's registry check is done."""
+    await workflow.wait_condition(lambda: file.eligibility_checked)
+
+
+def settle_eligibility(case: Case, file: HasEligibility, reasons: list[str]) -> None:
+    """Record the registry check's outcome: ``Rejected`` with the reasons, or carry on Open."""
+    if reasons and case.state == "Open":
+        file.rejection_reasons = list(reasons)
+        case.fire("eligibility_failed", None, reasons=list(reasons))
+    file.eligibility_checked = True
+    case.refresh_details()
+
+
+def check_document_kind(update: str, kind: str, allowed: list[str]) -> None:
+    if kind not in allowed:
+        raise rejection(f"{update}: document kind {kind!r} is not on this case's checklist now; expected one of: {', '.join(allowed)}")
+
+
+def check_fee(update: str, amount: int, fee: int | None) -> None:
+    if amount != fee:
+        raise rejection(f"{update}: amount_rial must equal fee_rial ({fee}), got {amount}")
+
+
+def checklist_line(checklist: dict[str, bool]) -> str:
+    return "**مدارک:** " + "، ".join(f"{CHECKLIST_MARK[done]} {kind}" for kind, done in checklist.items())

@@ -1,0 +1,246 @@
+"""The ``PlateService`` workflow: every after-numbering service of seed 004 on one machine.
+
+The service's row in :data:`lifecycles.plate_services.SERVICES` decides its checklist, whether
+a permit comes first, whether a newspaper notice opens a durable wait (a Temporal timer in
+:meth:`Case.run`), its fee, and the registry effect :func:`activities.plates.complete_service`
+applies when it completes.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from activities.plates import ServiceCompletion, VehicleCheck, check_vehicle, complete_service
+    from activities.registry import PaymentRecord, record_payment
+    from domain.commands import Command, parse
+    from domain.display import iso, jalali_datetime, parse_instant, rials
+    from lifecycles import plate_services as rules
+    from lifecycles.plate_services import PlateServiceMachine, ServiceFile
+
+from workflows.common import Case, command_handler, rejection, run_activity
+from workflows.plate_common import after_eligibility, check_document_kind, check_fee, checklist_line, settle_eligibility
+
+
+@workflow.defn(name="PlateService")
+class PlateServiceWorkflow:
+    @workflow.init
+    def __init__(self, start: dict[str, Any]) -> None:
+        self._start_error: str | None = None
+        self.start: rules.ServiceStart | None = None
+        try:
+            self.start = parse(rules.ServiceStart, start)
+            self.file = rules.service_file(self.start)
+        except Exception as err:  # reported by run(), which fails the workflow cleanly
+            self._start_error = str(err)
+            self.file = ServiceFile("duplicate_vehicle_card", "", "", {}, [], None)
+        self.machine = PlateServiceMachine(self.file)
+        self.case = Case(self.machine, rules.UPDATE_ROLES, self._describe, self._why_disabled)
+
+    @workflow.run
+    async def run(self, start: dict[str, Any]) -> dict[str, Any]:
+        if self._start_error or self.start is None:
+            raise rejection(f"PlateService input: {self._start_error}")
+        s = self.start
+        facts = await run_activity(
+            check_vehicle,
+            VehicleCheck(workflow.info().workflow_id, s.vin, s.owner.national_id, workflow.now(), s.service),
+            summary="registry: owner, plate",
+        )
+        self.file.vehicle_fuel = facts.fuel
+        reasons = rules.start_reasons(s) + list(facts.reasons)
+        settle_eligibility(self.case, self.file, reasons)
+        await self.case.run(self._next_deadline)
+        return self.status()
+
+    @workflow.query
+    def status(self) -> dict[str, Any]:
+        f = self.file
+        out = self.case.status()
+        out.update(
+            service=f.service,
+            service_fa=rules.SERVICES[f.service].label_fa,
+            vin=f.vin,
+            owner=self.start.owner.model_dump(mode="json") if self.start else None,
+            change=f.change,
+            checklist=dict(f.checklist),
+            documents=list(f.documents),
+            inspections=dict(f.inspections),
+            new_part=f.new_part,
+            notice_published_on=f.notice_published_on,
+            notice_wait_ends=f.notice_wait_ends,
+            fee_rial=f.fee_rial,
+            payment_ref=f.payment_ref,
+            result=f.result,
+            rejection_reasons=list(f.rejection_reasons),
+            missing=rules.stage_missing(f) if self.case.state in ("Open", "Permitted") else [],
+            eligibility_checked=f.eligibility_checked,
+        )
+        return out
+
+    @workflow.update
+    @command_handler
+    async def submit_document(self, cmd: dict[str, Any]) -> dict[str, Any]:
+        await after_eligibility(self.file)
+        c = self._check("submit_document", cmd)
+        f = self.file
+        f.checklist[c.kind] = True
+        doc: dict[str, Any] = {"kind": c.kind, "reference": c.reference, "by": c.actor.model_dump(), "at": iso(workflow.now())}
+        extra: dict[str, Any] = {"kind": c.kind}
+        if c.kind == "newspaper_notice":
+            published = c.published_on or rules.tehran_today(workflow.now())
+            f.notice_published_on = published.isoformat()
+            f.notice_wait_ends = iso(rules.notice_wait_ends(published))
+            doc["published_on"] = extra["published_on"] = f.notice_published_on
+        if c.part is not None:
+            f.new_part = c.part.model_dump(mode="json", exclude_none=True)
+            doc["part"] = f.new_part
+        f.documents.append(doc)
+        self.case.fire("submit_document", c.actor, **extra)
+        await self._advance()
+        return self.status()
+
+    @submit_document.validator
+    def _v_submit_document(self, cmd: dict[str, Any]) -> None:
+        self._check("submit_document", cmd)
+
+    @workflow.update
+    @command_handler
+    async def inspect(self, cmd: dict[str, Any]) -> dict[str, Any]:
+        await after_eligibility(self.file)
+        c = self._check("inspect", cmd)
+        f = self.file
+        stage = f.stage
+        f.inspections[stage] = {"passed": c.passed, "notes": c.notes, "officer": c.actor.id, "at": iso(workflow.now())}
+        if not c.passed:
+            which = "re-inspection" if stage == "Permitted" else "inspection"
+            f.rejection_reasons = [f"the officer's {which} failed: {c.notes}"]
+        self.case.fire("inspect", c.actor, passed=c.passed, notes=c.notes)
+        await self._advance()
+        return self.status()
+
+    @inspect.validator
+    def _v_inspect(self, cmd: dict[str, Any]) -> None:
+        self._check("inspect", cmd)
+
+    @workflow.update
+    @command_handler
+    async def pay_fee(self, cmd: dict[str, Any]) -> dict[str, Any]:
+        c = self._check("pay_fee", cmd)
+        f = self.file
+        async with self.case.working("pay_fee"):
+            await run_activity(
+                record_payment,
+                PaymentRecord(workflow.info().workflow_id, f"plate_service_{f.service}", c.payment_ref, c.amount_rial, workflow.now()),
+            )
+            await self._complete()
+        f.payment_ref = c.payment_ref
+        self.case.fire("pay_fee", c.actor, payment_ref=c.payment_ref, result=f.result)
+        return self.status()
+
+    @pay_fee.validator
+    def _v_pay_fee(self, cmd: dict[str, Any]) -> None:
+        self._check("pay_fee", cmd)
+
+    @workflow.update
+    @command_handler
+    async def cancel(self, cmd: dict[str, Any]) -> dict[str, Any]:
+        await after_eligibility(self.file)
+        c = self._check("cancel", cmd)
+        self.case.fire("cancel", c.actor)
+        return self.status()
+
+    @cancel.validator
+    def _v_cancel(self, cmd: dict[str, Any]) -> None:
+        self._check("cancel", cmd)
+
+    # --- helpers ---
+
+    def _check(self, update: str, cmd: dict[str, Any]) -> Any:
+        c: Command = self.case.check(update, cmd, rules.COMMANDS[update])
+        f = self.file
+        if self.start is None:
+            raise rejection(f"{update}: the case's input was invalid")
+        if c.actor.role == "applicant" and c.actor.id != f.owner_national_id:
+            raise rejection(f"{update}: an applicant must be the vehicle's owner named in the case")
+        if update == "submit_document":
+            self._check_document(c)
+        if update == "inspect":
+            last = f.inspections.get(f.stage)
+            if last and last["passed"]:
+                raise rejection("inspect: this stage's inspection already passed")
+        if update == "pay_fee":
+            check_fee(update, c.amount_rial, f.fee_rial)  # type: ignore[attr-defined]
+        return c
+
+    def _check_document(self, c: Any) -> None:
+        f = self.file
+        check_document_kind("submit_document", c.kind, f.stage_documents())
+        if c.published_on is not None and c.published_on > rules.tehran_today(workflow.now()):
+            raise rejection("submit_document: published_on is in the future")
+        if c.part is not None and f.change is not None:
+            problems = rules.part_problems(f.change, c.part, f.vehicle_fuel)
+            if problems:
+                raise rejection("submit_document: " + "; ".join(problems))
+
+    async def _advance(self) -> None:
+        """Leave the stage once its documents and inspection are in; completing runs the effect."""
+        f = self.file
+        if self.case.state not in ("Open", "Permitted") or not f.stage_ready:
+            return
+        completes = not (f.needs_permit or f.needs_notice_wait or f.has_fee)
+        if not completes:
+            self.case.fire("stage_complete", None)
+            return
+        async with self.case.working("complete"):
+            await self._complete()
+        self.case.fire("stage_complete", None, result=f.result)
+
+    async def _complete(self) -> None:
+        f = self.file
+        s = self.start
+        assert s is not None
+        detail: dict[str, Any] = {}
+        if f.change:
+            detail["change"] = f.change
+        if f.new_part:
+            detail["new_part"] = f.new_part
+        f.result = await run_activity(
+            complete_service,
+            ServiceCompletion(workflow.info().workflow_id, f.service, f.vin, f.owner_national_id, workflow.now(), detail),
+            summary=f"registry: {f.service}",
+        )
+
+    def _next_deadline(self) -> tuple[datetime, Any] | None:
+        f = self.file
+        if self.case.state == "NoticePeriod" and f.notice_wait_ends:
+            ends = parse_instant(f.notice_wait_ends)
+            assert ends is not None
+            return ends, lambda: self.case.fire("notice_period_over", None, fee_rial=f.fee_rial)
+        return None
+
+    def _why_disabled(self, update: str) -> str | None:
+        return None
+
+    def _describe(self) -> list[str]:
+        f, s = self.file, self.start
+        if s is None:
+            return []
+        lines = [
+            f"**خدمت:** {rules.SERVICES[f.service].label_fa}",
+            f"**مالک:** {s.owner.full_name}",
+            f"**شماره شاسی (VIN):** {f.vin}",
+            checklist_line(f.checklist),
+        ]
+        if f.fee_rial is not None:
+            lines.append(f"**وجه:** {rials(f.fee_rial)}")
+        if f.notice_wait_ends:
+            lines.append(f"**صدور سند المثنی از:** {jalali_datetime(parse_instant(f.notice_wait_ends))}")
+        if f.result and f.result.get("plate"):
+            lines.append(f"**پلاک:** {f.result['plate']}")
+        if f.rejection_reasons:
+            lines.append("**علت رد:** " + "؛ ".join(f.rejection_reasons))
+        return lines

@@ -1,0 +1,357 @@
+"""The ``VehicleNumbering`` and ``PlateTransfer`` workflows (seed 004).
+
+Deterministic code only: the states live in :mod:`lifecycles.plates`, every registry read or
+write is an activity (:mod:`activities.plates`), and the case book is :class:`Case`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from activities.plates import (
+        NumberingCheck,
+        NumberingRequest,
+        TransferRequest,
+        VehicleCheck,
+        check_numbering_registry,
+        check_vehicle,
+        number_vehicle,
+        transfer_vehicle,
+    )
+    from activities.registry import PaymentRecord, record_payment
+    from domain import policy
+    from domain.commands import Command, parse
+    from domain.display import iso, jalali_datetime, parse_instant, rials
+    from lifecycles import plates as rules
+    from lifecycles.plates import PlateFile, PlateTransferMachine, VehicleNumberingMachine
+
+from workflows.common import Case, command_handler, rejection, run_activity
+from workflows.plate_common import after_eligibility, check_document_kind, check_fee, checklist_line, settle_eligibility
+
+
+@workflow.defn(name="VehicleNumbering")
+class VehicleNumberingWorkflow:
+    """One vehicle's first plate: checklist of its category, inspection, fee, plate."""
+
+    @workflow.init
+    def __init__(self, start: dict[str, Any]) -> None:
+        self._start_error: str | None = None
+        self.start: rules.NumberingStart | None = None
+        try:
+            self.start = parse(rules.NumberingStart, start)
+            self.file = rules.numbering_file(self.start)
+        except Exception as err:  # reported by run(), which fails the workflow cleanly
+            self._start_error = str(err)
+            self.file = PlateFile(vin="", checklist={}, fee_rial=0)
+        self.machine = VehicleNumberingMachine(self.file)
+        self.case = Case(self.machine, rules.NUMBERING_UPDATE_ROLES, self._describe, self._why_disabled)
+
+    @workflow.run
+    async def run(self, start: dict[str, Any]) -> dict[str, Any]:
+        if self._start_error or self.start is None:
+            raise rejection(f"VehicleNumbering input: {self._start_error}")
+        s = self.start
+        reasons = rules.numbering_reasons(s, workflow.now().year)
+        reasons += await run_activity(
+            check_numbering_registry,
+            NumberingCheck(workflow.info().workflow_id, s.vin, s.owner.national_id),
+            summary="registry: VIN not yet numbered",
+        )
+        settle_eligibility(self.case, self.file, reasons)
+        await self.case.run(lambda: None)
+        return self.status()
+
+    @workflow.query
+    def status(self) -> dict[str, Any]:
+        f, s = self.file, self.start
+        out = self.case.status()
+        out.update(
+            vin=f.vin,
+            category=s.category if s else None,
+            vehicle=s.vehicle.model_dump(mode="json") if s else None,
+            owner=s.owner.model_dump(mode="json") if s else None,
+            checklist=dict(f.checklist),
+            documents=list(f.documents),
+            inspection=f.inspection,
+            fee_rial=f.fee_rial,
+            payment_ref=f.payment_ref,
+            plate=f.plate,
+            rejection_reasons=list(f.rejection_reasons),
+            missing=rules.missing(f) if self.case.state == "Open" else [],
+            eligibility_checked=f.eligibility_checked,
+        )
+        return out
+
+    @workflow.update
+    @command_handler
+    async def submit_document(self, cmd: dict[str, Any]) -> dict[str, Any]:
+        await after_eligibility(self.file)
+        c = self._check("submit_document", cmd)
+        self.file.add_document(c.kind, c.reference, c.actor.model_dump(), iso(workflow.now()))
+        self.case.fire("submit_document", c.actor, kind=c.kind)
+        self._advance()
+        return self.status()
+
+    @submit_document.validator
+    def _v_submit_document(self, cmd: dict[str, Any]) -> None:
+        self._check("submit_document", cmd)
+
+    @workflow.update
+    @command_handler
+    async def inspect(self, cmd: dict[str, Any]) -> dict[str, Any]:
+        await after_eligibility(self.file)
+        c = self._check("inspect", cmd)
+        f = self.file
+        f.inspection = {"passed": c.passed, "notes": c.notes, "officer": c.actor.id, "at": iso(workflow.now())}
+        if not c.passed:
+            f.rejection_reasons = [f"the officer's inspection failed: {c.notes}"]
+        self.case.fire("inspect", c.actor, passed=c.passed, notes=c.notes)
+        self._advance()
+        return self.status()
+
+    @inspect.validator
+    def _v_inspect(self, cmd: dict[str, Any]) -> None:
+        self._check("inspect", cmd)
+
+    @workflow.update
+    @command_handler
+    async def pay_plate_fee(self, cmd: dict[str, Any]) -> dict[str, Any]:
+        c = self._check("pay_plate_fee", cmd)
+        f, s = self.file, self.start
+        assert s is not None
+        wf_id = workflow.info().workflow_id
+        async with self.case.working("pay_plate_fee"):
+            await run_activity(record_payment, PaymentRecord(wf_id, "plate_fee", c.payment_ref, c.amount_rial, workflow.now()))
+            f.plate = await run_activity(
+                number_vehicle,
+                NumberingRequest(
+                    workflow_id=wf_id, vin=s.vin, category=s.category,
+                    region_code=s.region_code or policy.PLATE_DEFAULT_REGION_CODE,
+                    owner_national_id=s.owner.national_id, owner_full_name=s.owner.full_name,
+                    kind=s.vehicle.kind, production_year=s.vehicle.production_year, fuel=s.vehicle.fuel,
+                    at=workflow.now(),
+                ),
+                summary="allocate the plate and record the vehicle",
+            )
+        f.payment_ref = c.payment_ref
+        self.case.fire("pay_plate_fee", c.actor, payment_ref=c.payment_ref, plate=f.plate)
+        return self.status()
+
+    @pay_plate_fee.validator
+    def _v_pay_plate_fee(self, cmd: dict[str, Any]) -> None:
+        self._check("pay_plate_fee", cmd)
+
+    # --- helpers ---
+
+    def _check(self, update: str, cmd: dict[str, Any]) -> Any:
+        """Validate read-only: the case's checks, then identity, checklist and fee rules."""
+        c: Command = self.case.check(update, cmd, rules.NUMBERING_COMMANDS[update])
+        s = self.start
+        if s is None:
+            raise rejection(f"{update}: the case's input was invalid")
+        if c.actor.role == "applicant" and c.actor.id != s.owner.national_id:
+            raise rejection(f"{update}: an applicant must be the owner named in the case")
+        if update == "submit_document":
+            check_document_kind(update, c.kind, list(self.file.checklist))  # type: ignore[attr-defined]
+        if update == "inspect" and self.file.inspection and self.file.inspection["passed"]:
+            raise rejection("inspect: the vehicle was already inspected and passed")
+        if update == "pay_plate_fee":
+            check_fee(update, c.amount_rial, self.file.fee_rial)  # type: ignore[attr-defined]
+        return c
+
+    def _advance(self) -> None:
+        if self.case.state == "Open" and self.file.ready_for_fee:
+            self.case.fire("checklist_complete", None, fee_rial=self.file.fee_rial)
+
+    def _why_disabled(self, update: str) -> str | None:
+        return None
+
+    def _describe(self) -> list[str]:
+        f, s = self.file, self.start
+        if s is None:
+            return []
+        lines = [
+            f"**مالک:** {s.owner.full_name}",
+            f"**نوع شماره‌گذاری:** {rules.CATEGORY_LABELS[s.category]}",
+            f"**شماره شاسی (VIN):** {f.vin}",
+            checklist_line(f.checklist),
+            f"**بازدید کارشناس:** {'—' if f.inspection is None else ('تأیید' if f.inspection['passed'] else 'رد')}",
+            f"**وجه پلاک:** {rials(f.fee_rial)}",
+        ]
+        if f.plate:
+            lines.append(f"**پلاک:** {f.plate}")
+        if f.rejection_reasons:
+            lines.append("**علت رد:** " + "؛ ".join(f.rejection_reasons))
+        return lines
+
+
+@workflow.defn(name="PlateTransfer")
+class PlateTransferWorkflow:
+    """A sale at the plate centre: documents, both parties present, fee, the buyer owns the car."""
+
+    @workflow.init
+    def __init__(self, start: dict[str, Any]) -> None:
+        self._start_error: str | None = None
+        self.start: rules.TransferStart | None = None
+        try:
+            self.start = parse(rules.TransferStart, start)
+            self.file = rules.transfer_file(self.start)
+        except Exception as err:
+            self._start_error = str(err)
+            self.file = PlateFile(vin="", checklist={}, fee_rial=0)
+        self.machine = PlateTransferMachine(self.file)
+        self.case = Case(self.machine, rules.TRANSFER_UPDATE_ROLES, self._describe, lambda update: None)
+        self.title_transfer_locked_until: str | None = None
+
+    @workflow.run
+    async def run(self, start: dict[str, Any]) -> dict[str, Any]:
+        if self._start_error or self.start is None:
+            raise rejection(f"PlateTransfer input: {self._start_error}")
+        s = self.start
+        facts = await run_activity(
+            check_vehicle,
+            VehicleCheck(workflow.info().workflow_id, s.vin, s.seller.national_id, workflow.now(), "transfer"),
+            summary="registry: owner, plate, title lock",
+        )
+        self.file.previous_plate = facts.plate
+        self.title_transfer_locked_until = iso(facts.title_transfer_locked_until)
+        settle_eligibility(self.case, self.file, facts.reasons)
+        await self.case.run(lambda: None)
+        return self.status()
+
+    @workflow.query
+    def status(self) -> dict[str, Any]:
+        f, s = self.file, self.start
+        out = self.case.status()
+        out.update(
+            vin=f.vin,
+            seller=s.seller.model_dump(mode="json") if s else None,
+            buyer=s.buyer.model_dump(mode="json") if s else None,
+            checklist=dict(f.checklist),
+            documents=list(f.documents),
+            presence=dict(f.presence),
+            fee_rial=f.fee_rial,
+            payment_ref=f.payment_ref,
+            previous_plate=f.previous_plate,
+            plate=f.plate,
+            fuel_card_moved=f.fuel_card_moved,
+            title_transfer_locked_until=self.title_transfer_locked_until,
+            rejection_reasons=list(f.rejection_reasons),
+            missing=rules.missing(f) if self.case.state == "Open" else [],
+            eligibility_checked=f.eligibility_checked,
+        )
+        return out
+
+    @workflow.update
+    @command_handler
+    async def submit_document(self, cmd: dict[str, Any]) -> dict[str, Any]:
+        await after_eligibility(self.file)
+        c = self._check("submit_document", cmd)
+        self.file.add_document(c.kind, c.reference, c.actor.model_dump(), iso(workflow.now()))
+        self.case.fire("submit_document", c.actor, kind=c.kind)
+        self._advance()
+        return self.status()
+
+    @submit_document.validator
+    def _v_submit_document(self, cmd: dict[str, Any]) -> None:
+        self._check("submit_document", cmd)
+
+    @workflow.update
+    @command_handler
+    async def confirm_presence(self, cmd: dict[str, Any]) -> dict[str, Any]:
+        await after_eligibility(self.file)
+        c = self._check("confirm_presence", cmd)
+        self.file.presence[c.party] = True
+        self.case.fire("confirm_presence", c.actor, party=c.party)
+        self._advance()
+        return self.status()
+
+    @confirm_presence.validator
+    def _v_confirm_presence(self, cmd: dict[str, Any]) -> None:
+        self._check("confirm_presence", cmd)
+
+    @workflow.update
+    @command_handler
+    async def pay_plate_fee(self, cmd: dict[str, Any]) -> dict[str, Any]:
+        c = self._check("pay_plate_fee", cmd)
+        f, s = self.file, self.start
+        assert s is not None
+        wf_id = workflow.info().workflow_id
+        async with self.case.working("pay_plate_fee"):
+            await run_activity(record_payment, PaymentRecord(wf_id, "plate_transfer_fee", c.payment_ref, c.amount_rial, workflow.now()))
+            result = await run_activity(
+                transfer_vehicle,
+                TransferRequest(
+                    workflow_id=wf_id, vin=s.vin, seller_national_id=s.seller.national_id,
+                    buyer_national_id=s.buyer.national_id, buyer_full_name=s.buyer.full_name,
+                    region_code=s.region_code, at=workflow.now(),
+                ),
+                summary="the buyer becomes the owner",
+            )
+        f.payment_ref = c.payment_ref
+        f.plate, f.previous_plate, f.fuel_card_moved = result.plate, result.previous_plate, result.fuel_card_moved
+        self.case.fire("pay_plate_fee", c.actor, payment_ref=c.payment_ref, plate=f.plate, previous_plate=f.previous_plate)
+        return self.status()
+
+    @pay_plate_fee.validator
+    def _v_pay_plate_fee(self, cmd: dict[str, Any]) -> None:
+        self._check("pay_plate_fee", cmd)
+
+    @workflow.update
+    @command_handler
+    async def cancel(self, cmd: dict[str, Any]) -> dict[str, Any]:
+        await after_eligibility(self.file)
+        c = self._check("cancel", cmd)
+        self.case.fire("cancel", c.actor)
+        return self.status()
+
+    @cancel.validator
+    def _v_cancel(self, cmd: dict[str, Any]) -> None:
+        self._check("cancel", cmd)
+
+    # --- helpers ---
+
+    def _check(self, update: str, cmd: dict[str, Any]) -> Any:
+        c: Command = self.case.check(update, cmd, rules.TRANSFER_COMMANDS[update])
+        s = self.start
+        if s is None:
+            raise rejection(f"{update}: the case's input was invalid")
+        party_ids = {"seller": s.seller.national_id, "buyer": s.buyer.national_id}
+        if c.actor.role in party_ids and c.actor.id != party_ids[c.actor.role]:
+            raise rejection(f"{update}: the {c.actor.role} of this transfer is another person")
+        if update == "submit_document":
+            check_document_kind(update, c.kind, list(self.file.checklist))  # type: ignore[attr-defined]
+        if update == "confirm_presence" and self.file.presence.get(c.party):  # type: ignore[attr-defined]
+            raise rejection(f"confirm_presence: the {c.party}'s presence is already confirmed")  # type: ignore[attr-defined]
+        if update == "pay_plate_fee":
+            check_fee(update, c.amount_rial, self.file.fee_rial)  # type: ignore[attr-defined]
+        return c
+
+    def _advance(self) -> None:
+        if self.case.state == "Open" and self.file.ready_for_fee:
+            self.case.fire("checklist_complete", None, fee_rial=self.file.fee_rial)
+
+    def _describe(self) -> list[str]:
+        f, s = self.file, self.start
+        if s is None:
+            return []
+        here = {True: "حاضر", False: "—"}
+        lines = [
+            f"**خریدار:** {s.buyer.full_name}",
+            f"**شماره شاسی (VIN):** {f.vin}",
+            checklist_line(f.checklist),
+            f"**حضور متعاملین:** فروشنده {here[f.presence['seller']]}، خریدار {here[f.presence['buyer']]}",
+            f"**وجه پلاک:** {rials(f.fee_rial)}",
+        ]
+        if self.title_transfer_locked_until:
+            lines.append(f"**قفل انتقال سند تا:** {jalali_datetime(parse_instant(self.title_transfer_locked_until))}")
+        if f.previous_plate:
+            lines.append(f"**پلاک فروشنده:** {f.previous_plate}")
+        if f.plate:
+            lines.append(f"**پلاک خریدار:** {f.plate}")
+        if f.rejection_reasons:
+            lines.append("**علت رد:** " + "؛ ".join(f.rejection_reasons))
+        return lines
