@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
+from datetime import timedelta
 from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -76,7 +78,9 @@ def build_worker(
     activities: Sequence[Callable[..., Any]] = ACTIVITIES,
     **options: Any,
 ) -> Worker:
-    # Activities are synchronous (SQLAlchemy sessions), so they run on a thread pool.
+    # Activities are synchronous (SQLAlchemy sessions), so they run on a thread pool; on shutdown
+    # they get a few seconds to finish before they are cancelled (and retried elsewhere).
+    options.setdefault("graceful_shutdown_timeout", timedelta(seconds=10))
     return Worker(
         client,
         task_queue=task_queue,
@@ -93,8 +97,15 @@ async def main() -> None:
     client = await Client.connect(settings.TEMPORAL_ADDRESS, namespace=settings.TEMPORAL_NAMESPACE)
     await ensure_search_attributes(client, settings.TEMPORAL_NAMESPACE)
     worker = build_worker(client, settings.TEMPORAL_TASK_QUEUE)
+    # SIGTERM (./dev stop, a process manager) drains in-flight tasks instead of abandoning them.
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
     logging.info("worker polling %s on %s/%s", settings.TEMPORAL_TASK_QUEUE, settings.TEMPORAL_ADDRESS, settings.TEMPORAL_NAMESPACE)
-    await worker.run()
+    async with worker:
+        await stop.wait()
+    logging.info("worker stopped")
 
 
 if __name__ == "__main__":
