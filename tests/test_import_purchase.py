@@ -170,10 +170,11 @@ async def test_validators_reject_wrong_state_role_identity_and_input(client: Cli
 
     status = await sign(handle, nid, ref=f"S2-{handle.id}")
     history = status["history"]
-    # The same payment reported again is a no-op; the same reference with another amount is refused.
-    again = await sign(handle, nid, ref=f"S2-{handle.id}")
-    assert again["history"] == history and again["state"] == "Contracted"
-    assert "recorded with amount" in await rejected(handle, "sign_contract", actor=me, payment_ref=f"S2-{handle.id}", amount_rial=7)
+    # The same payment reported again is refused, saying it is already recorded.
+    assert "already paid" in await rejected(
+        handle, "sign_contract", actor=me, payment_ref=f"S2-{handle.id}", amount_rial=BASE_PRICE + PRE_CUSTOMS
+    )
+    assert (await handle.query("status"))["history"] == history
 
     assert "only the allocated importer" in await rejected(handle, "customs_arrival", actor=actor("importer", "other-importer"), final_costs_rial=5)
     status = await update(handle, "customs_arrival", actor=actor("importer", IMPORTER), final_costs_rial=FINAL_COSTS)
