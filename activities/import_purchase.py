@@ -119,7 +119,7 @@ def check_eligibility(request: EligibilityRequest) -> list[str]:
             last_new_car_purchase=iso(_utc(last_purchase)) if last_purchase else None,
             active_plates=_active_plates(session, request.national_id),
             other_open_schemes=_open_schemes_elsewhere(session, request.national_id, request.workflow_id),
-            bank_approved=session.get(EscrowBank, request.bank) is not None,
+            bank_approved=session.scalar(select(EscrowBank.bank_id).where(func.lower(EscrowBank.bank_id) == request.bank.lower())) is not None,
             deposit_rial=request.amount_rial,
         )
         reasons = eligibility_reasons(facts)

@@ -344,8 +344,8 @@ def eligibility_reasons(facts: EligibilityFacts) -> list[str]:
         reasons.append("already registered in another sale scheme: " + ", ".join(sorted(set(facts.other_open_schemes))))
     if not facts.bank_approved:
         reasons.append("the deposit is not at an approved escrow bank")
-    if facts.deposit_rial != policy.ESCROW_DEPOSIT_RIAL:
-        reasons.append(f"the blocked deposit must be {policy.ESCROW_DEPOSIT_RIAL} rial, not {facts.deposit_rial}")
+    if facts.deposit_rial < policy.ESCROW_DEPOSIT_RIAL:
+        reasons.append(f"the blocked deposit must be at least {policy.ESCROW_DEPOSIT_RIAL} rial, not {facts.deposit_rial}")
     return reasons
 
 
