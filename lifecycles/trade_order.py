@@ -99,7 +99,8 @@ UPDATE_ROLES: dict[str, frozenset[str]] = {
 # --- commands and their field rules ---
 
 CurrencySource = Literal["bank_system", "own_exports", "own_currency", "others_currency", "others_exports", "barter"]
-ShippingMethod = Literal["road", "rail", "sea", "air", "multimodal"]
+ShippingMethod = Code
+"""Free text: the methods allowed depend on the contract type (seed 003 §2), which the file does not carry."""
 DocumentKind = Literal["proforma", "contract", "other"]
 
 
@@ -438,7 +439,8 @@ def inquire(file: dict[str, Any], ref: RefData, today: date) -> InquiryOutcome:
             permits.update(tariff.get("permits", []))
             review = review or bool(tariff.get("expert_review"))
             group = tariff.get("priority_group")
-            if source == "bank_system" and (group is None or group not in policy.BANK_SYSTEM_PRIORITY_GROUPS):
+            # Reference data that gives no group cannot refuse (the contract's refdata keys lack it).
+            if source == "bank_system" and group is not None and group not in policy.BANK_SYSTEM_PRIORITY_GROUPS:
                 reasons.append(f"{label}: currency from the banking system is only for priority groups 21–27")
             if source == "own_exports" and tariff.get("ministry_priced"):
                 reasons.append(f"{label}: goods priced by a ministry cannot use currency from own exports")

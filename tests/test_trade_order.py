@@ -232,13 +232,16 @@ async def test_rules_inquiry_names_every_broken_rule(client: Client, worker: Wor
         ("bank_system", "87032391", "G-1001", None),  # group 25 is within 21–27
         ("own_exports", "87032391", "G-1001", None),
         ("bank_system", "87032392", "G-1001", "belongs to tariff"),
+        ("bank_system", "87032110", "G-1005", "priority groups 21–27"),  # group 12
+        ("own_currency", "87032110", "G-1005", None),
     ],
 )
 async def test_currency_source_and_goods_rules(client: Client, worker: Worker, source: str, tariff: str, goods: str, fragment: str | None) -> None:
     case = await submitted(client, worker, overrides={"save_financials": {"currency_source": source}}, tariff_code=tariff, goods_id=goods)
     status = await case.send("inquire_rules")
     if fragment is None:
-        assert status["state"] == "Inquired", status["rejection_reasons"]
+        assert status["rejection_reasons"] == []
+        assert status["state"] == ("ReadyForOrder" if tariff == "87032110" else "Inquired")  # 87032110 needs no permit
     else:
         assert status["state"] == "ProformaRejected"
         assert any(fragment in r for r in status["rejection_reasons"])

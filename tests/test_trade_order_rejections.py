@@ -35,7 +35,7 @@ async def draft(client: Client, worker: Worker) -> TradeCase:
         ("save_main_info", sample("save_main_info", proforma_date="2026-13-01"), "proforma_date"),
         ("save_main_info", sample("save_main_info", seller={"type": "company", "id": "DE-1"}), "seller.name"),
         ("save_main_info", sample("save_main_info", colour="red"), "colour"),
-        ("save_transport", sample("save_transport", shipping_method="teleport"), "shipping_method"),
+        ("save_transport", sample("save_transport", shipping_method=""), "shipping_method"),
         ("save_transport", sample("save_transport", entry_border=["bazargan", "bandar-abbas"]), "multiple_shipments"),
         ("save_transport", sample("save_transport", through_transport="yes"), "through_transport"),
         ("save_financials", sample("save_financials", currency_source="crypto"), "currency_source"),
