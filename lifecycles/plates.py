@@ -294,7 +294,8 @@ NUMBERING_COMMANDS: dict[str, type[Command]] = {
 }
 
 TRANSFER_UPDATE_ROLES: dict[str, frozenset[str]] = {
-    "submit_document": frozenset({"seller", "buyer", "officer"}),
+    # "applicant" too, as in numbering: a party of the sale (by national id) filing at the centre.
+    "submit_document": frozenset({"seller", "buyer", "applicant", "officer"}),
     "confirm_presence": frozenset({"officer"}),
     "pay_plate_fee": frozenset({"bank"}),
     "cancel": frozenset({"seller", "buyer"}),

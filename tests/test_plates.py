@@ -204,6 +204,9 @@ async def test_transfer_validators(client: Client, worker: Worker) -> None:
     await update(handle, "confirm_presence", actor=OFFICER, party="seller")
     assert "already confirmed" in await rejected(handle, "confirm_presence", actor=OFFICER, party="seller")
     assert "not on this case's checklist" in await rejected(handle, "submit_document", actor=OFFICER, kind="kardex")
+    assert "seller or the buyer" in await rejected(handle, "submit_document", actor=actor("applicant", new_national_id()), kind="vehicle_card")
+    status = await update(handle, "submit_document", actor=actor("applicant", seller), kind="vehicle_card")
+    assert status["checklist"]["vehicle_card"] is True
 
 
 @pytest.mark.parametrize("who", ["seller", "buyer"])

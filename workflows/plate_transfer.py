@@ -322,6 +322,8 @@ class PlateTransferWorkflow:
         party_ids = {"seller": s.seller.national_id, "buyer": s.buyer.national_id}
         if c.actor.role in party_ids and c.actor.id != party_ids[c.actor.role]:
             raise rejection(f"{update}: the {c.actor.role} of this transfer is another person")
+        if c.actor.role == "applicant" and c.actor.id not in party_ids.values():
+            raise rejection(f"{update}: an applicant must be the seller or the buyer of this transfer")
         if update == "submit_document":
             check_document_kind(update, c.kind, list(self.file.checklist))  # type: ignore[attr-defined]
         if update == "confirm_presence" and self.file.presence.get(c.party):  # type: ignore[attr-defined]
