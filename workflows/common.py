@@ -224,7 +224,7 @@ class Case:
         await run_activity(
             send_notification,
             Notification(workflow_id=self._workflow_id, step=step, to=to, kind=kind, text=text, at=workflow.now(), code=code),
-            summary=f"{kind} to {step}",
+            summary=f"{kind} → {to}",
         )
 
     # --- the main loop ---
