@@ -35,6 +35,7 @@ from workflows.trade_order_amendment import TradeOrderAmendmentWorkflow
 
 WORKFLOWS: list[type] = [TradeOrderWorkflow, TradeOrderAmendmentWorkflow, ImportPurchaseWorkflow, VehicleNumberingWorkflow, PlateTransferWorkflow, PlateServiceWorkflow]
 ACTIVITIES: list[Callable[..., Any]] = [
+    registry_activities.claim_case_id,
     registry_activities.record_transition,
     registry_activities.send_notification,
     registry_activities.record_payment,

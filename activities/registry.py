@@ -6,11 +6,41 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from registry.db import session_scope
-from registry.models import AuditEntry, OutboxMessage, Payment
+from registry.models import AuditEntry, CaseClaim, OutboxMessage, Payment
+
+
+@dataclass
+class CaseIdClaim:
+    workflow_id: str
+    first_run_id: str
+    """``workflow.info().first_execution_run_id``: the same across retries and continue-as-new."""
+    workflow_type: str
+    at: datetime
+
+
+@activity.defn
+def claim_case_id(claim: CaseIdClaim) -> None:
+    """Record that this case owns its workflow id; refuse a new case reusing a closed case's id.
+
+    Audit rows, outbox messages, file and order numbers, plates and deposits are all keyed by
+    workflow id: a reused id would silently find the old case's rows and skip its own writes.
+    """
+    with session_scope() as session:
+        owner = session.get(CaseClaim, claim.workflow_id)
+        if owner is None:
+            session.add(CaseClaim(workflow_id=claim.workflow_id, first_run_id=claim.first_run_id, workflow_type=claim.workflow_type, claimed_at=claim.at))
+        elif owner.first_run_id != claim.first_run_id:
+            raise ApplicationError(
+                f"workflow id {claim.workflow_id} belonged to an earlier {owner.workflow_type} case (run {owner.first_run_id}); "
+                "every case needs an id of its own",
+                type="Rejected",
+                non_retryable=True,
+            )
 
 
 @dataclass
@@ -74,22 +104,26 @@ class PaymentRecord:
     at: datetime
 
 
+def add_payment(session: Session, payment: PaymentRecord) -> None:
+    """Record a payment in ``session`` once; a reference already used for another purpose or case is refused."""
+    known = session.get(Payment, payment.payment_ref)
+    if known is None:
+        session.add(
+            Payment(
+                payment_ref=payment.payment_ref, workflow_id=payment.workflow_id, purpose=payment.purpose,
+                amount_rial=payment.amount_rial, paid_at=payment.at,
+            )
+        )
+        return
+    if (known.workflow_id, known.purpose, known.amount_rial) != (payment.workflow_id, payment.purpose, payment.amount_rial):
+        raise ApplicationError(
+            f"payment_ref {payment.payment_ref} was already used for another payment",
+            type="Rejected",
+            non_retryable=True,
+        )
+
+
 @activity.defn
 def record_payment(payment: PaymentRecord) -> None:
-    """Record a payment once; a reference already used for another purpose or case is refused."""
     with session_scope() as session:
-        known = session.get(Payment, payment.payment_ref)
-        if known is None:
-            session.add(
-                Payment(
-                    payment_ref=payment.payment_ref, workflow_id=payment.workflow_id, purpose=payment.purpose,
-                    amount_rial=payment.amount_rial, paid_at=payment.at,
-                )
-            )
-            return
-        if (known.workflow_id, known.purpose, known.amount_rial) != (payment.workflow_id, payment.purpose, payment.amount_rial):
-            raise ApplicationError(
-                f"payment_ref {payment.payment_ref} was already used for another payment",
-                type="Rejected",
-                non_retryable=True,
-            )
+        add_payment(session, payment)

@@ -11,6 +11,8 @@ from sqlalchemy import select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.registry import PaymentRecord, add_payment
+
 from domain import policy
 from lifecycles.trade_order import InquiryOutcome, RefData, inquire, order_fee_rial
 from registry.db import session_scope
@@ -164,6 +166,7 @@ def issue_order_number(request: OrderNumberRequest) -> str:
                     last_fee_rial=request.fee_rial,
                     registered_at=request.at,
                     renewals=0,
+                    version=1,
                 )
             )
         return row.order_number
@@ -178,6 +181,7 @@ class RegisteredOrderView:
     total_eur: str
     last_fee_rial: int
     renewals: int
+    version: int
 
 
 @dataclass
@@ -199,39 +203,55 @@ def load_registered_order(lookup: OrderLookup) -> RegisteredOrderView:
             total_eur=str(row.total_eur),
             last_fee_rial=row.last_fee_rial,
             renewals=row.renewals,
+            version=row.version,
         )
 
 
 @dataclass
-class AmendmentRecord:
+class AmendmentSettlement:
     amendment_workflow_id: str
     order_number: str
+    based_on_version: int
+    """The registered order's version the amendment was opened on."""
     kind: str
     sections: dict[str, Any]
     total_eur: str
     computed_fee_rial: int
     """The full formula's fee for the order as amended: the next edit's difference is taken to it."""
-    at: datetime
+    payment: PaymentRecord
 
 
 @activity.defn
-def apply_amendment(record: AmendmentRecord) -> None:
-    """Make a paid edit or renewal the order's current state (once, whatever the retries)."""
+def settle_amendment(settlement: AmendmentSettlement) -> None:
+    """Take the fee and make the edit or renewal the order's current state, in one transaction.
+
+    Refused, with nothing recorded, when another amendment of the same order was settled since
+    this one was opened: its fee was computed against a last fee that no longer holds.
+    """
     with session_scope() as session:
-        row = session.get(RegisteredOrder, record.order_number, with_for_update=True)
+        row = session.get(RegisteredOrder, settlement.order_number, with_for_update=True)
         if row is None:
-            raise ApplicationError(f"order {record.order_number} is not registered", type="Rejected", non_retryable=True)
-        if row.last_amendment_workflow_id == record.amendment_workflow_id:
-            return
-        row.sections = record.sections
-        row.total_eur = Decimal(record.total_eur)
-        row.last_fee_rial = record.computed_fee_rial
-        row.amended_at = record.at
-        row.renewals += 1 if record.kind == "renewal" else 0
-        row.last_amendment_workflow_id = record.amendment_workflow_id
+            raise ApplicationError(f"order {settlement.order_number} is not registered", type="Rejected", non_retryable=True)
+        if row.last_amendment_workflow_id == settlement.amendment_workflow_id:
+            return  # a retry of a settlement that committed
+        if row.version != settlement.based_on_version:
+            raise ApplicationError(
+                f"order {settlement.order_number} was amended by {row.last_amendment_workflow_id} after this amendment was "
+                "opened; cancel this one and open a new one",
+                type="Rejected",
+                non_retryable=True,
+            )
+        add_payment(session, settlement.payment)
+        row.sections = settlement.sections
+        row.total_eur = Decimal(settlement.total_eur)
+        row.last_fee_rial = settlement.computed_fee_rial
+        row.amended_at = settlement.payment.at
+        row.renewals += 1 if settlement.kind == "renewal" else 0
+        row.last_amendment_workflow_id = settlement.amendment_workflow_id
+        row.version += 1
 
 
 ACTIVITIES = [
     assign_file_number, record_document, run_rules_inquiry, quote_order_fee, issue_order_number,
-    load_registered_order, apply_amendment,
+    load_registered_order, settle_amendment,
 ]

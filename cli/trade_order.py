@@ -6,7 +6,7 @@ import asyncio
 import uuid
 
 import typer
-from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
 import settings
 from cli.common import connect, console, run
@@ -63,7 +63,7 @@ def amend(
     workflow_id: str,
     kind: str = typer.Option(..., help="edit (pays the fee difference) or renewal (pays the full fee)"),
 ) -> None:
-    """Edit or renew the registered order of a Registered file (one open amendment per order)."""
+    """Edit or renew the registered order of a Registered file (the first one paid wins; others are refused)."""
     if kind not in ("edit", "renewal"):
         raise typer.BadParameter("kind is edit or renewal")
 
@@ -72,13 +72,13 @@ def amend(
         status = await client.get_workflow_handle(workflow_id).query("status")
         if status["state"] != "Registered":
             raise typer.BadParameter(f"{workflow_id} is {status['state']}, not Registered")
-        amendment_id = f"trade-order-amendment-{status['order_number']}"
+        # Each amendment its own id: ids are never reused (the registry keys on them).
+        amendment_id = f"trade-order-amendment-{status['order_number']}-{uuid.uuid4().hex[:8]}"
         await client.start_workflow(
             "TradeOrderAmendment",
             {"order_workflow_id": workflow_id, "kind": kind},
             id=amendment_id,
             task_queue=settings.TEMPORAL_TASK_QUEUE,
-            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
             search_attributes=TypedSearchAttributes([SearchAttributePair(CASE_STATE, "Draft")]),
             static_summary=f"{'ویرایش' if kind == 'edit' else 'تمدید'} ثبت سفارش {status['order_number']}",
         )

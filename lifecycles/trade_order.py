@@ -16,7 +16,7 @@ from pydantic import Field, model_validator
 from statemachine import State, StateMachine
 
 from domain import policy
-from domain.commands import Code, Command, Day, Eur, Flag, NationalId, PositiveRials, Sha256, Strict, Text, parse
+from domain.commands import Code, Command, Day, Eur, Flag, NationalId, PositiveRials, Rejected, Sha256, Strict, Text, parse
 from domain.money import to_rials
 
 
@@ -337,10 +337,16 @@ def fields_of(command: Command, names: tuple[str, ...]) -> dict[str, Any]:
 
 
 def check_edit(file: TradeFile, edit: Edit) -> None:
-    """An edit merges into the sections: raise :class:`Rejected` if the merge breaks a field rule."""
+    """An edit merges into the sections: raise :class:`Rejected` if the merge breaks a field rule
+    or leaves a file with goods at a total of zero or less."""
     actor = edit.actor.model_dump()
     for model, current, names in ((SaveMainInfo, file.main_info, MAIN_INFO_FIELDS), (SaveTransport, file.transport, TRANSPORT_FIELDS)):
         parse(model, {"actor": actor, **current, **fields_of(edit, names)})
+    merged = TradeFile(file.applicant_national_id, file.applicant_full_name, main_info=dict(file.main_info),
+                       transport=dict(file.transport), financials=dict(file.financials), goods=list(file.goods))
+    apply_edit(merged, edit)
+    if merged.goods and proforma_total_eur(merged) <= 0:
+        raise Rejected(f"the proforma total would be {proforma_total_eur(merged)} EUR; it must stay above zero")
 
 
 def apply_edit(file: TradeFile, edit: Edit) -> None:

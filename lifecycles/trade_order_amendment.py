@@ -33,12 +33,13 @@ class AmendmentMachine(StateMachine):
 
     edit = Draft.to.itself(internal=True, cond="is_edit")
     # An edited order is inquired again; a renewal keeps the registered content as it is.
-    submit = Draft.to(InquiringRules, cond="is_edit") | Draft.to(AwaitingFee)
+    # From InquiringRules too: an inquiry that failed for good can be sent again, or given up.
+    submit = Draft.to(InquiringRules, cond="is_edit") | Draft.to(AwaitingFee) | InquiringRules.to.itself(internal=True)
     rules_failed = InquiringRules.to(Draft)
     rules_passed = InquiringRules.to(AwaitingFee)
     pay_fee = AwaitingFee.to(Amended)
     fee_expired = AwaitingFee.to(Lapsed)
-    cancel = Draft.to(Cancelled) | AwaitingFee.to(Cancelled)
+    cancel = Draft.to(Cancelled) | InquiringRules.to(Cancelled) | AwaitingFee.to(Cancelled)
 
 
 UPDATE_ROLES: dict[str, frozenset[str]] = {
@@ -75,6 +76,7 @@ class Amendment:
     file: TradeFile | None = None
     """The order's content as it will stand once the amendment is paid."""
     last_fee_rial: int | None = None
+    order_version: int | None = None
     full_fee_rial: int | None = None
     fee_rial: int | None = None
     fee_rate_rial_per_eur: str | None = None

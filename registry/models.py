@@ -132,6 +132,8 @@ class RegisteredOrder(Base):
     renewals: Mapped[int] = mapped_column(Integer, default=0)
     last_amendment_workflow_id: Mapped[str | None] = mapped_column(String(200), default=None)
     """The amendment applied last: a retried apply finds it and changes nothing twice."""
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    """Bumped by each applied amendment: one opened on an older version is refused at payment."""
 
 
 # --- money that moved, messages that went out, what happened ---
@@ -161,6 +163,17 @@ class OutboxMessage(Base):
     text: Mapped[str] = mapped_column(Text)
     code: Mapped[str | None] = mapped_column(String(16), default=None)
     created_at: Mapped[datetime] = mapped_column(Instant)
+
+
+class CaseClaim(Base):
+    """Which run owns a workflow id. Every registry key built on a workflow id relies on the id
+    naming one case forever; a new case reusing a closed case's id is refused here."""
+
+    __tablename__ = "case_claims"
+    workflow_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    first_run_id: Mapped[str] = mapped_column(String(64))
+    workflow_type: Mapped[str] = mapped_column(String(64))
+    claimed_at: Mapped[datetime] = mapped_column(Instant)
 
 
 class AuditEntry(Base):

@@ -291,3 +291,15 @@ async def test_open_file_starts_in_draft_with_case_state(client: Client, worker:
     assert status["state"] == "Draft" and status["state_fa"] == "پیش‌نویس"
     assert status["history"] == []
     assert (await case.handle.describe()).search_attributes["CaseState"] == ["Draft"]
+
+
+async def test_a_closed_cases_workflow_id_cannot_start_a_new_case(client: Client, worker: Worker) -> None:
+    case = await submitted(client, worker)
+    await case.send("void")
+    await case.handle.result()
+    reused = await client.start_workflow(
+        "TradeOrder", {"applicant": {"national_id": case.national_id, "full_name": "x"}}, id=case.handle.id, task_queue=worker.task_queue
+    )
+    with pytest.raises(WorkflowFailureError) as info:
+        await reused.result()
+    assert "belonged to an earlier TradeOrder case" in str(info.value.cause)

@@ -7,12 +7,12 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
-from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
+from temporalio.client import Client, WorkflowFailureError, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from registry.db import session_scope
-from registry.models import RegisteredOrder
+from registry.models import Payment, RegisteredOrder
 from tests.conftest import EUR_RATE
 from tests.helpers import actor, new_national_id, rejected, start, update
 from tests.trade_order_support import TradeCase, awaiting_fee
@@ -117,3 +117,20 @@ async def test_amending_a_file_that_is_not_registered_fails(client: Client, work
     with pytest.raises(WorkflowFailureError) as info:
         await handle.result()
     assert "no registered order" in str(info.value.cause)
+
+
+async def test_of_two_open_amendments_the_first_paid_wins(client: Client, worker: Worker) -> None:
+    order, done = await registered(client, worker)
+    first = await amendment(client, worker, order, "renewal")
+    second = await amendment(client, worker, order, "renewal")
+    s1 = await update(first, "submit", actor=order.me)
+    s2 = await update(second, "submit", actor=order.me)
+    await update(first, "pay_fee", actor=actor("bank", "b"), payment_ref=f"R-{first.id}", amount_rial=s1["fee_rial"])
+    with pytest.raises(WorkflowUpdateFailedError) as info:
+        await update(second, "pay_fee", actor=actor("bank", "b"), payment_ref=f"R-{second.id}", amount_rial=s2["fee_rial"])
+    assert "was amended by" in str(info.value.cause)
+    status = await second.query("status")
+    assert status["state"] == "AwaitingFee" and status["payment_ref"] is None
+    with session_scope() as session:
+        assert session.get(Payment, f"R-{second.id}") is None
+    assert registered_row(done["order_number"]).renewals == 1

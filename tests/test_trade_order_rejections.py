@@ -130,3 +130,25 @@ async def test_an_edit_of_a_rejected_file_keeps_field_rules(client: Client, work
     assert "goods" in await rejected(case.handle, "edit", actor=case.me, goods=[{"tariff_code": "87032391"}])
     status = await case.send("attach_document", kind="other", name="letter.pdf", sha256=sha("letter"))
     assert status["state"] == "New"
+
+
+async def test_an_edit_cannot_bring_the_total_to_zero(client: Client, worker: Worker) -> None:
+    case = await submitted(client, worker)
+    assert "must stay above zero" in await rejected(case.handle, "edit", actor=case.me, discount_eur="99999.00")
+
+
+def test_a_fee_payment_after_its_window_is_refused_even_before_the_timer_fires(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The window's timer and a payment can land in one activation, the payment first."""
+    from datetime import datetime, timezone
+
+    from temporalio import workflow
+    from temporalio.exceptions import ApplicationError
+
+    from workflows.trade_order import check_fee_payment
+
+    deadline = "2026-01-16T10:00:00Z"
+    monkeypatch.setattr(workflow, "now", lambda: datetime(2026, 1, 16, 9, 59, tzinfo=timezone.utc))
+    check_fee_payment(1000, 1000, deadline)  # a minute early: accepted
+    monkeypatch.setattr(workflow, "now", lambda: datetime(2026, 1, 16, 10, 0, tzinfo=timezone.utc))
+    with pytest.raises(ApplicationError, match="window closed"):
+        check_fee_payment(1000, 1000, deadline)

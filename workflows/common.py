@@ -28,7 +28,7 @@ with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel
     from statemachine import StateMachine
 
-    from activities.registry import AuditRecord, Notification, record_transition, send_notification
+    from activities.registry import AuditRecord, CaseIdClaim, Notification, claim_case_id, record_transition, send_notification
     from domain.commands import Actor, Command, Rejected, parse
     from domain.display import iso, jalali_datetime, parse_instant
 
@@ -74,7 +74,9 @@ def command_handler(fn: Callable[..., Awaitable[R]]) -> Callable[..., Awaitable[
     async def wrapper(self: Any, *args: Any) -> R:
         try:
             return await fn(self, *args)
-        except ApplicationError:
+        except (ApplicationError, workflow.NondeterminismError):
+            # Nondeterminism and sandbox violations must fail the workflow task, so a fixed
+            # worker can replay it; turning them into a failed update would hide them.
             raise
         except Rejected as err:
             raise rejection(str(err)) from None
@@ -245,6 +247,7 @@ class Case:
         finished = done or (lambda: self.machine.is_terminated)
         workflow.upsert_search_attributes([CASE_STATE.value_set(self.state)])
         self.refresh_details()
+        await self._claim_workflow_id()
         while True:
             await self._write_audit()
             if finished() and not self.busy:
@@ -270,6 +273,17 @@ class Case:
         await self._write_audit()
         await workflow.wait_condition(workflow.all_handlers_finished)
         await self._write_audit()
+
+    async def _claim_workflow_id(self) -> None:
+        info = workflow.info()
+        try:
+            await run_activity(
+                claim_case_id,
+                CaseIdClaim(info.workflow_id, info.first_execution_run_id, info.workflow_type, workflow.now()),
+                summary="claim the workflow id",
+            )
+        except ActivityError as err:
+            raise ApplicationError(getattr(err.cause, "message", str(err)), type="DuplicateCaseId", non_retryable=True) from None
 
     async def _write_audit(self) -> None:
         while self._unaudited:

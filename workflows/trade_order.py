@@ -29,7 +29,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain import policy
     from domain.commands import Command, Rejected, parse
-    from domain.display import euros, iso, jalali_datetime, parse_instant, rials
+    from domain.display import TEHRAN, euros, iso, jalali_datetime, parse_instant, rials
     from lifecycles import trade_order as rules
     from lifecycles.trade_order import TradeFile, TradeOrderMachine
 
@@ -43,6 +43,24 @@ async def quote_fee(total_eur: Decimal) -> FeeQuote:
         FeeQuoteRequest(workflow.info().workflow_id, str(total_eur), workflow.now()),
         summary="order fee at the EUR rate in force",
     )
+
+
+def check_fee_payment(amount_rial: int, fee_rial: int | None, fee_deadline: str | None) -> None:
+    """A fee payment must be the exact fee, inside its window.
+
+    The window's timer and a payment can reach the workflow in the same activation, the payment
+    first: the clock, not the timer having fired, decides.
+    """
+    if amount_rial != fee_rial:
+        raise rejection(f"pay_fee: amount_rial must equal fee_rial ({fee_rial}), got {amount_rial}")
+    deadline = parse_instant(fee_deadline)
+    if deadline is not None and workflow.now() >= deadline:
+        raise rejection(f"pay_fee: the fee window closed at {fee_deadline}")
+
+
+def rules_date() -> str:
+    """Today in Tehran, as the rules inquiry judges validity dates (ISO)."""
+    return workflow.now().astimezone(TEHRAN).date().isoformat()
 
 
 def fee_deadline_from_now() -> str:
@@ -215,7 +233,7 @@ class TradeOrderWorkflow:
         async with self.case.working("inquire_rules"):
             outcome = await run_activity(
                 run_rules_inquiry,
-                InquiryRequest(workflow.info().workflow_id, f.sections(), workflow.now().date().isoformat()),
+                InquiryRequest(workflow.info().workflow_id, f.sections(), rules_date()),
                 summary="rules inquiry",
             )
         if outcome.reasons:
@@ -376,8 +394,8 @@ class TradeOrderWorkflow:
                 raise rejection(f"decide_permit: organisation {actor_id!r} was not asked for a permit on this file")
             if f.permits[actor_id] != "pending":
                 raise rejection(f"decide_permit: organisation {actor_id!r} already answered ({f.permits[actor_id]})")
-        if update == "pay_fee" and c.amount_rial != f.fee_rial:  # type: ignore[attr-defined]
-            raise rejection(f"pay_fee: amount_rial must equal fee_rial ({f.fee_rial}), got {c.amount_rial}")  # type: ignore[attr-defined]
+        if update == "pay_fee":
+            check_fee_payment(c.amount_rial, f.fee_rial, f.fee_deadline)  # type: ignore[attr-defined]
         if update == "edit":
             if c.model_dump(exclude={"actor"}, exclude_none=True) == {}:
                 raise rejection("edit: carries no field to change")

@@ -16,8 +16,8 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.registry import PaymentRecord, record_payment
-    from activities.trade_order import AmendmentRecord, InquiryRequest, OrderLookup, apply_amendment, load_registered_order, run_rules_inquiry
+    from activities.registry import PaymentRecord
+    from activities.trade_order import AmendmentSettlement, InquiryRequest, OrderLookup, load_registered_order, run_rules_inquiry, settle_amendment
     from domain.commands import Command, Rejected, parse
     from domain.display import jalali_datetime, parse_instant, rials
     from lifecycles import trade_order as rules
@@ -26,7 +26,7 @@ with workflow.unsafe.imports_passed_through():
     from lifecycles.trade_order_amendment import Amendment, AmendmentMachine
 
 from workflows.common import Case, command_handler, rejection, run_activity
-from workflows.trade_order import fee_deadline_from_now, quote_fee
+from workflows.trade_order import check_fee_payment, fee_deadline_from_now, quote_fee, rules_date
 
 COMMANDS: dict[str, type[Command]] = {"edit": rules.Edit, "submit": Command, "cancel": Command, "pay_fee": rules.PayFee}
 KIND_FA = {"edit": "ویرایش", "renewal": "تمدید"}
@@ -59,6 +59,7 @@ class TradeOrderAmendmentWorkflow:
         d.order_number = order.order_number
         d.applicant_national_id = order.applicant_national_id
         d.last_fee_rial = order.last_fee_rial
+        d.order_version = order.version
         d.file = TradeFile(order.applicant_national_id, "")
         rules.fill_from_sections(d.file, order.sections)
         self.case.busy = None
@@ -111,7 +112,7 @@ class TradeOrderAmendmentWorkflow:
             async with self.case.working("submit"):
                 outcome = await run_activity(
                     run_rules_inquiry,
-                    InquiryRequest(workflow.info().workflow_id, d.file.sections(), workflow.now().date().isoformat()),
+                    InquiryRequest(workflow.info().workflow_id, d.file.sections(), rules_date()),
                     summary="rules inquiry of the edited order",
                 )
             if outcome.reasons:
@@ -149,13 +150,15 @@ class TradeOrderAmendmentWorkflow:
         d = self.data
         assert d.file is not None and d.order_number and d.full_fee_rial is not None
         wf_id = workflow.info().workflow_id
+        assert d.order_version is not None
         async with self.case.working("pay_fee"):
-            await run_activity(record_payment, PaymentRecord(wf_id, f"trade_order_{d.kind}_fee", c.payment_ref, c.amount_rial, workflow.now()))
             await run_activity(
-                apply_amendment,
-                AmendmentRecord(
-                    wf_id, d.order_number, d.kind, d.file.sections(), str(rules.proforma_total_eur(d.file)), d.full_fee_rial, workflow.now()
+                settle_amendment,
+                AmendmentSettlement(
+                    wf_id, d.order_number, d.order_version, d.kind, d.file.sections(), str(rules.proforma_total_eur(d.file)),
+                    d.full_fee_rial, PaymentRecord(wf_id, f"trade_order_{d.kind}_fee", c.payment_ref, c.amount_rial, workflow.now()),
                 ),
+                summary="take the fee and apply the amendment",
             )
         d.payment_ref = c.payment_ref
         self.case.fire("pay_fee", c.actor, payment_ref=c.payment_ref)
@@ -172,8 +175,8 @@ class TradeOrderAmendmentWorkflow:
         d = self.data
         if c.actor.role == "applicant" and c.actor.id != d.applicant_national_id:
             raise rejection(f"{update}: only the order's owner may do this")
-        if update == "pay_fee" and c.amount_rial != d.fee_rial:
-            raise rejection(f"pay_fee: amount_rial must equal fee_rial ({d.fee_rial}), got {c.amount_rial}")
+        if update == "pay_fee":
+            check_fee_payment(c.amount_rial, d.fee_rial, d.fee_deadline)
         if update == "edit":
             if c.model_dump(exclude={"actor"}, exclude_none=True) == {}:
                 raise rejection("edit: carries no field to change")
