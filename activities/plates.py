@@ -26,8 +26,17 @@ MAX_PLATE_ATTEMPTS = 64
 """Candidates tried before giving up (a series this full needs a new letter, not retries)."""
 
 
+VEHICLE_CHANGED = "VehicleChanged"
+"""Error type of a refusal that ends the case: the vehicle changed in the registry since the
+case's check (another owner, scrapped, numbered meanwhile), so the case can never complete."""
+
+
 def _refused(message: str) -> ApplicationError:
     return ApplicationError(message, type="Rejected", non_retryable=True)
+
+
+def _vehicle_changed(message: str) -> ApplicationError:
+    return ApplicationError(message, type=VEHICLE_CHANGED, non_retryable=True)
 
 
 def _active_plate(session: Session, vin: str) -> PlateRecord | None:
@@ -123,7 +132,7 @@ def number_vehicle(request: NumberingRequest) -> str:
             return known.plate
         active = _active_plate(session, request.vin)
         if active is not None:
-            raise _refused(f"VIN {request.vin} was numbered meanwhile (plate {active.plate})")
+            raise _vehicle_changed(f"VIN {request.vin} was numbered meanwhile (plate {active.plate})")
         _upsert_person(session, request.owner_national_id, request.owner_full_name)
         plate = _allocate(session, request.workflow_id, request.vin, request.owner_national_id, request.category, request.region_code, request.at)
         vehicle = session.get(Vehicle, request.vin)
@@ -239,7 +248,9 @@ def transfer_vehicle(request: TransferRequest) -> TransferResult:
             return TransferResult(**done)
         vehicle = session.get(Vehicle, request.vin)
         if vehicle is None or vehicle.owner_national_id != request.seller_national_id:
-            raise _refused("the seller no longer owns this vehicle in the registry")
+            raise _vehicle_changed("the seller no longer owns this vehicle in the registry")
+        if vehicle.scrapped_at is not None:
+            raise _vehicle_changed("the vehicle was scrapped")
         old = _active_plate(session, request.vin)
         region = request.region_code or (plate_region(old.plate) if old else policy.PLATE_DEFAULT_REGION_CODE)
         if old is not None:
@@ -283,7 +294,9 @@ def complete_service(request: ServiceCompletion) -> dict[str, Any]:
             return done
         vehicle = session.get(Vehicle, request.vin)
         if vehicle is None or vehicle.owner_national_id != request.owner_national_id:
-            raise _refused("the applicant no longer owns this vehicle in the registry")
+            raise _vehicle_changed("the applicant no longer owns this vehicle in the registry")
+        if vehicle.scrapped_at is not None:
+            raise _vehicle_changed("the vehicle was scrapped")
         detail = dict(request.detail)
         effect = _EFFECTS.get(request.service)
         if effect is not None:

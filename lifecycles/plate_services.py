@@ -244,6 +244,9 @@ class PlateServiceMachine(StateMachine):
     )
     notice_period_over = NoticePeriod.to(AwaitingFee)
     pay_fee = AwaitingFee.to(Completed)
+    registry_refused = Open.to(Rejected) | Permitted.to(Rejected) | AwaitingFee.to(Rejected)
+    """The registry refused the completion: the applicant no longer owns the car, or it was
+    scrapped (the case ends; see :func:`workflows.plate_common.end_if_vehicle_changed`)."""
     cancel = Open.to(Cancelled) | Permitted.to(Cancelled) | NoticePeriod.to(Cancelled) | AwaitingFee.to(Cancelled)
 
 

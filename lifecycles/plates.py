@@ -324,6 +324,8 @@ class VehicleNumberingMachine(StateMachine):
     inspect = Open.to(Rejected, cond="inspection_failed") | Open.to.itself(internal=True)
     checklist_complete = Open.to(AwaitingFee, cond="ready_for_fee")
     pay_plate_fee = AwaitingFee.to(Numbered)
+    registry_refused = AwaitingFee.to(Rejected)
+    """The registry refused the plate because the VIN was numbered meanwhile (the case ends)."""
 
 
 class PlateTransferMachine(StateMachine):
@@ -340,6 +342,8 @@ class PlateTransferMachine(StateMachine):
     confirm_presence = Open.to.itself(internal=True)
     checklist_complete = Open.to(AwaitingFee, cond="ready_for_fee")
     pay_plate_fee = AwaitingFee.to(Transferred)
+    registry_refused = AwaitingFee.to(Rejected)
+    """The registry refused the transfer: the seller no longer owns the car, or it was scrapped."""
     cancel = Open.to(Cancelled) | AwaitingFee.to(Cancelled)
 
 

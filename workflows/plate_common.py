@@ -7,9 +7,13 @@ done the handler validates again, so a case the check rejected refuses them with
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.plates import VEHICLE_CHANGED
 
 from workflows.common import Case, rejection
 
@@ -34,6 +38,26 @@ def settle_eligibility(case: Case, file: HasEligibility, reasons: list[str]) -> 
         case.fire("eligibility_failed", None, reasons=list(reasons))
     file.eligibility_checked = True
     case.refresh_details()
+
+
+def end_if_vehicle_changed(case: Case, file: HasEligibility, update: str, err: ActivityError, **extra: Any) -> Exception:
+    """What a command does when the registry refuses its completing activity.
+
+    Our choice: a refusal because the vehicle changed in the registry since the case's check
+    (another owner, scrapped, numbered meanwhile) can never be cured inside this case, so the
+    case ends: ``registry_refused`` moves it to ``Rejected`` with the registry's reason in
+    ``rejection_reasons`` and in the history, and the command fails with that reason (its own
+    change - document, inspection, payment - is not recorded on the case). Any other refusal
+    (e.g. no free plate) leaves the case exactly as it was, so the command can be sent again.
+    Returns the exception the handler raises; call it after ``case.working`` has ended.
+    """
+    cause = err.cause
+    if not (isinstance(cause, ApplicationError) and cause.type == VEHICLE_CHANGED):
+        return err
+    reason = cause.message
+    file.rejection_reasons = [reason]
+    case.fire("registry_refused", None, reasons=[reason], refused=update, **extra)
+    return rejection(f"{update}: the registry refused: {reason}; the case is rejected")
 
 
 def check_document_kind(update: str, kind: str, allowed: list[str]) -> None:

@@ -8,21 +8,31 @@ applies when it completes.
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from temporalio import workflow
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from activities.plates import ServiceCompletion, VehicleCheck, check_vehicle, complete_service
     from activities.registry import PaymentRecord, record_payment
-    from domain.commands import Command, parse
+    from domain.commands import Actor, Command, parse
     from domain.display import iso, jalali_datetime, parse_instant, rials
     from lifecycles import plate_services as rules
     from lifecycles.plate_services import PlateServiceMachine, ServiceFile
 
 from workflows.common import Case, command_handler, rejection, run_activity
-from workflows.plate_common import after_eligibility, check_document_kind, check_fee, checklist_line, settle_eligibility
+from workflows.plate_common import (
+    after_eligibility,
+    check_document_kind,
+    check_fee,
+    checklist_line,
+    end_if_vehicle_changed,
+    settle_eligibility,
+)
 
 
 @workflow.defn(name="PlateService")
@@ -86,21 +96,24 @@ class PlateServiceWorkflow:
     async def submit_document(self, cmd: dict[str, Any]) -> dict[str, Any]:
         await after_eligibility(self.file)
         c = self._check("submit_document", cmd)
-        f = self.file
-        f.checklist[c.kind] = True
-        doc: dict[str, Any] = {"kind": c.kind, "reference": c.reference, "by": c.actor.model_dump(), "at": iso(workflow.now())}
-        extra: dict[str, Any] = {"kind": c.kind}
-        if c.kind == "newspaper_notice":
-            published = c.published_on or rules.tehran_today(workflow.now())
-            f.notice_published_on = published.isoformat()
-            f.notice_wait_ends = iso(rules.notice_wait_ends(published))
-            doc["published_on"] = extra["published_on"] = f.notice_published_on
-        if c.part is not None:
-            f.new_part = c.part.model_dump(mode="json", exclude_none=True)
-            doc["part"] = f.new_part
-        f.documents.append(doc)
-        self.case.fire("submit_document", c.actor, **extra)
-        await self._advance()
+        now = iso(workflow.now())
+        published = c.published_on or rules.tehran_today(workflow.now())
+
+        def change(f: ServiceFile) -> dict[str, Any]:
+            f.checklist[c.kind] = True
+            doc: dict[str, Any] = {"kind": c.kind, "reference": c.reference, "by": c.actor.model_dump(), "at": now}
+            extra: dict[str, Any] = {"kind": c.kind}
+            if c.kind == "newspaper_notice":
+                f.notice_published_on = published.isoformat()
+                f.notice_wait_ends = iso(rules.notice_wait_ends(published))
+                doc["published_on"] = extra["published_on"] = f.notice_published_on
+            if c.part is not None:
+                f.new_part = c.part.model_dump(mode="json", exclude_none=True)
+                doc["part"] = f.new_part
+            f.documents.append(doc)
+            return extra
+
+        await self._apply("submit_document", c.actor, change)
         return self.status()
 
     @submit_document.validator
@@ -112,14 +125,17 @@ class PlateServiceWorkflow:
     async def inspect(self, cmd: dict[str, Any]) -> dict[str, Any]:
         await after_eligibility(self.file)
         c = self._check("inspect", cmd)
-        f = self.file
-        stage = f.stage
-        f.inspections[stage] = {"passed": c.passed, "notes": c.notes, "officer": c.actor.id, "at": iso(workflow.now())}
-        if not c.passed:
-            which = "re-inspection" if stage == "Permitted" else "inspection"
-            f.rejection_reasons = [f"the officer's {which} failed: {c.notes}"]
-        self.case.fire("inspect", c.actor, passed=c.passed, notes=c.notes)
-        await self._advance()
+        now = iso(workflow.now())
+
+        def change(f: ServiceFile) -> dict[str, Any]:
+            stage = f.stage
+            f.inspections[stage] = {"passed": c.passed, "notes": c.notes, "officer": c.actor.id, "at": now}
+            if not c.passed:
+                which = "re-inspection" if stage == "Permitted" else "inspection"
+                f.rejection_reasons = [f"the officer's {which} failed: {c.notes}"]
+            return {"passed": c.passed, "notes": c.notes}
+
+        await self._apply("inspect", c.actor, change)
         return self.status()
 
     @inspect.validator
@@ -131,12 +147,17 @@ class PlateServiceWorkflow:
     async def pay_fee(self, cmd: dict[str, Any]) -> dict[str, Any]:
         c = self._check("pay_fee", cmd)
         f = self.file
-        async with self.case.working("pay_fee"):
-            await run_activity(
-                record_payment,
-                PaymentRecord(workflow.info().workflow_id, f"plate_service_{f.service}", c.payment_ref, c.amount_rial, workflow.now()),
-            )
-            await self._complete()
+        try:
+            async with self.case.working("pay_fee"):
+                await run_activity(
+                    record_payment,
+                    PaymentRecord(workflow.info().workflow_id, f"plate_service_{f.service}", c.payment_ref, c.amount_rial, workflow.now()),
+                )
+                result = await self._complete(f)
+        except ActivityError as err:
+            # The payment stays on record (the bank took it); the history names it for a refund.
+            raise end_if_vehicle_changed(self.case, f, "pay_fee", err, payment_ref=c.payment_ref) from None
+        f.result = result
         f.payment_ref = c.payment_ref
         self.case.fire("pay_fee", c.actor, payment_ref=c.payment_ref, result=f.result)
         return self.status()
@@ -186,21 +207,48 @@ class PlateServiceWorkflow:
             if problems:
                 raise rejection("submit_document: " + "; ".join(problems))
 
-    async def _advance(self) -> None:
-        """Leave the stage once its documents and inspection are in; completing runs the effect."""
+    async def _apply(self, update: str, actor: Actor, change: Callable[[ServiceFile], dict[str, Any]]) -> None:
+        """Record a document or an inspection, and leave the stage once it is complete.
+
+        When the change completes the service, the registry's ``complete_service`` runs FIRST,
+        on a copy of the file with the change applied, and the change is recorded on the case
+        only once the registry accepted it: a refused completion leaves nothing half-done (see
+        :func:`end_if_vehicle_changed` for the refusals that end the case).
+        """
+        preview = self._copy(self.file)
+        change(preview)
+        result: dict[str, Any] | None = None
+        completes = self.case.state in ("Open", "Permitted") and self._completes(preview)
+        if completes:
+            try:
+                async with self.case.working(update):
+                    result = await self._complete(preview)
+            except ActivityError as err:
+                raise end_if_vehicle_changed(self.case, self.file, update, err) from None
         f = self.file
+        extra = change(f)
+        self.case.fire(update, actor, **extra)
         if self.case.state not in ("Open", "Permitted") or not f.stage_ready:
             return
-        completes = not (f.needs_permit or f.needs_notice_wait or f.has_fee)
-        if not completes:
+        if completes:
+            f.result = result
+            self.case.fire("stage_complete", None, result=f.result)
+        else:
             self.case.fire("stage_complete", None)
-            return
-        async with self.case.working("complete"):
-            await self._complete()
-        self.case.fire("stage_complete", None, result=f.result)
 
-    async def _complete(self) -> None:
-        f = self.file
+    @staticmethod
+    def _copy(f: ServiceFile) -> ServiceFile:
+        return dataclasses.replace(
+            f, checklist=dict(f.checklist), inspections=dict(f.inspections), documents=list(f.documents),
+            rejection_reasons=list(f.rejection_reasons),
+        )
+
+    @staticmethod
+    def _completes(f: ServiceFile) -> bool:
+        """Whether the stage is ready and leaving it completes the service (runs the effect)."""
+        return f.stage_ready and not f.inspection_failed and not (f.needs_permit or f.needs_notice_wait or f.has_fee)
+
+    async def _complete(self, f: ServiceFile) -> dict[str, Any]:
         s = self.start
         assert s is not None
         detail: dict[str, Any] = {}
@@ -208,7 +256,7 @@ class PlateServiceWorkflow:
             detail["change"] = f.change
         if f.new_part:
             detail["new_part"] = f.new_part
-        f.result = await run_activity(
+        return await run_activity(
             complete_service,
             ServiceCompletion(workflow.info().workflow_id, f.service, f.vin, f.owner_national_id, workflow.now(), detail),
             summary=f"registry: {f.service}",

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from temporalio import workflow
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from activities.plates import (
@@ -29,7 +30,14 @@ with workflow.unsafe.imports_passed_through():
     from lifecycles.plates import PlateFile, PlateTransferMachine, VehicleNumberingMachine
 
 from workflows.common import Case, command_handler, rejection, run_activity
-from workflows.plate_common import after_eligibility, check_document_kind, check_fee, checklist_line, settle_eligibility
+from workflows.plate_common import (
+    after_eligibility,
+    check_document_kind,
+    check_fee,
+    checklist_line,
+    end_if_vehicle_changed,
+    settle_eligibility,
+)
 
 
 @workflow.defn(name="VehicleNumbering")
@@ -123,19 +131,24 @@ class VehicleNumberingWorkflow:
         f, s = self.file, self.start
         assert s is not None
         wf_id = workflow.info().workflow_id
-        async with self.case.working("pay_plate_fee"):
-            await run_activity(record_payment, PaymentRecord(wf_id, "plate_fee", c.payment_ref, c.amount_rial, workflow.now()))
-            f.plate = await run_activity(
-                number_vehicle,
-                NumberingRequest(
-                    workflow_id=wf_id, vin=s.vin, category=s.category,
-                    region_code=s.region_code or policy.PLATE_DEFAULT_REGION_CODE,
-                    owner_national_id=s.owner.national_id, owner_full_name=s.owner.full_name,
-                    kind=s.vehicle.kind, production_year=s.vehicle.production_year, fuel=s.vehicle.fuel,
-                    at=workflow.now(),
-                ),
-                summary="allocate the plate and record the vehicle",
-            )
+        try:
+            async with self.case.working("pay_plate_fee"):
+                await run_activity(record_payment, PaymentRecord(wf_id, "plate_fee", c.payment_ref, c.amount_rial, workflow.now()))
+                plate = await run_activity(
+                    number_vehicle,
+                    NumberingRequest(
+                        workflow_id=wf_id, vin=s.vin, category=s.category,
+                        region_code=s.region_code or policy.PLATE_DEFAULT_REGION_CODE,
+                        owner_national_id=s.owner.national_id, owner_full_name=s.owner.full_name,
+                        kind=s.vehicle.kind, production_year=s.vehicle.production_year, fuel=s.vehicle.fuel,
+                        at=workflow.now(),
+                    ),
+                    summary="allocate the plate and record the vehicle",
+                )
+        except ActivityError as err:
+            # The VIN was numbered meanwhile: the case ends (the payment stays on record for a refund).
+            raise end_if_vehicle_changed(self.case, f, "pay_plate_fee", err, payment_ref=c.payment_ref) from None
+        f.plate = plate
         f.payment_ref = c.payment_ref
         self.case.fire("pay_plate_fee", c.actor, payment_ref=c.payment_ref, plate=f.plate)
         return self.status()
@@ -280,17 +293,21 @@ class PlateTransferWorkflow:
         f, s = self.file, self.start
         assert s is not None
         wf_id = workflow.info().workflow_id
-        async with self.case.working("pay_plate_fee"):
-            await run_activity(record_payment, PaymentRecord(wf_id, "plate_transfer_fee", c.payment_ref, c.amount_rial, workflow.now()))
-            result = await run_activity(
-                transfer_vehicle,
-                TransferRequest(
-                    workflow_id=wf_id, vin=s.vin, seller_national_id=s.seller.national_id,
-                    buyer_national_id=s.buyer.national_id, buyer_full_name=s.buyer.full_name,
-                    region_code=s.region_code, at=workflow.now(),
-                ),
-                summary="the buyer becomes the owner",
-            )
+        try:
+            async with self.case.working("pay_plate_fee"):
+                await run_activity(record_payment, PaymentRecord(wf_id, "plate_transfer_fee", c.payment_ref, c.amount_rial, workflow.now()))
+                result = await run_activity(
+                    transfer_vehicle,
+                    TransferRequest(
+                        workflow_id=wf_id, vin=s.vin, seller_national_id=s.seller.national_id,
+                        buyer_national_id=s.buyer.national_id, buyer_full_name=s.buyer.full_name,
+                        region_code=s.region_code, at=workflow.now(),
+                    ),
+                    summary="the buyer becomes the owner",
+                )
+        except ActivityError as err:
+            # The seller sold or scrapped the car meanwhile: the case ends (the payment stays on record for a refund).
+            raise end_if_vehicle_changed(self.case, f, "pay_plate_fee", err, payment_ref=c.payment_ref) from None
         f.payment_ref = c.payment_ref
         f.plate, f.previous_plate, f.fuel_card_moved = result.plate, result.previous_plate, result.fuel_card_moved
         self.case.fire("pay_plate_fee", c.actor, payment_ref=c.payment_ref, plate=f.plate, previous_plate=f.previous_plate)
