@@ -7,6 +7,7 @@ never ``date``.
 
 from __future__ import annotations
 
+import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -19,7 +20,7 @@ from temporalio.exceptions import ApplicationError
 from activities.escrow import EscrowHold, escrow_adapter
 from domain import policy
 from domain.display import iso
-from lifecycles.import_purchase import EligibilityFacts, active_plate_reasons, code_digest, eligibility_reasons
+from lifecycles.import_purchase import EligibilityFacts, active_plate_reasons, eligibility_reasons
 from registry.db import session_scope
 from registry.models import (
     Allocation,
@@ -271,24 +272,34 @@ def reinstate_registration(request: Reinstatement) -> list[str]:
 # --- the withdrawal code ---
 
 
+# The code lives only in the outbox row the SMS gateway reads: the workflow gets neither the code
+# nor any digest of it back (a 6-digit code's hash is brute-forced in milliseconds from history),
+# and a code the applicant gives is checked against that row by ``check_withdrawal_code``.
+
+
 @dataclass
 class CodeRequest:
     workflow_id: str
     step: str
     """Unique per code sent: a retry finds the code it already queued."""
     to: str
-    salt: str
     expires_at: datetime
     at: datetime
 
 
-@activity.defn
-def issue_withdrawal_code(request: CodeRequest) -> str:
-    """Queue a fresh SMS code in the outbox and return only its digest to the workflow."""
-    with session_scope() as session:
-        sent = session.scalar(
-            select(OutboxMessage).where(OutboxMessage.workflow_id == request.workflow_id, OutboxMessage.step == request.step)
+def _sent_code(session: Session, workflow_id: str, step: str) -> OutboxMessage | None:
+    return session.scalar(
+        select(OutboxMessage).where(
+            OutboxMessage.workflow_id == workflow_id, OutboxMessage.step == step, OutboxMessage.kind == "sms_code"
         )
+    )
+
+
+@activity.defn
+def issue_withdrawal_code(request: CodeRequest) -> None:
+    """Queue a fresh SMS code in the outbox; nothing of the code goes back to the workflow."""
+    with session_scope() as session:
+        sent = _sent_code(session, request.workflow_id, request.step)
         if sent is None or sent.code is None:
             code = f"{secrets.randbelow(10**policy.WITHDRAWAL_CODE_DIGITS):0{policy.WITHDRAWAL_CODE_DIGITS}d}"
             minutes = int(policy.WITHDRAWAL_CODE_TTL.total_seconds() // 60)
@@ -299,9 +310,25 @@ def issue_withdrawal_code(request: CodeRequest) -> str:
                     code=code, created_at=request.at,
                 )
             )
-        else:
-            code = sent.code
-    return code_digest(request.salt, code)
+
+
+@dataclass
+class CodeCheck:
+    workflow_id: str
+    step: str
+    """The outbox step of the code the case holds live (expiry and attempts are the workflow's)."""
+    code: str
+    """What the applicant gave in the ``withdraw`` update."""
+
+
+@activity.defn
+def check_withdrawal_code(check: CodeCheck) -> bool:
+    """Whether ``check.code`` is the code sent at ``check.step`` (constant-time compare)."""
+    with session_scope() as session:
+        sent = _sent_code(session, check.workflow_id, check.step)
+        if sent is None or sent.code is None:
+            return False
+        return hmac.compare_digest(sent.code.encode(), check.code.encode())
 
 
 # --- the escrow deposit ---
@@ -322,8 +349,14 @@ class DepositRequest:
 
 @activity.defn
 def release_deposit(request: DepositRequest) -> str:
-    """Release the blocked deposit at the bank; returns the ISO instant it was released."""
-    released = escrow_adapter().release(request.hold(), _server_time())
+    """Release the blocked deposit at the bank; returns the ISO instant it was released.
+
+    Stamped with the workflow's time (``request.at``), so the ledger, the status and the case's
+    clock agree. A retry (the bank was unreachable at first) is stamped with its own attempt's
+    time on the same server clock: a release that happened days later must not be backdated.
+    """
+    at = request.at if activity.info().attempt <= 1 else max(_utc(request.at), _server_time())
+    released = escrow_adapter().release(request.hold(), at)
     stamp = iso(_utc(released))
     assert stamp is not None
     return stamp
@@ -353,6 +386,7 @@ ACTIVITIES = [
     close_registration,
     reinstate_registration,
     issue_withdrawal_code,
+    check_withdrawal_code,
     release_deposit,
     reblock_deposit,
     record_deposit_unblocked,

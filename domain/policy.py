@@ -31,7 +31,10 @@ BANK_SYSTEM_PRIORITY_GROUPS = range(21, 28)
 ESCROW_DEPOSIT_RIAL = 5_000_000_000
 """500 million toman blocked in the applicant's escrow account (seed 001)."""
 
-NO_NEW_CAR_LOOKBACK = timedelta(days=48 * 30)
+MONTH = timedelta(days=30)
+"""A month where a seed counts in months and a period must be a fixed length (seed 001)."""
+
+NO_NEW_CAR_LOOKBACK = 48 * MONTH
 """No new car bought in the last 48 months (seed 001); a month counted as 30 days."""
 
 DELIVERY_WINDOW_AFTER_FINAL_PAYMENT = timedelta(days=30)

@@ -1,14 +1,13 @@
 """Imported-car purchase (خرید خودروی وارداتی), seed 001_f8898b590ca0d58d; withdrawal seed 000.
 
 The statechart, the commands with their field rules, who may give each, and the pure rules
-(eligibility, payments, delay and withdrawal penalties, refunds, the withdrawal code's digest).
+(eligibility, payments, lateness, delay and withdrawal penalties, refunds).
 Activities gather the registry's facts; everything decided from them is decided here.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any
@@ -228,9 +227,10 @@ class PurchaseCase:
     delivered_at: str | None = None
     title_transfer_locked_until: str | None = None
     # withdrawal
-    code_salt: str = ""
-    code_digest: str | None = None
-    """sha256 of salt and code: the code itself reaches only the SMS outbox."""
+    code_step: str | None = None
+    """The outbox step of the live SMS code. The code itself is only in the outbox row the SMS
+    gateway reads; the case keeps neither it nor any digest of it (a 6-digit code's hash is
+    brute-forced in milliseconds), and an activity checks a given code against that row."""
     code_expires_at: str | None = None
     code_attempts_left: int = 0
     codes_sent: int = 0
@@ -249,16 +249,31 @@ class PurchaseCase:
     deposit_released_at: str | None = None
     deposit_release_overdue: bool = False
     deposit_unblocked_at: str | None = None
+    clock: Callable[[], datetime] | None = field(default=None, repr=False, compare=False)
+    """The workflow's clock (``workflow.now``), for guards that depend on the time of a command."""
+
+    def now(self) -> datetime:
+        assert self.clock is not None, "PurchaseCase.clock is not set"
+        return self.clock()
 
     # guards
     @property
     def has_withdrawal_code(self) -> bool:
-        return self.code_digest is not None and self.code_attempts_left > 0
+        return self.code_step is not None and self.code_attempts_left > 0
 
     @property
     def delay_over_three_months(self) -> bool:
-        """More than 90 days late: the fourth 30-day period has started."""
-        return self.delay_periods * policy.DELAY_PENALTY_PERIOD > policy.CANCEL_FOR_DELAY_AFTER
+        """Delivery is late by strictly more than ``CANCEL_FOR_DELAY_AFTER`` now (from the clock,
+        not from the delay timers, which may not have fired yet for this instant)."""
+        deadline = instant(self.delivery_deadline)
+        return deadline is not None and may_cancel_for_delay(deadline, self.now())
+
+    def periods_late_now(self) -> int:
+        """Started delay periods: live while the importer owes the car, as settled after it."""
+        deadline = instant(self.delivery_deadline)
+        if self.state in DELIVERY_PENDING and deadline is not None:
+            return max(self.delay_periods, periods_late(deadline, self.now()))
+        return self.delay_periods
 
     @property
     def may_reinstate(self) -> bool:
@@ -337,7 +352,7 @@ def eligibility_reasons(facts: EligibilityFacts) -> list[str]:
     if not facts.has_driving_license:
         reasons.append("the applicant has no driving licence")
     if facts.last_new_car_purchase:
-        months = policy.NO_NEW_CAR_LOOKBACK.days // 30
+        months = policy.NO_NEW_CAR_LOOKBACK // policy.MONTH
         reasons.append(f"a new car was bought within the last {months} months (on {facts.last_new_car_purchase[:10]})")
     reasons.extend(active_plate_reasons(facts.active_plates))
     if facts.other_open_schemes:
@@ -378,6 +393,16 @@ def periods_late(deadline: datetime, now: datetime) -> int:
     return (now - deadline) // policy.DELAY_PENALTY_PERIOD + 1
 
 
+def late_by(deadline: datetime, now: datetime) -> timedelta:
+    """How late delivery is at ``now`` (zero before the deadline)."""
+    return max(now - deadline, timedelta(0))
+
+
+def may_cancel_for_delay(deadline: datetime, now: datetime) -> bool:
+    """«تاخیر بیش از سه ماه» (seed 001): strictly more than ``CANCEL_FOR_DELAY_AFTER`` late."""
+    return late_by(deadline, now) > policy.CANCEL_FOR_DELAY_AFTER
+
+
 def next_period_start(deadline: datetime, periods: int) -> datetime:
     return deadline + periods * policy.DELAY_PENALTY_PERIOD
 
@@ -409,16 +434,7 @@ def refund_after_cancel(case: PurchaseCase, cancellation_penalty: int) -> int:
     return case.paid("2") + case.paid("3") + case.delay_penalty_rial + cancellation_penalty
 
 
-# --- the withdrawal code ---
-
-
-def code_digest(salt: str, code: str) -> str:
-    """What the workflow keeps of an SMS code: its salted sha256."""
-    return hashlib.sha256(f"{salt}:{code}".encode()).hexdigest()
-
-
-def code_matches(salt: str, digest: str, code: str) -> bool:
-    return hmac.compare_digest(code_digest(salt, code), digest)
+# --- instants ---
 
 
 def instant(text: str | None) -> datetime | None:

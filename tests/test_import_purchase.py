@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import ast
+import re
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
+from persiantools.digits import en_to_fa
 from sqlalchemy import select
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.testing import WorkflowEnvironment
@@ -58,6 +62,8 @@ async def test_purchase_from_registration_to_delivery(client: Client, worker: Wo
     assert status["state"] == "AtCustoms"
     invitations = outbox(handle.id, "invitation")
     assert len(invitations) == 1 and invitations[0].to == nid
+    # The importer's delivery window comes from the policy, in Persian digits.
+    assert f"{en_to_fa(str(policy.DELIVERY_WINDOW_AFTER_FINAL_PAYMENT.days))} روز" in invitations[0].text
 
     paid_at = await env.get_current_time()
     status = await update(handle, "pay_final", actor=actor("applicant", nid), payment_ref=f"S3-{handle.id}", amount_rial=FINAL_COSTS)
@@ -228,3 +234,19 @@ async def test_an_active_plate_at_delivery_ends_the_purchase(client: Client, wor
     with session_scope() as session:
         assert session.get(Vehicle, vin) is None
         assert not session.get(Allocation, handle.id).active
+
+
+def test_policy_numbers_are_formatted_from_the_policy_not_typed() -> None:
+    """No policy number typed into a text of the lifecycle: Persian digits, a month in words or a
+    30-day month are all formatted from ``domain/policy.py``."""
+    root = Path(__file__).resolve().parent.parent
+    workflow = ast.parse((root / "workflows/import_purchase.py").read_text(encoding="utf-8"))
+    texts = [n.value for n in ast.walk(workflow) if isinstance(n, ast.Constant) and isinstance(n.value, str)]
+    typed = [t for t in texts if re.search("[۰-۹]", t) or "یک ماه" in t or "one month" in t]
+    assert not typed, typed
+    rules = ast.parse((root / "lifecycles/import_purchase.py").read_text(encoding="utf-8"))
+    literal_months = [
+        ast.unparse(n) for n in ast.walk(rules)
+        if isinstance(n, ast.BinOp) and isinstance(n.op, ast.FloorDiv) and isinstance(n.right, ast.Constant) and n.right.value == 30
+    ]
+    assert not literal_months, literal_months

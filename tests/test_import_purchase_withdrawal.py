@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import base64
+import contextlib
+import hashlib
 import json
+import re
 import uuid
-from datetime import timedelta
+from datetime import timedelta, timezone
 
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
@@ -22,6 +26,7 @@ from tests.test_import_purchase_support import (  # noqa: F401 - env, worker and
     close_cases,
     env,
     worker,
+    instant,
     last_code,
     outbox,
     to_state,
@@ -52,7 +57,7 @@ async def test_withdrawal_before_the_contract_is_free_and_can_be_reinstated(clie
     assert len(code) == policy.WITHDRAWAL_CODE_DIGITS and code.isdigit()
     sms = outbox(handle.id, "sms_code")[-1]
     assert sms.to == nid and code in sms.text
-    # The workflow keeps only a digest: the code is in neither the status nor the event history.
+    # The code is only in the outbox: neither in the status nor in the event history.
     assert code not in json.dumps(status, ensure_ascii=False)
     history = await handle.fetch_history()
     assert code not in json.dumps(history.to_json_dict())
@@ -149,3 +154,85 @@ async def test_a_code_expires_and_is_burnt_after_too_many_wrong_attempts(client:
     assert "no attempts left" in message
     assert "request a withdrawal code first" in await rejected(handle, "withdraw", actor=me, code=fresh)
     assert (await handle.query("status"))["state"] == "Eligible"
+
+
+def _texts(node: object, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], str]]:
+    """Every string in a history's JSON, payloads decoded, with the keys leading to it."""
+    found: list[tuple[tuple[str, ...], str]] = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "data" and isinstance(value, str):
+                with contextlib.suppress(ValueError):
+                    value = base64.b64decode(value, validate=True).decode("utf-8", "replace")
+            found += _texts(value, path + (key,))
+    elif isinstance(node, list):
+        for item in node:
+            found += _texts(item, path)
+    elif isinstance(node, str):
+        found.append((path, node))
+    return found
+
+
+def _event_texts(history: dict) -> list[tuple[str, tuple[str, ...], str]]:
+    """``(what the event is, keys, string)`` for every string of every event."""
+    out = []
+    for event in history["events"]:
+        attributes = next(k for k in event if k.endswith("EventAttributes"))
+        name = attributes
+        if attributes == "workflowExecutionUpdateAcceptedEventAttributes":
+            name += ":" + event[attributes]["acceptedRequest"]["input"]["name"]
+        if attributes == "activityTaskScheduledEventAttributes":
+            name += ":" + event[attributes]["activityType"]["name"]
+        out += [(name, path, text) for path, text in _texts(event[attributes])]
+    return out
+
+
+SHA256ISH = re.compile(r"(?<![0-9a-fA-F])[0-9a-fA-F]{64}(?![0-9a-fA-F])")
+
+
+async def test_neither_the_code_nor_any_hash_of_it_is_in_status_or_history(client: Client, worker: Worker, env: WorkflowEnvironment) -> None:
+    handle, nid = await begin(client, worker)
+    me = actor("applicant", nid)
+    status = await update(handle, "request_withdrawal_code", actor=me)
+    code = last_code(handle.id)
+    before = await handle.query("status")
+    message = await wrong_code(handle, nid, other_than(code))
+    assert f"{policy.WITHDRAWAL_CODE_MAX_ATTEMPTS - 1} attempt(s) left" in message
+    after = await handle.query("status")
+    assert after["history"] == before["history"] and after["withdrawal_code_attempts_left"] == policy.WITHDRAWAL_CODE_MAX_ATTEMPTS - 1
+    digests = {getattr(hashlib, name)(code.encode()).hexdigest() for name in ("md5", "sha1", "sha256", "sha512")}
+    for shown in (status, after):
+        text = json.dumps(shown, ensure_ascii=False)
+        assert code not in text and not SHA256ISH.search(text) and not any(d in text for d in digests)
+
+    # Up to here nobody has sent the right code: it is nowhere in history.
+    texts = _event_texts((await handle.fetch_history()).to_json_dict())
+    assert not [t for t in texts if code in t[2]]
+    # Nor is any digest: no sha256-like value (the old design's digest came back from an activity).
+    assert not [t for t in texts if SHA256ISH.search(t[2]) or any(d in t[2] for d in digests)]
+
+    status = await update(handle, "withdraw", actor=me, code=code)
+    assert status["state"] == "Withdrawn"
+    texts = _event_texts((await handle.fetch_history()).to_json_dict())
+    # Now the code the client sent is in its update's input, and forwarded for the check; nowhere else.
+    where = {t[0] for t in texts if code in t[2]}
+    assert where == {
+        "workflowExecutionUpdateAcceptedEventAttributes:withdraw",
+        "activityTaskScheduledEventAttributes:check_withdrawal_code",
+    }, where
+    assert not [t for t in texts if SHA256ISH.search(t[2]) or any(d in t[2] for d in digests)]
+    assert code not in json.dumps(status, ensure_ascii=False)
+
+
+async def test_the_deposit_release_is_stamped_with_the_workflow_time(client: Client, worker: Worker, env: WorkflowEnvironment) -> None:
+    handle, nid = await begin(client, worker)
+    me = actor("applicant", nid)
+    await update(handle, "request_withdrawal_code", actor=me)
+    await update(handle, "withdraw", actor=me, code=last_code(handle.id))
+    status = await wait_for(handle, lambda s: s["deposit_released_at"] is not None)
+    left = [h for h in status["history"] if h["event"] == "withdraw"][-1]["at"]
+    assert status["deposit_released_at"] == status["withdrawn_at"] == left
+    assert instant(status["deposit_release_deadline"]) == instant(left) + policy.DEPOSIT_RELEASE_WINDOW
+    with session_scope() as session:
+        released = session.get(EscrowDeposit, handle.id).released_at
+    assert released.replace(tzinfo=released.tzinfo or timezone.utc) == instant(left)

@@ -2,14 +2,20 @@
 
 Deterministic code only: the states live in :class:`lifecycles.import_purchase.ImportPurchaseMachine`,
 every I/O is an activity, and every clock is a durable timer:
-- the delay penalty: one timer per started 30-day period past the delivery deadline,
+- the delay penalty: one timer per started 30-day period past the delivery deadline (it puts the
+  period in history and wakes the case). No command relies on those timers having fired: a timer
+  and an update can land in the same activation, the update's validator and handler first, so
+  lateness is computed from ``workflow.now()`` and the deadline (``rules.periods_late``,
+  ``rules.may_cancel_for_delay``; ``status`` likewise),
 - the SMS withdrawal code's expiry, and the operator's reinstatement window after a withdrawal,
   all in :meth:`Case.run`;
 - the 72-hour release of the escrow deposit: a background task running the release (retried)
   against a timer that raises an alert if the bank has not confirmed in time.
 
-The withdrawal code is drawn inside an activity, which queues it in the SMS outbox and hands the
-workflow only its salted digest: the code is never in the workflow's state or history. A wrong
+The withdrawal code is drawn inside an activity, which queues it in the SMS outbox and returns
+nothing: neither the code nor any digest of it is in the workflow's state or history (a 6-digit
+code's hash is brute-forced in milliseconds). The workflow keeps the code's outbox step, expiry and
+attempts left; ``withdraw`` checks the given code against the outbox row in an activity. A wrong
 code is an accepted update that counts the attempt and then fails with ``WrongCode`` (a validator
 cannot count); after ``WITHDRAWAL_CODE_MAX_ATTEMPTS`` wrong codes the code is burnt.
 """
@@ -29,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.import_purchase import (
         AllocationRecord,
         Closing,
+        CodeCheck,
         CodeRequest,
         DeliveryRecord,
         DepositRequest,
@@ -37,6 +44,7 @@ with workflow.unsafe.imports_passed_through():
         Registration,
         Reinstatement,
         check_eligibility,
+        check_withdrawal_code,
         close_registration,
         issue_withdrawal_code,
         reblock_deposit,
@@ -48,6 +56,8 @@ with workflow.unsafe.imports_passed_through():
         reinstate_registration,
         release_deposit,
     )
+    from persiantools.digits import en_to_fa
+
     from activities.registry import PaymentRecord, record_payment
     from domain import policy
     from domain.commands import Command, Rejected, parse
@@ -64,6 +74,16 @@ RELEASE_RETRY = RetryPolicy(
     non_retryable_error_types=["Rejected"],
 )
 """A bank is an outside party: retried without limit, but no more often than every 15 minutes."""
+
+def fa_days(span: timedelta) -> str:
+    """A policy span in whole days, in Persian digits (e.g. 30 days)."""
+    return f"{en_to_fa(str(span.days))} روز"
+
+
+def fa_hours(span: timedelta) -> str:
+    """A policy span in whole hours, in Persian digits (e.g. 72 hours)."""
+    return f"{en_to_fa(str(span // timedelta(hours=1)))} ساعت"
+
 
 WITHDRAWABLE = frozenset({"Eligible", "Allocated", "Contracted", "AtCustoms", "AwaitingDelivery"})
 """States in which a withdrawal code may be requested and used."""
@@ -90,8 +110,7 @@ class ImportPurchaseWorkflow:
         except Exception as err:  # reported by run(), which fails the workflow cleanly
             self._start_error = str(err)
             self.p = PurchaseCase("", "", "", False, False, "", "", 0)
-        # Not secret: it only makes one case's code digests useless for another case.
-        self.p.code_salt = f"{workflow.random().getrandbits(128):032x}"
+        self.p.clock = workflow.now
         self.machine = ImportPurchaseMachine(self.p)
         self.case = Case(self.machine, rules.UPDATE_ROLES, self._describe, self._why_disabled)
         self._release_task: asyncio.Task[None] | None = None
@@ -128,10 +147,10 @@ class ImportPurchaseWorkflow:
             paid_rial=p.paid_rial(),
             payments={stage: dict(v) for stage, v in p.payments.items()},
             delivery_deadline=p.delivery_deadline,
-            delay_periods=p.delay_periods,
-            delay_penalty_rial=p.delay_penalty_rial,
-            withdrawal_code_expires_at=p.code_expires_at if p.code_digest else None,
-            withdrawal_code_attempts_left=p.code_attempts_left if p.code_digest else 0,
+            delay_periods=p.periods_late_now(),
+            delay_penalty_rial=self._delay_penalty_now(),
+            withdrawal_code_expires_at=p.code_expires_at if p.code_step else None,
+            withdrawal_code_attempts_left=p.code_attempts_left if p.code_step else 0,
             withdrawal_penalty_rial=p.withdrawal_penalty_rial,
             cancellation_penalty_rial=p.cancellation_penalty_rial,
             refund_rial=p.refund_rial,
@@ -227,7 +246,7 @@ class ImportPurchaseWorkflow:
                 text=(
                     f"{p.applicant_full_name} گرامی، خودروی {p.model} شما به گمرک رسید. "
                     f"لطفاً مرحله سوم وجه ({rials(p.final_costs_rial)}) را پرداخت کنید؛ "
-                    f"واردکننده پس از آن حداکثر یک ماه برای تحویل فرصت دارد."
+                    f"واردکننده پس از آن حداکثر {fa_days(policy.DELIVERY_WINDOW_AFTER_FINAL_PAYMENT)} برای تحویل فرصت دارد."
                 ),
             )
         return self.status()
@@ -261,6 +280,7 @@ class ImportPurchaseWorkflow:
         c = self._check("deliver", cmd)
         p = self.p
         now = workflow.now()
+        self._catch_up_delay()  # a period that started in this very activation counts
         locked_until = now + policy.TITLE_TRANSFER_LOCK
         async with self.case.working("deliver"):
             reasons = await run_activity(recheck_active_plate, PlateCheck(self._id, p.applicant_national_id), summary="no active plate")
@@ -293,6 +313,7 @@ class ImportPurchaseWorkflow:
     async def cancel_for_delay(self, cmd: dict[str, Any]) -> dict[str, Any]:
         c = self._check("cancel_for_delay", cmd)
         p = self.p
+        self._catch_up_delay()  # a period that started in this very activation counts
         async with self.case.working("cancel_for_delay"):
             await run_activity(close_registration, Closing(self._id, workflow.now(), release_allocation=True))
         assert p.base_price_rial is not None
@@ -319,13 +340,14 @@ class ImportPurchaseWorkflow:
         now = workflow.now()
         expires = now + policy.WITHDRAWAL_CODE_TTL
         p.codes_sent += 1
+        step = f"withdrawal-code-{p.codes_sent}"
         async with self.case.working("request_withdrawal_code"):
-            digest = await run_activity(
+            await run_activity(
                 issue_withdrawal_code,
-                CodeRequest(self._id, f"withdrawal-code-{p.codes_sent}", p.applicant_national_id, p.code_salt, expires, now),
+                CodeRequest(self._id, step, p.applicant_national_id, expires, now),
                 summary="SMS code to the outbox",
             )
-        p.code_digest, p.code_expires_at = digest, iso(expires)
+        p.code_step, p.code_expires_at = step, iso(expires)
         p.code_attempts_left = policy.WITHDRAWAL_CODE_MAX_ATTEMPTS
         self.case.fire("request_withdrawal_code", c.actor, expires_at=p.code_expires_at)
         return self.status()
@@ -339,12 +361,16 @@ class ImportPurchaseWorkflow:
     async def withdraw(self, cmd: dict[str, Any]) -> dict[str, Any]:
         c = self._check("withdraw", cmd)
         p = self.p
-        assert p.code_digest is not None
-        if not rules.code_matches(p.code_salt, p.code_digest, c.code):
+        assert p.code_step is not None
+        async with self.case.working("withdraw"):
+            # The code is checked where it lives, the outbox row the SMS gateway read.
+            right = await run_activity(check_withdrawal_code, CodeCheck(self._id, p.code_step, c.code), summary="check the SMS code")
+            if right:
+                await run_activity(close_registration, Closing(self._id, workflow.now(), release_allocation=True))
+        if not right:
             raise self._wrong_code()
         now = workflow.now()
-        async with self.case.working("withdraw"):
-            await run_activity(close_registration, Closing(self._id, now, release_allocation=True))
+        self._catch_up_delay()
         p.withdrew_from = self.case.state
         p.withdrawal_penalty_rial = rules.withdrawal_penalty_rial(p)
         p.refund_rial = rules.refund_after_withdrawal(p, p.withdrawal_penalty_rial)
@@ -395,6 +421,7 @@ class ImportPurchaseWorkflow:
         c = self._check("deposit_unblocked", cmd)
         p = self.p
         now = workflow.now()
+        self._catch_up_delay()
         async with self.case.working("deposit_unblocked"):
             await run_activity(record_deposit_unblocked, self._deposit_request(now))
             await run_activity(close_registration, Closing(self._id, now, release_allocation=True))
@@ -449,7 +476,7 @@ class ImportPurchaseWorkflow:
         p.deposit_release_overdue = True
         self.case.note("deposit_release_overdue", None, deadline=p.deposit_release_deadline)
         workflow.logger.warning("deposit release of %s is past its 72-hour deadline %s", self._id, p.deposit_release_deadline)
-        await self._alert("overdue", f"آزادسازی سپرده مسدود پرونده {self._id} از مهلت ۷۲ ساعته گذشت ({rials(p.deposit_rial)}، بانک {p.deposit_bank}).")
+        await self._alert("overdue", f"آزادسازی سپرده مسدود پرونده {self._id} از مهلت {fa_hours(policy.DEPOSIT_RELEASE_WINDOW)}ه گذشت ({rials(p.deposit_rial)}، بانک {p.deposit_bank}).")
 
     async def _alert(self, what: str, text: str) -> None:
         await self.case.notify(step=f"deposit-release-{what}-{self.p.reinstated}", to="operator", kind="alert", text=text)
@@ -468,7 +495,7 @@ class ImportPurchaseWorkflow:
         if state in rules.DELIVERY_PENDING and deadline is not None:
             due.append((rules.next_period_start(deadline, p.delay_periods), self._delay_period_started))
         expires = instant(p.code_expires_at)
-        if state in WITHDRAWABLE and p.code_digest and expires is not None:
+        if state in WITHDRAWABLE and p.code_step and expires is not None:
             due.append((expires, self._code_expired))
         closes = instant(p.reinstatement_until)
         if state == "Withdrawn" and not p.reinstatement_closed and closes is not None:
@@ -476,14 +503,33 @@ class ImportPurchaseWorkflow:
         return min(due, key=lambda d: d[0]) if due else None
 
     def _delay_period_started(self) -> None:
+        self._catch_up_delay()
+
+    def _catch_up_delay(self) -> None:
+        """Record the delay periods started by now (from the clock) that the case has not yet.
+
+        Called by the period timer and by every command leaving delivery, so a period that
+        started in the command's own activation counts even though its timer has not run yet.
+        """
         p = self.p
-        deadline = instant(p.delivery_deadline)
-        assert deadline is not None and p.base_price_rial is not None
-        p.delay_periods = max(p.delay_periods + 1, rules.periods_late(deadline, workflow.now()))
-        p.delay_penalty_rial = rules.delay_penalty_rial(p.base_price_rial, p.delay_periods)
+        periods = p.periods_late_now()
+        if self.case.state not in rules.DELIVERY_PENDING or periods <= p.delay_periods:
+            return
+        assert p.base_price_rial is not None
+        p.delay_periods = periods
+        p.delay_penalty_rial = rules.delay_penalty_rial(p.base_price_rial, periods)
         self.case.fire("delay_period_started", None, delay_periods=p.delay_periods, delay_penalty_rial=p.delay_penalty_rial)
 
+    def _delay_penalty_now(self) -> int:
+        p = self.p
+        if p.base_price_rial is None:
+            return p.delay_penalty_rial
+        return rules.delay_penalty_rial(p.base_price_rial, p.periods_late_now())
+
     def _code_expired(self) -> None:
+        expires = instant(self.p.code_expires_at)
+        if not self.p.code_step or expires is None or workflow.now() < expires:
+            return  # burnt by wrong attempts (or replaced) while its timer ran
         self._burn_code()
         self.case.fire("withdrawal_code_expired", None)
 
@@ -569,7 +615,7 @@ class ImportPurchaseWorkflow:
 
     def _burn_code(self) -> None:
         p = self.p
-        p.code_digest, p.code_expires_at, p.code_attempts_left = None, None, 0
+        p.code_step, p.code_expires_at, p.code_attempts_left = None, None, 0
 
     def _why_disabled(self, update: str) -> str | None:
         p = self.p
@@ -578,7 +624,7 @@ class ImportPurchaseWorkflow:
         if update == "cancel_for_delay":
             return (
                 f"delivery is not more than {policy.CANCEL_FOR_DELAY_AFTER.days} days late "
-                f"(deadline {p.delivery_deadline}, {p.delay_periods} delay period(s) so far)"
+                f"(deadline {p.delivery_deadline}, {p.periods_late_now()} delay period(s) so far)"
             )
         if update == "reinstate":
             if p.deposit_releasing:
@@ -605,9 +651,11 @@ class ImportPurchaseWorkflow:
             lines.append(f"**مرحله سوم:** {rials(p.final_costs_rial)}")
         if state in rules.DELIVERY_PENDING and p.delivery_deadline:
             lines.append(f"**مهلت تحویل:** {jalali_datetime(instant(p.delivery_deadline))}")
-        if p.delay_penalty_rial:
-            lines.append(f"**جریمه تأخیر:** {rials(p.delay_penalty_rial)} ({p.delay_periods} دوره ۳۰ روزه)")
-        if p.code_digest:
+        penalty = self._delay_penalty_now()
+        if penalty:
+            periods = en_to_fa(str(p.periods_late_now()))
+            lines.append(f"**جریمه تأخیر:** {rials(penalty)} ({periods} دوره {fa_days(policy.DELAY_PENALTY_PERIOD)}ه)")
+        if p.code_step:
             lines.append(f"**کد انصراف معتبر تا:** {jalali_datetime(instant(p.code_expires_at))}")
         if p.withdrawal_penalty_rial:
             lines.append(f"**جریمه انصراف:** {rials(p.withdrawal_penalty_rial)}")
@@ -622,7 +670,7 @@ class ImportPurchaseWorkflow:
         elif p.deposit_release_deadline:
             lines.append(f"**مهلت آزادسازی سپرده:** {jalali_datetime(instant(p.deposit_release_deadline))}")
             if p.deposit_release_overdue:
-                lines.append("**هشدار:** آزادسازی سپرده از مهلت ۷۲ ساعته گذشته است")
+                lines.append(f"**هشدار:** آزادسازی سپرده از مهلت {fa_hours(policy.DEPOSIT_RELEASE_WINDOW)}ه گذشته است")
         if p.vin:
             lines.append(f"**شماره شاسی:** {p.vin}؛ **انتقال سند ممنوع تا:** {jalali_datetime(instant(p.title_transfer_locked_until))}")
         return lines
