@@ -94,6 +94,33 @@ def command_handler(fn: Callable[..., Awaitable[R]]) -> Callable[..., Awaitable[
     return wrapper
 
 
+def command(fn: Callable[[Any, Any], Awaitable[R]]) -> Any:
+    """Declare one of a lifecycle's updates, always with its validator.
+
+    The update takes the contract's one JSON object. Its validator runs the workflow's
+    ``_check(name, cmd)`` (read-only: parse, state, role, identity, input); the handler runs the
+    same check again and calls ``fn(self, command)`` with the parsed command. A workflow whose
+    cases must finish starting before any command applies defines ``async _before_command()``.
+    Failures reach the client as ``ApplicationError`` only (see :func:`command_handler`).
+    """
+    name = fn.__name__
+
+    async def handler(self: Any, cmd: dict[str, Any]) -> R:
+        prepare = getattr(self, "_before_command", None)
+        if prepare is not None:
+            await prepare()
+        return await fn(self, self._check(name, cmd))
+
+    handler.__name__, handler.__qualname__, handler.__doc__ = name, fn.__qualname__, fn.__doc__
+    update = workflow.update(name=name)(command_handler(handler))
+
+    def validate(self: Any, cmd: dict[str, Any]) -> None:
+        self._check(name, cmd)
+
+    update.validator(validate)
+    return update
+
+
 class Case:
     """Book-keeping around one lifecycle machine inside a workflow."""
 

@@ -65,7 +65,7 @@ with workflow.unsafe.imports_passed_through():
     from lifecycles import import_purchase as rules
     from lifecycles.import_purchase import ImportPurchaseMachine, PurchaseCase, instant, later
 
-from workflows.common import ACTIVITY_TIMEOUT, CASE_STATE, Case, command_handler, rejection, run_activity
+from workflows.common import ACTIVITY_TIMEOUT, CASE_STATE, Case, command, rejection, run_activity
 
 RELEASE_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=10),
@@ -195,10 +195,8 @@ class ImportPurchaseWorkflow:
 
     # --- allocation, contract, payments ---
 
-    @workflow.update
-    @command_handler
-    async def allocate(self, cmd: dict[str, Any]) -> dict[str, Any]:
-        c = self._check("allocate", cmd)
+    @command
+    async def allocate(self, c: Any) -> dict[str, Any]:
         p = self.p
         async with self.case.working("allocate"):
             await run_activity(record_allocation, AllocationRecord(self._id, c.offering_id, c.importer_id, c.model, workflow.now()))
@@ -213,27 +211,15 @@ class ImportPurchaseWorkflow:
         )
         return self.status()
 
-    @allocate.validator
-    def _v_allocate(self, cmd: dict[str, Any]) -> None:
-        self._check("allocate", cmd)
-
-    @workflow.update
-    @command_handler
-    async def sign_contract(self, cmd: dict[str, Any]) -> dict[str, Any]:
-        c = self._check("sign_contract", cmd)
+    @command
+    async def sign_contract(self, c: Any) -> dict[str, Any]:
         await self._record_stage("sign_contract", c)
         self.p.contract_signed_at = iso(workflow.now())
         self.case.fire("sign_contract", c.actor, payment_ref=c.payment_ref, amount_rial=c.amount_rial)
         return self.status()
 
-    @sign_contract.validator
-    def _v_sign_contract(self, cmd: dict[str, Any]) -> None:
-        self._check("sign_contract", cmd)
-
-    @workflow.update
-    @command_handler
-    async def customs_arrival(self, cmd: dict[str, Any]) -> dict[str, Any]:
-        c = self._check("customs_arrival", cmd)
+    @command
+    async def customs_arrival(self, c: Any) -> dict[str, Any]:
         p = self.p
         p.final_costs_rial = c.final_costs_rial
         p.customs_arrived_at = iso(workflow.now())
@@ -251,14 +237,8 @@ class ImportPurchaseWorkflow:
             )
         return self.status()
 
-    @customs_arrival.validator
-    def _v_customs_arrival(self, cmd: dict[str, Any]) -> None:
-        self._check("customs_arrival", cmd)
-
-    @workflow.update
-    @command_handler
-    async def pay_final(self, cmd: dict[str, Any]) -> dict[str, Any]:
-        c = self._check("pay_final", cmd)
+    @command
+    async def pay_final(self, c: Any) -> dict[str, Any]:
         await self._record_stage("pay_final", c)
         p = self.p
         now = workflow.now()
@@ -268,16 +248,10 @@ class ImportPurchaseWorkflow:
         self.case.fire("pay_final", c.actor, payment_ref=c.payment_ref, amount_rial=c.amount_rial, delivery_deadline=p.delivery_deadline)
         return self.status()
 
-    @pay_final.validator
-    def _v_pay_final(self, cmd: dict[str, Any]) -> None:
-        self._check("pay_final", cmd)
-
     # --- delivery ---
 
-    @workflow.update
-    @command_handler
-    async def deliver(self, cmd: dict[str, Any]) -> dict[str, Any]:
-        c = self._check("deliver", cmd)
+    @command
+    async def deliver(self, c: Any) -> dict[str, Any]:
         p = self.p
         now = workflow.now()
         self._catch_up_delay()  # a period that started in this very activation counts
@@ -304,14 +278,8 @@ class ImportPurchaseWorkflow:
         self._begin_release(now)
         return self.status()
 
-    @deliver.validator
-    def _v_deliver(self, cmd: dict[str, Any]) -> None:
-        self._check("deliver", cmd)
-
-    @workflow.update
-    @command_handler
-    async def cancel_for_delay(self, cmd: dict[str, Any]) -> dict[str, Any]:
-        c = self._check("cancel_for_delay", cmd)
+    @command
+    async def cancel_for_delay(self, c: Any) -> dict[str, Any]:
         p = self.p
         self._catch_up_delay()  # a period that started in this very activation counts
         async with self.case.working("cancel_for_delay"):
@@ -326,16 +294,10 @@ class ImportPurchaseWorkflow:
         self._begin_release()
         return self.status()
 
-    @cancel_for_delay.validator
-    def _v_cancel_for_delay(self, cmd: dict[str, Any]) -> None:
-        self._check("cancel_for_delay", cmd)
-
     # --- withdrawal (seed 000) ---
 
-    @workflow.update
-    @command_handler
-    async def request_withdrawal_code(self, cmd: dict[str, Any]) -> dict[str, Any]:
-        c = self._check("request_withdrawal_code", cmd)
+    @command
+    async def request_withdrawal_code(self, c: Any) -> dict[str, Any]:
         p = self.p
         now = workflow.now()
         expires = now + policy.WITHDRAWAL_CODE_TTL
@@ -352,14 +314,8 @@ class ImportPurchaseWorkflow:
         self.case.fire("request_withdrawal_code", c.actor, expires_at=p.code_expires_at)
         return self.status()
 
-    @request_withdrawal_code.validator
-    def _v_request_withdrawal_code(self, cmd: dict[str, Any]) -> None:
-        self._check("request_withdrawal_code", cmd)
-
-    @workflow.update
-    @command_handler
-    async def withdraw(self, cmd: dict[str, Any]) -> dict[str, Any]:
-        c = self._check("withdraw", cmd)
+    @command
+    async def withdraw(self, c: Any) -> dict[str, Any]:
         p = self.p
         assert p.code_step is not None
         async with self.case.working("withdraw"):
@@ -382,14 +338,8 @@ class ImportPurchaseWorkflow:
         self._begin_release()
         return self.status()
 
-    @withdraw.validator
-    def _v_withdraw(self, cmd: dict[str, Any]) -> None:
-        self._check("withdraw", cmd)
-
-    @workflow.update
-    @command_handler
-    async def reinstate(self, cmd: dict[str, Any]) -> dict[str, Any]:
-        c = self._check("reinstate", cmd)
+    @command
+    async def reinstate(self, c: Any) -> dict[str, Any]:
         p = self.p
         now = workflow.now()
         async with self.case.working("reinstate"):
@@ -409,16 +359,10 @@ class ImportPurchaseWorkflow:
         p.withdrew_from = None
         return self.status()
 
-    @reinstate.validator
-    def _v_reinstate(self, cmd: dict[str, Any]) -> None:
-        self._check("reinstate", cmd)
-
     # --- the escrow deposit ---
 
-    @workflow.update
-    @command_handler
-    async def deposit_unblocked(self, cmd: dict[str, Any]) -> dict[str, Any]:
-        c = self._check("deposit_unblocked", cmd)
+    @command
+    async def deposit_unblocked(self, c: Any) -> dict[str, Any]:
         p = self.p
         now = workflow.now()
         self._catch_up_delay()
@@ -431,10 +375,6 @@ class ImportPurchaseWorkflow:
         p.refund_rial = rules.refund_after_withdrawal(p, p.withdrawal_penalty_rial)
         self.case.fire("deposit_unblocked", c.actor, withdrawal_penalty_rial=p.withdrawal_penalty_rial, refund_rial=p.refund_rial)
         return self.status()
-
-    @deposit_unblocked.validator
-    def _v_deposit_unblocked(self, cmd: dict[str, Any]) -> None:
-        self._check("deposit_unblocked", cmd)
 
     def _begin_release(self, left_at: datetime | None = None) -> None:
         """Start the deposit's release, due within 72 hours of leaving for this state (seed 000)."""

@@ -24,7 +24,7 @@ with workflow.unsafe.imports_passed_through():
     from lifecycles import plate_services as rules
     from lifecycles.plate_services import PlateServiceMachine, ServiceFile
 
-from workflows.common import Case, command_handler, rejection, run_activity
+from workflows.common import Case, command, rejection, run_activity
 from workflows.plate_common import (
     after_eligibility,
     check_document_kind,
@@ -66,6 +66,10 @@ class PlateServiceWorkflow:
         await self.case.run(self._next_deadline)
         return self.status()
 
+    async def _before_command(self) -> None:
+        """Commands sent while the start's registry check runs wait for it, then are checked."""
+        await after_eligibility(self.file)
+
     @workflow.query
     def status(self) -> dict[str, Any]:
         f = self.file
@@ -91,11 +95,8 @@ class PlateServiceWorkflow:
         )
         return out
 
-    @workflow.update
-    @command_handler
-    async def submit_document(self, cmd: dict[str, Any]) -> dict[str, Any]:
-        await after_eligibility(self.file)
-        c = self._check("submit_document", cmd)
+    @command
+    async def submit_document(self, c: Any) -> dict[str, Any]:
         now = iso(workflow.now())
         published = c.published_on or rules.tehran_today(workflow.now())
 
@@ -116,15 +117,8 @@ class PlateServiceWorkflow:
         await self._apply("submit_document", c.actor, change)
         return self.status()
 
-    @submit_document.validator
-    def _v_submit_document(self, cmd: dict[str, Any]) -> None:
-        self._check("submit_document", cmd)
-
-    @workflow.update
-    @command_handler
-    async def inspect(self, cmd: dict[str, Any]) -> dict[str, Any]:
-        await after_eligibility(self.file)
-        c = self._check("inspect", cmd)
+    @command
+    async def inspect(self, c: Any) -> dict[str, Any]:
         now = iso(workflow.now())
 
         def change(f: ServiceFile) -> dict[str, Any]:
@@ -138,14 +132,8 @@ class PlateServiceWorkflow:
         await self._apply("inspect", c.actor, change)
         return self.status()
 
-    @inspect.validator
-    def _v_inspect(self, cmd: dict[str, Any]) -> None:
-        self._check("inspect", cmd)
-
-    @workflow.update
-    @command_handler
-    async def pay_fee(self, cmd: dict[str, Any]) -> dict[str, Any]:
-        c = self._check("pay_fee", cmd)
+    @command
+    async def pay_fee(self, c: Any) -> dict[str, Any]:
         f = self.file
         try:
             async with self.case.working("pay_fee"):
@@ -162,21 +150,10 @@ class PlateServiceWorkflow:
         self.case.fire("pay_fee", c.actor, payment_ref=c.payment_ref, result=f.result)
         return self.status()
 
-    @pay_fee.validator
-    def _v_pay_fee(self, cmd: dict[str, Any]) -> None:
-        self._check("pay_fee", cmd)
-
-    @workflow.update
-    @command_handler
-    async def cancel(self, cmd: dict[str, Any]) -> dict[str, Any]:
-        await after_eligibility(self.file)
-        c = self._check("cancel", cmd)
+    @command
+    async def cancel(self, c: Any) -> dict[str, Any]:
         self.case.fire("cancel", c.actor)
         return self.status()
-
-    @cancel.validator
-    def _v_cancel(self, cmd: dict[str, Any]) -> None:
-        self._check("cancel", cmd)
 
     # --- helpers ---
 

@@ -29,7 +29,7 @@ with workflow.unsafe.imports_passed_through():
     from lifecycles import plates as rules
     from lifecycles.plates import PlateFile, PlateTransferMachine, VehicleNumberingMachine
 
-from workflows.common import Case, command_handler, rejection, run_activity
+from workflows.common import Case, command, rejection, run_activity
 from workflows.plate_common import (
     after_eligibility,
     check_document_kind,
@@ -72,6 +72,10 @@ class VehicleNumberingWorkflow:
         await self.case.run(lambda: None)
         return self.status()
 
+    async def _before_command(self) -> None:
+        """Commands sent while the start's registry check runs wait for it, then are checked."""
+        await after_eligibility(self.file)
+
     @workflow.query
     def status(self) -> dict[str, Any]:
         f, s = self.file, self.start
@@ -93,25 +97,15 @@ class VehicleNumberingWorkflow:
         )
         return out
 
-    @workflow.update
-    @command_handler
-    async def submit_document(self, cmd: dict[str, Any]) -> dict[str, Any]:
-        await after_eligibility(self.file)
-        c = self._check("submit_document", cmd)
+    @command
+    async def submit_document(self, c: Any) -> dict[str, Any]:
         self.file.add_document(c.kind, c.reference, c.actor.model_dump(), iso(workflow.now()))
         self.case.fire("submit_document", c.actor, kind=c.kind)
         self._advance()
         return self.status()
 
-    @submit_document.validator
-    def _v_submit_document(self, cmd: dict[str, Any]) -> None:
-        self._check("submit_document", cmd)
-
-    @workflow.update
-    @command_handler
-    async def inspect(self, cmd: dict[str, Any]) -> dict[str, Any]:
-        await after_eligibility(self.file)
-        c = self._check("inspect", cmd)
+    @command
+    async def inspect(self, c: Any) -> dict[str, Any]:
         f = self.file
         f.inspection = {"passed": c.passed, "notes": c.notes, "officer": c.actor.id, "at": iso(workflow.now())}
         if not c.passed:
@@ -120,14 +114,8 @@ class VehicleNumberingWorkflow:
         self._advance()
         return self.status()
 
-    @inspect.validator
-    def _v_inspect(self, cmd: dict[str, Any]) -> None:
-        self._check("inspect", cmd)
-
-    @workflow.update
-    @command_handler
-    async def pay_plate_fee(self, cmd: dict[str, Any]) -> dict[str, Any]:
-        c = self._check("pay_plate_fee", cmd)
+    @command
+    async def pay_plate_fee(self, c: Any) -> dict[str, Any]:
         f, s = self.file, self.start
         assert s is not None
         wf_id = workflow.info().workflow_id
@@ -152,10 +140,6 @@ class VehicleNumberingWorkflow:
         f.payment_ref = c.payment_ref
         self.case.fire("pay_plate_fee", c.actor, payment_ref=c.payment_ref, plate=f.plate)
         return self.status()
-
-    @pay_plate_fee.validator
-    def _v_pay_plate_fee(self, cmd: dict[str, Any]) -> None:
-        self._check("pay_plate_fee", cmd)
 
     # --- helpers ---
 
@@ -235,6 +219,10 @@ class PlateTransferWorkflow:
         await self.case.run(lambda: None)
         return self.status()
 
+    async def _before_command(self) -> None:
+        """Commands sent while the start's registry check runs wait for it, then are checked."""
+        await after_eligibility(self.file)
+
     @workflow.query
     def status(self) -> dict[str, Any]:
         f, s = self.file, self.start
@@ -258,38 +246,22 @@ class PlateTransferWorkflow:
         )
         return out
 
-    @workflow.update
-    @command_handler
-    async def submit_document(self, cmd: dict[str, Any]) -> dict[str, Any]:
-        await after_eligibility(self.file)
-        c = self._check("submit_document", cmd)
+    @command
+    async def submit_document(self, c: Any) -> dict[str, Any]:
         self.file.add_document(c.kind, c.reference, c.actor.model_dump(), iso(workflow.now()))
         self.case.fire("submit_document", c.actor, kind=c.kind)
         self._advance()
         return self.status()
 
-    @submit_document.validator
-    def _v_submit_document(self, cmd: dict[str, Any]) -> None:
-        self._check("submit_document", cmd)
-
-    @workflow.update
-    @command_handler
-    async def confirm_presence(self, cmd: dict[str, Any]) -> dict[str, Any]:
-        await after_eligibility(self.file)
-        c = self._check("confirm_presence", cmd)
+    @command
+    async def confirm_presence(self, c: Any) -> dict[str, Any]:
         self.file.presence[c.party] = True
         self.case.fire("confirm_presence", c.actor, party=c.party)
         self._advance()
         return self.status()
 
-    @confirm_presence.validator
-    def _v_confirm_presence(self, cmd: dict[str, Any]) -> None:
-        self._check("confirm_presence", cmd)
-
-    @workflow.update
-    @command_handler
-    async def pay_plate_fee(self, cmd: dict[str, Any]) -> dict[str, Any]:
-        c = self._check("pay_plate_fee", cmd)
+    @command
+    async def pay_plate_fee(self, c: Any) -> dict[str, Any]:
         f, s = self.file, self.start
         assert s is not None
         wf_id = workflow.info().workflow_id
@@ -313,21 +285,10 @@ class PlateTransferWorkflow:
         self.case.fire("pay_plate_fee", c.actor, payment_ref=c.payment_ref, plate=f.plate, previous_plate=f.previous_plate)
         return self.status()
 
-    @pay_plate_fee.validator
-    def _v_pay_plate_fee(self, cmd: dict[str, Any]) -> None:
-        self._check("pay_plate_fee", cmd)
-
-    @workflow.update
-    @command_handler
-    async def cancel(self, cmd: dict[str, Any]) -> dict[str, Any]:
-        await after_eligibility(self.file)
-        c = self._check("cancel", cmd)
+    @command
+    async def cancel(self, c: Any) -> dict[str, Any]:
         self.case.fire("cancel", c.actor)
         return self.status()
-
-    @cancel.validator
-    def _v_cancel(self, cmd: dict[str, Any]) -> None:
-        self._check("cancel", cmd)
 
     # --- helpers ---
 

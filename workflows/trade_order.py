@@ -33,7 +33,7 @@ with workflow.unsafe.imports_passed_through():
     from lifecycles import trade_order as rules
     from lifecycles.trade_order import TradeFile, TradeOrderMachine
 
-from workflows.common import Case, command_handler, rejection, run_activity
+from workflows.common import Case, command, rejection, run_activity
 
 
 async def quote_fee(total_eur: Decimal) -> FeeQuote:
@@ -119,58 +119,32 @@ class TradeOrderWorkflow:
 
     # --- filling the file in ---
 
-    @workflow.update
-    @command_handler
-    async def save_main_info(self, cmd: dict[str, Any]) -> dict[str, Any]:
-        c = self._check("save_main_info", cmd)
+    @command
+    async def save_main_info(self, c: Any) -> dict[str, Any]:
         self.file.main_info.update(rules.fields_of(c, rules.MAIN_INFO_FIELDS))
         self.case.fire("save_main_info", c.actor)
         return self.status()
 
-    @save_main_info.validator
-    def _v_save_main_info(self, cmd: dict[str, Any]) -> None:
-        self._check("save_main_info", cmd)
-
-    @workflow.update
-    @command_handler
-    async def save_transport(self, cmd: dict[str, Any]) -> dict[str, Any]:
-        c = self._check("save_transport", cmd)
+    @command
+    async def save_transport(self, c: Any) -> dict[str, Any]:
         self.file.transport.update(rules.fields_of(c, rules.TRANSPORT_FIELDS))
         self.case.fire("save_transport", c.actor)
         return self.status()
 
-    @save_transport.validator
-    def _v_save_transport(self, cmd: dict[str, Any]) -> None:
-        self._check("save_transport", cmd)
-
-    @workflow.update
-    @command_handler
-    async def save_financials(self, cmd: dict[str, Any]) -> dict[str, Any]:
-        c = self._check("save_financials", cmd)
+    @command
+    async def save_financials(self, c: Any) -> dict[str, Any]:
         self.file.financials.update(rules.fields_of(c, rules.FINANCIAL_FIELDS))
         self.case.fire("save_financials", c.actor)
         return self.status()
 
-    @save_financials.validator
-    def _v_save_financials(self, cmd: dict[str, Any]) -> None:
-        self._check("save_financials", cmd)
-
-    @workflow.update
-    @command_handler
-    async def add_goods(self, cmd: dict[str, Any]) -> dict[str, Any]:
-        c = self._check("add_goods", cmd)
+    @command
+    async def add_goods(self, c: Any) -> dict[str, Any]:
         self.file.goods.append(c.model_dump(mode="json", exclude={"actor"}, exclude_none=True))
         self.case.fire("add_goods", c.actor)
         return self.status()
 
-    @add_goods.validator
-    def _v_add_goods(self, cmd: dict[str, Any]) -> None:
-        self._check("add_goods", cmd)
-
-    @workflow.update
-    @command_handler
-    async def attach_document(self, cmd: dict[str, Any]) -> dict[str, Any]:
-        c = self._check("attach_document", cmd)
+    @command
+    async def attach_document(self, c: Any) -> dict[str, Any]:
         doc = c.model_dump(mode="json", exclude={"actor"})
         async with self.case.working("attach_document"):
             await run_activity(record_document, DocumentRecord(workflow_id=workflow.info().workflow_id, **doc))
@@ -178,14 +152,8 @@ class TradeOrderWorkflow:
         self.case.fire("attach_document", c.actor)
         return self.status()
 
-    @attach_document.validator
-    def _v_attach_document(self, cmd: dict[str, Any]) -> None:
-        self._check("attach_document", cmd)
-
-    @workflow.update
-    @command_handler
-    async def submit(self, cmd: dict[str, Any]) -> dict[str, Any]:
-        c = self._check("submit", cmd)
+    @command
+    async def submit(self, c: Any) -> dict[str, Any]:
         async with self.case.working("submit"):
             self.file.file_number = await run_activity(
                 assign_file_number,
@@ -194,39 +162,21 @@ class TradeOrderWorkflow:
         self.case.fire("submit", c.actor, file_number=self.file.file_number)
         return self.status()
 
-    @submit.validator
-    def _v_submit(self, cmd: dict[str, Any]) -> None:
-        self._check("submit", cmd)
-
-    @workflow.update
-    @command_handler
-    async def edit(self, cmd: dict[str, Any]) -> dict[str, Any]:
-        c = self._check("edit", cmd)
+    @command
+    async def edit(self, c: Any) -> dict[str, Any]:
         rules.apply_edit(self.file, c)
         self.case.fire("edit", c.actor)
         return self.status()
 
-    @edit.validator
-    def _v_edit(self, cmd: dict[str, Any]) -> None:
-        self._check("edit", cmd)
-
-    @workflow.update
-    @command_handler
-    async def void(self, cmd: dict[str, Any]) -> dict[str, Any]:
-        c = self._check("void", cmd)
+    @command
+    async def void(self, c: Any) -> dict[str, Any]:
         self.case.fire("void", c.actor)
         return self.status()
 
-    @void.validator
-    def _v_void(self, cmd: dict[str, Any]) -> None:
-        self._check("void", cmd)
-
     # --- rules inquiry and permits ---
 
-    @workflow.update
-    @command_handler
-    async def inquire_rules(self, cmd: dict[str, Any]) -> dict[str, Any]:
-        c = self._check("inquire_rules", cmd)
+    @command
+    async def inquire_rules(self, c: Any) -> dict[str, Any]:
         f = self.file
         f.rejection_reasons = []
         self.case.fire("inquire_rules", c.actor)
@@ -247,14 +197,8 @@ class TradeOrderWorkflow:
             self.case.fire("rules_passed", None, required_permits=list(outcome.required_permits))
         return self.status()
 
-    @inquire_rules.validator
-    def _v_inquire_rules(self, cmd: dict[str, Any]) -> None:
-        self._check("inquire_rules", cmd)
-
-    @workflow.update
-    @command_handler
-    async def request_permits(self, cmd: dict[str, Any]) -> dict[str, Any]:
-        c = self._check("request_permits", cmd)
+    @command
+    async def request_permits(self, c: Any) -> dict[str, Any]:
         f = self.file
         f.permits = {org: "pending" for org in f.required_permits}
         f.permit_reasons = {}
@@ -271,14 +215,8 @@ class TradeOrderWorkflow:
                 )
         return self.status()
 
-    @request_permits.validator
-    def _v_request_permits(self, cmd: dict[str, Any]) -> None:
-        self._check("request_permits", cmd)
-
-    @workflow.update
-    @command_handler
-    async def decide_permit(self, cmd: dict[str, Any]) -> dict[str, Any]:
-        c = self._check("decide_permit", cmd)
+    @command
+    async def decide_permit(self, c: Any) -> dict[str, Any]:
         f = self.file
         org = c.actor.id
         f.permits[org] = "approved" if c.approve else "rejected"
@@ -291,14 +229,8 @@ class TradeOrderWorkflow:
         self.case.fire("decide_permit", c.actor, **extra)
         return self.status()
 
-    @decide_permit.validator
-    def _v_decide_permit(self, cmd: dict[str, Any]) -> None:
-        self._check("decide_permit", cmd)
-
-    @workflow.update
-    @command_handler
-    async def withdraw_permit_requests(self, cmd: dict[str, Any]) -> dict[str, Any]:
-        c = self._check("withdraw_permit_requests", cmd)
+    @command
+    async def withdraw_permit_requests(self, c: Any) -> dict[str, Any]:
         f = self.file
         marked = [org for org, v in f.permits.items() if v == "pending"]
         self.case.fire("withdraw_permit_requests", c.actor, marked_rejected=marked)
@@ -310,16 +242,10 @@ class TradeOrderWorkflow:
         self.case.refresh_details()
         return self.status()
 
-    @withdraw_permit_requests.validator
-    def _v_withdraw_permit_requests(self, cmd: dict[str, Any]) -> None:
-        self._check("withdraw_permit_requests", cmd)
-
     # --- order registration and fee ---
 
-    @workflow.update
-    @command_handler
-    async def request_registration(self, cmd: dict[str, Any]) -> dict[str, Any]:
-        c = self._check("request_registration", cmd)
+    @command
+    async def request_registration(self, c: Any) -> dict[str, Any]:
         self.case.fire("request_registration", c.actor)
         if self.file.needs_expert_review:
             self.case.fire("order_system_accepted", None)
@@ -330,14 +256,8 @@ class TradeOrderWorkflow:
             self.case.fire("order_system_accepted", None, fee_rial=self.file.fee_rial)
         return self.status()
 
-    @request_registration.validator
-    def _v_request_registration(self, cmd: dict[str, Any]) -> None:
-        self._check("request_registration", cmd)
-
-    @workflow.update
-    @command_handler
-    async def expert_decide(self, cmd: dict[str, Any]) -> dict[str, Any]:
-        c = self._check("expert_decide", cmd)
+    @command
+    async def expert_decide(self, c: Any) -> dict[str, Any]:
         f = self.file
         if c.approve:
             async with self.case.working("expert_decide"):
@@ -351,14 +271,8 @@ class TradeOrderWorkflow:
             self.case.fire("expert_decide", c.actor, approve=False, reasons=list(f.rejection_reasons))
         return self.status()
 
-    @expert_decide.validator
-    def _v_expert_decide(self, cmd: dict[str, Any]) -> None:
-        self._check("expert_decide", cmd)
-
-    @workflow.update
-    @command_handler
-    async def pay_fee(self, cmd: dict[str, Any]) -> dict[str, Any]:
-        c = self._check("pay_fee", cmd)
+    @command
+    async def pay_fee(self, c: Any) -> dict[str, Any]:
         f = self.file
         wf_id = workflow.info().workflow_id
         async with self.case.working("pay_fee"):
@@ -375,10 +289,6 @@ class TradeOrderWorkflow:
         f.payment_ref = c.payment_ref
         self.case.fire("pay_fee", c.actor, payment_ref=c.payment_ref, order_number=f.order_number)
         return self.status()
-
-    @pay_fee.validator
-    def _v_pay_fee(self, cmd: dict[str, Any]) -> None:
-        self._check("pay_fee", cmd)
 
     # --- helpers ---
 

@@ -25,7 +25,7 @@ with workflow.unsafe.imports_passed_through():
     from lifecycles.trade_order import TradeFile
     from lifecycles.trade_order_amendment import Amendment, AmendmentMachine
 
-from workflows.common import Case, command_handler, rejection, run_activity
+from workflows.common import Case, command, rejection, run_activity
 from workflows.trade_order import check_fee_payment, fee_deadline_from_now, quote_fee, rules_date
 
 COMMANDS: dict[str, type[Command]] = {"edit": rules.Edit, "submit": Command, "cancel": Command, "pay_fee": rules.PayFee}
@@ -87,23 +87,15 @@ class TradeOrderAmendmentWorkflow:
         )
         return out
 
-    @workflow.update
-    @command_handler
-    async def edit(self, cmd: dict[str, Any]) -> dict[str, Any]:
-        c = self._check("edit", cmd)
+    @command
+    async def edit(self, c: Any) -> dict[str, Any]:
         assert self.data.file is not None
         rules.apply_edit(self.data.file, c)
         self.case.fire("edit", c.actor)
         return self.status()
 
-    @edit.validator
-    def _v_edit(self, cmd: dict[str, Any]) -> None:
-        self._check("edit", cmd)
-
-    @workflow.update
-    @command_handler
-    async def submit(self, cmd: dict[str, Any]) -> dict[str, Any]:
-        c = self._check("submit", cmd)
+    @command
+    async def submit(self, c: Any) -> dict[str, Any]:
         d = self.data
         assert d.file is not None
         d.rejection_reasons = []
@@ -128,25 +120,13 @@ class TradeOrderAmendmentWorkflow:
             self.case.fire("submit", c.actor, fee_rial=d.fee_rial)
         return self.status()
 
-    @submit.validator
-    def _v_submit(self, cmd: dict[str, Any]) -> None:
-        self._check("submit", cmd)
-
-    @workflow.update
-    @command_handler
-    async def cancel(self, cmd: dict[str, Any]) -> dict[str, Any]:
-        c = self._check("cancel", cmd)
+    @command
+    async def cancel(self, c: Any) -> dict[str, Any]:
         self.case.fire("cancel", c.actor)
         return self.status()
 
-    @cancel.validator
-    def _v_cancel(self, cmd: dict[str, Any]) -> None:
-        self._check("cancel", cmd)
-
-    @workflow.update
-    @command_handler
-    async def pay_fee(self, cmd: dict[str, Any]) -> dict[str, Any]:
-        c = self._check("pay_fee", cmd)
+    @command
+    async def pay_fee(self, c: Any) -> dict[str, Any]:
         d = self.data
         assert d.file is not None and d.order_number and d.full_fee_rial is not None
         wf_id = workflow.info().workflow_id
@@ -163,10 +143,6 @@ class TradeOrderAmendmentWorkflow:
         d.payment_ref = c.payment_ref
         self.case.fire("pay_fee", c.actor, payment_ref=c.payment_ref)
         return self.status()
-
-    @pay_fee.validator
-    def _v_pay_fee(self, cmd: dict[str, Any]) -> None:
-        self._check("pay_fee", cmd)
 
     # --- helpers ---
 
