@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Iterator
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -58,12 +58,44 @@ def session_scope() -> Iterator[Session]:
         yield session
 
 
+MIGRATION_LOCK_KEY = 7_240_518
+"""PostgreSQL advisory-lock key under which migrations run (any constant the project owns)."""
+
+
 def migrate(url: str | None = None) -> None:
-    """Bring the schema to the newest Alembic revision (creates it on an empty database)."""
+    """Bring the schema to the newest Alembic revision (creates it on an empty database).
+
+    The worker, the demo and the CLI all call this; processes starting together take turns
+    (a file lock beside a SQLite file, an advisory lock on PostgreSQL) instead of racing to
+    create the same tables.
+    """
     from alembic import command
     from alembic.config import Config
 
+    url = url or database_url()
     config = Config()
     config.set_main_option("script_location", str(PROJECT_ROOT / "registry" / "migrations"))
-    config.set_main_option("sqlalchemy.url", (url or database_url()).replace("%", "%%"))
-    command.upgrade(config, "heads")  # lifecycles may add migrations on parallel branches
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    with _migration_lock(url):
+        command.upgrade(config, "heads")  # lifecycles may add migrations on parallel branches
+
+
+@contextmanager
+def _migration_lock(url: str) -> Iterator[None]:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        import fcntl
+
+        with open(f"{parsed.database}.migrate-lock", "w") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            yield
+        return
+    if parsed.get_backend_name() == "postgresql":
+        with engine_for(url).connect() as connection:
+            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+            try:
+                yield
+            finally:
+                connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK_KEY})
+        return
+    yield
