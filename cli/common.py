@@ -69,7 +69,8 @@ def print_status(workflow_id: str, status: dict[str, Any]) -> None:
             continue
         if isinstance(value, dict) and key != "allowed":
             for sub, inner in value.items():  # one level down, so section dates read as Jalali too
-                table.add_row(f"{key}.{sub}", readable(str(sub), inner))
+                # paid_rial.{"1","2","3"}: a numbered entry reads like its parent.
+                table.add_row(f"{key}.{sub}", readable(key if str(sub).isdigit() else str(sub), inner))
             continue
         table.add_row(key, readable(key, value))
     console.print(table)
