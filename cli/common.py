@@ -13,10 +13,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.service import RPCError
 
 import settings
 from domain.display import jalali_date, jalali_datetime, parse_instant, rials
+from workflows.common import CASE_STATE
 
 console = Console()
 T = TypeVar("T")
@@ -28,6 +30,19 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
 
 async def connect() -> Client:
     return await Client.connect(settings.TEMPORAL_ADDRESS, namespace=settings.TEMPORAL_NAMESPACE)
+
+
+async def start_case(client: Client, workflow_type: str, payload: dict[str, Any], workflow_id: str, initial_state: str, summary: str) -> str:
+    """Start a case on the lifecycles' task queue, with its CaseState and the UI summary set."""
+    await client.start_workflow(
+        workflow_type,
+        payload,
+        id=workflow_id,
+        task_queue=settings.TEMPORAL_TASK_QUEUE,
+        search_attributes=TypedSearchAttributes([SearchAttributePair(CASE_STATE, initial_state)]),
+        static_summary=summary,
+    )
+    return workflow_id
 
 
 def parse_json_arg(text: str) -> dict[str, Any]:

@@ -10,13 +10,10 @@ import uuid
 from typing import Any
 
 import typer
-from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
-import settings
-from cli.common import connect, console, run
+from cli.common import connect, console, run, start_case
 from domain import policy
 from domain.identity import national_id_problem
-from workflows.common import CASE_STATE
 
 app = typer.Typer(no_args_is_help=True, help="Imported-car purchase (خرید خودروی وارداتی).")
 
@@ -44,15 +41,7 @@ async def start_purchase(
         },
         "deposit": {"bank": bank, "account": account, "amount_rial": amount_rial},
     }
-    await client.start_workflow(
-        "ImportPurchase",
-        payload,
-        id=workflow_id,
-        task_queue=settings.TEMPORAL_TASK_QUEUE,
-        search_attributes=TypedSearchAttributes([SearchAttributePair(CASE_STATE, "Registered")]),
-        static_summary=f"خرید خودروی وارداتی — {full_name}",
-    )
-    return workflow_id
+    return await start_case(client, "ImportPurchase", payload, workflow_id, "Registered", f"خرید خودروی وارداتی — {full_name}")
 
 
 @app.command()

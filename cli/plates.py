@@ -11,13 +11,10 @@ from typing import Any
 
 import typer
 from pydantic import BaseModel
-from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
-import settings
-from cli.common import connect, console, parse_json_arg, run
+from cli.common import connect, console, parse_json_arg, run, start_case
 from domain.commands import Rejected, parse
 from lifecycles import plate_services, plates
-from workflows.common import CASE_STATE
 
 app = typer.Typer(no_args_is_help=True, help="Plates (شماره‌گذاری، نقل و انتقال، خدمات بعد از شماره‌گذاری).")
 numbering = typer.Typer(no_args_is_help=True, help="VehicleNumbering: a vehicle's first plate.")
@@ -36,18 +33,10 @@ def _checked(model: type[BaseModel], payload: dict[str, Any]) -> None:
         raise typer.BadParameter(str(err)) from None
 
 
-async def start_case(workflow_type: str, payload: dict[str, Any], prefix: str, summary: str, workflow_id: str | None = None) -> str:
+async def start_plate_case(workflow_type: str, payload: dict[str, Any], prefix: str, summary: str, workflow_id: str | None = None) -> str:
     client = await connect()
     workflow_id = workflow_id or f"{prefix}-{uuid.uuid4().hex[:12]}"
-    await client.start_workflow(
-        workflow_type,
-        payload,
-        id=workflow_id,
-        task_queue=settings.TEMPORAL_TASK_QUEUE,
-        search_attributes=TypedSearchAttributes([SearchAttributePair(CASE_STATE, "Open")]),
-        static_summary=summary,
-    )
-    return workflow_id
+    return await start_case(client, workflow_type, payload, workflow_id, "Open", summary)
 
 
 @numbering.command("start")
@@ -59,7 +48,7 @@ def numbering_start(
     data = parse_json_arg(payload)
     _checked(plates.NumberingStart, data)
     label = plates.CATEGORY_LABELS[data["category"]]
-    console.print(run(start_case("VehicleNumbering", data, "numbering", f"شماره‌گذاری {label} — {data['vin']}", workflow_id)))
+    console.print(run(start_plate_case("VehicleNumbering", data, "numbering", f"شماره‌گذاری {label} — {data['vin']}", workflow_id)))
 
 
 @transfer.command("start")
@@ -70,7 +59,7 @@ def transfer_start(
     """Open a transfer case; the registry's owner must be the seller."""
     data = parse_json_arg(payload)
     _checked(plates.TransferStart, data)
-    console.print(run(start_case("PlateTransfer", data, "transfer", f"نقل و انتقال — {data['vin']}", workflow_id)))
+    console.print(run(start_plate_case("PlateTransfer", data, "transfer", f"نقل و انتقال — {data['vin']}", workflow_id)))
 
 
 @service.command("start")
@@ -83,7 +72,7 @@ def service_start(
     data = parse_json_arg(payload)
     _checked(plate_services.ServiceStart, data)
     label = plate_services.SERVICES[data["service"]].label_fa
-    console.print(run(start_case("PlateService", data, "plate-service", f"{label} — {data['vin']}", workflow_id)))
+    console.print(run(start_plate_case("PlateService", data, "plate-service", f"{label} — {data['vin']}", workflow_id)))
 
 
 @service.command("list")

@@ -6,12 +6,9 @@ import asyncio
 import uuid
 
 import typer
-from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
-import settings
-from cli.common import connect, console, run
+from cli.common import connect, console, run, start_case
 from domain.identity import national_id_problem
-from workflows.common import CASE_STATE
 
 app = typer.Typer(no_args_is_help=True, help="Trade-order registration (ثبت سفارش).")
 
@@ -24,15 +21,7 @@ async def start_trade_order(national_id: str, full_name: str, sections: dict | N
         payload["sections"] = sections
     if copied_from:
         payload["copied_from"] = copied_from
-    await client.start_workflow(
-        "TradeOrder",
-        payload,
-        id=workflow_id,
-        task_queue=settings.TEMPORAL_TASK_QUEUE,
-        search_attributes=TypedSearchAttributes([SearchAttributePair(CASE_STATE, "Draft")]),
-        static_summary=f"ثبت سفارش خودروی جانبازان — {full_name}",
-    )
-    return workflow_id
+    return await start_case(client, "TradeOrder", payload, workflow_id, "Draft", f"ثبت سفارش خودروی جانبازان — {full_name}")
 
 
 @app.command()
@@ -74,14 +63,8 @@ def amend(
             raise typer.BadParameter(f"{workflow_id} is {status['state']}, not Registered")
         # Each amendment its own id: ids are never reused (the registry keys on them).
         amendment_id = f"trade-order-amendment-{status['order_number']}-{uuid.uuid4().hex[:8]}"
-        await client.start_workflow(
-            "TradeOrderAmendment",
-            {"order_workflow_id": workflow_id, "kind": kind},
-            id=amendment_id,
-            task_queue=settings.TEMPORAL_TASK_QUEUE,
-            search_attributes=TypedSearchAttributes([SearchAttributePair(CASE_STATE, "Draft")]),
-            static_summary=f"{'ویرایش' if kind == 'edit' else 'تمدید'} ثبت سفارش {status['order_number']}",
-        )
+        summary = f"{'ویرایش' if kind == 'edit' else 'تمدید'} ثبت سفارش {status['order_number']}"
+        await start_case(client, "TradeOrderAmendment", {"order_workflow_id": workflow_id, "kind": kind}, amendment_id, "Draft", summary)
         handle = client.get_workflow_handle(amendment_id)
         for _ in range(100):  # commands are refused until the amendment has loaded its order
             if (await handle.query("status"))["order_number"]:

@@ -12,7 +12,6 @@ from datetime import datetime, timezone
 import uuid
 from typing import Any
 
-import pytest
 from sqlalchemy import select
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.service import RPCError
@@ -22,7 +21,7 @@ from domain import policy
 from registry.db import session_scope
 from registry.models import Person, PlateRecord, Vehicle, VehicleServiceRecord
 from tests.helpers import actor, new_national_id, start, update
-from tests.plate_support import BANK, OFFICER, closed, complete_checklist, numbering_input, seed_vehicle, settled
+from tests.plate_support import BANK, OFFICER, closed, complete_checklist, numbering_input, seed_vehicle
 from workflows.plate_services import PlateServiceWorkflow
 from workflows.plate_transfer import PlateTransferWorkflow, VehicleNumberingWorkflow
 

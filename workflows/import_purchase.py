@@ -60,7 +60,7 @@ with workflow.unsafe.imports_passed_through():
 
     from activities.registry import PaymentRecord, record_payment
     from domain import policy
-    from domain.commands import Command, Rejected, parse
+    from domain.commands import Command, parse
     from domain.display import TEHRAN, iso, jalali_date, jalali_datetime, rials
     from lifecycles import import_purchase as rules
     from lifecycles.import_purchase import ImportPurchaseMachine, PurchaseCase, instant, later
