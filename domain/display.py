@@ -52,4 +52,6 @@ def iso(instant: datetime | None) -> str | None:
     """ISO-8601 in UTC with a trailing ``Z``, the contract's form for instants."""
     if instant is None:
         return None
+    if instant.tzinfo is None:  # SQLite hands back naive datetimes; the registry stores UTC
+        instant = instant.replace(tzinfo=timezone.utc)
     return instant.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
