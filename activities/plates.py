@@ -208,8 +208,6 @@ def _transfer_reasons(vehicle: Vehicle, active: PlateRecord | None, at: datetime
     reasons = []
     locked = vehicle.title_transfer_locked_until
     if locked is not None:
-        if locked.tzinfo is None:  # SQLite returns naive instants; they are UTC
-            locked = locked.replace(tzinfo=at.tzinfo)
         if locked > at:
             reasons.append(f"the title is locked until {locked.date().isoformat()}: an imported purchase may not be transferred within a year of delivery")
     if active is not None and active.category == "temporary_transit":
