@@ -6,12 +6,8 @@ row per transition, because every activity is keyed by workflow id and step.
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -23,40 +19,9 @@ from temporalio.testing import WorkflowEnvironment
 from demo.samples import trade_order_sections
 from registry.db import session_scope
 from registry.models import AuditEntry, OrderNumber, Payment
-from settings import PROJECT_ROOT, find_binary
+from tests.dev_server import WorkerProcess, dev_server  # noqa: F401 - dev_server is a fixture
 from tests.helpers import actor, new_national_id
 from tests.trade_order_support import TradeCase
-from workflows.common import CASE_STATE
-
-
-@pytest.fixture(scope="module")
-async def dev_server(database: str) -> AsyncIterator[WorkflowEnvironment]:
-    async with await WorkflowEnvironment.start_local(
-        dev_server_existing_path=find_binary("temporal"),
-        search_attributes=[CASE_STATE],
-        dev_server_log_level="error",
-    ) as env:
-        yield env
-
-
-class WorkerProcess:
-    """``python worker.py`` as its own OS process, as operators run it."""
-
-    def __init__(self, address: str, task_queue: str, database: str, log: Path) -> None:
-        env = dict(os.environ, TEMPORAL_ADDRESS=address, TEMPORAL_TASK_QUEUE=task_queue, DATABASE_URL=database)
-        self.log = log.open("ab")
-        self.process = subprocess.Popen([sys.executable, "worker.py"], cwd=PROJECT_ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
-
-    def kill(self) -> None:
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=30)
-        self.log.close()
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=30)
-        self.log.close()
 
 
 @pytest.fixture

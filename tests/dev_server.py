@@ -1,0 +1,48 @@
+"""A real dev server and worker processes, as operators run them (crash and demo tests)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from settings import PROJECT_ROOT, find_binary
+from workflows.common import CASE_STATE
+
+
+@pytest.fixture(scope="module")
+async def dev_server(database: str) -> AsyncIterator[WorkflowEnvironment]:
+    async with await WorkflowEnvironment.start_local(
+        dev_server_existing_path=find_binary("temporal"),
+        search_attributes=[CASE_STATE],
+        dev_server_log_level="error",
+    ) as env:
+        yield env
+
+
+class WorkerProcess:
+    """``python worker.py`` as its own OS process, as operators run it."""
+
+    def __init__(self, address: str, task_queue: str, database: str, log: Path) -> None:
+        env = dict(os.environ, TEMPORAL_ADDRESS=address, TEMPORAL_TASK_QUEUE=task_queue, DATABASE_URL=database)
+        self.log = log.open("ab")
+        self.process = subprocess.Popen([sys.executable, "worker.py"], cwd=PROJECT_ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+
+    def kill(self) -> None:
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=30)
+        self.log.close()
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+        self.log.close()
+
+
