@@ -14,10 +14,31 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.plates import VEHICLE_CHANGED
+    from domain.display import iso
 
-from workflows.common import Case, rejection
+from workflows.common import Case, command, rejection
 
 CHECKLIST_MARK = {True: "✔", False: "✘"}
+
+
+class PlateCaseWorkflow:
+    """Base of the plate workflows: commands wait for the start's registry check, and a document
+    simply ticks its checklist item (PlateService overrides ``submit_document``: its documents
+    can complete the service)."""
+
+    file: Any
+    case: Case
+
+    async def _before_command(self) -> None:
+        """Commands sent while the start's registry check runs wait for it, then are checked."""
+        await after_eligibility(self.file)
+
+    @command
+    async def submit_document(self, c: Any) -> dict[str, Any]:
+        self.file.add_document(c.kind, c.reference, c.actor.model_dump(), iso(workflow.now()))
+        self.case.fire("submit_document", c.actor, kind=c.kind)
+        self._advance()  # type: ignore[attr-defined]
+        return self.status()  # type: ignore[attr-defined]
 
 
 class HasEligibility(Protocol):

@@ -26,7 +26,7 @@ with workflow.unsafe.imports_passed_through():
 
 from workflows.common import Case, command, rejection, run_activity
 from workflows.plate_common import (
-    after_eligibility,
+    PlateCaseWorkflow,
     check_document_kind,
     check_fee,
     checklist_line,
@@ -36,7 +36,7 @@ from workflows.plate_common import (
 
 
 @workflow.defn(name="PlateService")
-class PlateServiceWorkflow:
+class PlateServiceWorkflow(PlateCaseWorkflow):
     @workflow.init
     def __init__(self, start: dict[str, Any]) -> None:
         self._start_error: str | None = None
@@ -65,10 +65,6 @@ class PlateServiceWorkflow:
         settle_eligibility(self.case, self.file, reasons)
         await self.case.run(self._next_deadline)
         return self.status()
-
-    async def _before_command(self) -> None:
-        """Commands sent while the start's registry check runs wait for it, then are checked."""
-        await after_eligibility(self.file)
 
     @workflow.query
     def status(self) -> dict[str, Any]:

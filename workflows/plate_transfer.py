@@ -31,7 +31,7 @@ with workflow.unsafe.imports_passed_through():
 
 from workflows.common import Case, command, rejection, run_activity
 from workflows.plate_common import (
-    after_eligibility,
+    PlateCaseWorkflow,
     check_document_kind,
     check_fee,
     checklist_line,
@@ -41,7 +41,7 @@ from workflows.plate_common import (
 
 
 @workflow.defn(name="VehicleNumbering")
-class VehicleNumberingWorkflow:
+class VehicleNumberingWorkflow(PlateCaseWorkflow):
     """One vehicle's first plate: checklist of its category, inspection, fee, plate."""
 
     @workflow.init
@@ -72,10 +72,6 @@ class VehicleNumberingWorkflow:
         await self.case.run(lambda: None)
         return self.status()
 
-    async def _before_command(self) -> None:
-        """Commands sent while the start's registry check runs wait for it, then are checked."""
-        await after_eligibility(self.file)
-
     @workflow.query
     def status(self) -> dict[str, Any]:
         f, s = self.file, self.start
@@ -96,13 +92,6 @@ class VehicleNumberingWorkflow:
             eligibility_checked=f.eligibility_checked,
         )
         return out
-
-    @command
-    async def submit_document(self, c: Any) -> dict[str, Any]:
-        self.file.add_document(c.kind, c.reference, c.actor.model_dump(), iso(workflow.now()))
-        self.case.fire("submit_document", c.actor, kind=c.kind)
-        self._advance()
-        return self.status()
 
     @command
     async def inspect(self, c: Any) -> dict[str, Any]:
@@ -186,7 +175,7 @@ class VehicleNumberingWorkflow:
 
 
 @workflow.defn(name="PlateTransfer")
-class PlateTransferWorkflow:
+class PlateTransferWorkflow(PlateCaseWorkflow):
     """A sale at the plate centre: documents, both parties present, fee, the buyer owns the car."""
 
     @workflow.init
@@ -219,10 +208,6 @@ class PlateTransferWorkflow:
         await self.case.run(lambda: None)
         return self.status()
 
-    async def _before_command(self) -> None:
-        """Commands sent while the start's registry check runs wait for it, then are checked."""
-        await after_eligibility(self.file)
-
     @workflow.query
     def status(self) -> dict[str, Any]:
         f, s = self.file, self.start
@@ -245,13 +230,6 @@ class PlateTransferWorkflow:
             eligibility_checked=f.eligibility_checked,
         )
         return out
-
-    @command
-    async def submit_document(self, c: Any) -> dict[str, Any]:
-        self.file.add_document(c.kind, c.reference, c.actor.model_dump(), iso(workflow.now()))
-        self.case.fire("submit_document", c.actor, kind=c.kind)
-        self._advance()
-        return self.status()
 
     @command
     async def confirm_presence(self, c: Any) -> dict[str, Any]:
