@@ -1,14 +1,20 @@
-"""Runs a worker for every lifecycle: ``python worker.py``.
+"""Runs a worker for every lifecycle: ``python worker.py``; the deploy step: ``python worker.py --setup``.
 
-It migrates the registry schema, registers the search attributes the lifecycles use when the
-server lacks them, and polls ``TEMPORAL_TASK_QUEUE``.
+``--setup`` migrates the registry schema and registers the search attributes the lifecycles use
+(it needs DDL and Temporal operator rights), then exits. The worker itself needs neither: it
+refuses to start, saying why, when the schema is behind, when it has no trusted actor keys
+(``ACTOR_JWKS_FILE``) or no payload keys (``PAYLOAD_KEYS_FILE``). It connects as the ``temporal``
+CLI does (Temporal's environment configuration: TLS, mTLS, API key, profiles), encrypts every
+payload, and polls ``TEMPORAL_TASK_QUEUE``.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import logging
 import signal
+import sys
 from datetime import timedelta
 from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Sequence
@@ -25,7 +31,11 @@ from activities import import_purchase as import_purchase_activities
 from activities import registry as registry_activities
 from activities import plates as plate_activities
 from activities import trade_order as trade_order_activities
-from registry.db import migrate
+from activities.trust import verify_start_token
+from registry.db import migrate, schema_behind
+from security import tokens
+from security.codec import PayloadKeys, data_converter
+from security.connection import connect, connect_config, describe
 from workflows.common import SEARCH_ATTRIBUTES
 from workflows.import_purchase import ImportPurchaseWorkflow
 from workflows.plate_services import PlateServiceWorkflow
@@ -39,6 +49,7 @@ ACTIVITIES: list[Callable[..., Any]] = [
     registry_activities.record_transition,
     registry_activities.send_notification,
     registry_activities.record_payment,
+    verify_start_token,
     *trade_order_activities.ACTIVITIES,
     *import_purchase_activities.ACTIVITIES,
     *plate_activities.ACTIVITIES,
@@ -75,10 +86,14 @@ def build_worker(
     client: Client,
     task_queue: str,
     *,
+    trusted_keys: tokens.TrustedKeys | None = None,
     workflows: Sequence[type] = WORKFLOWS,
     activities: Sequence[Callable[..., Any]] = ACTIVITIES,
     **options: Any,
 ) -> Worker:
+    """A worker for the lifecycles; its update validators and start checks trust ``trusted_keys``
+    (default: ``ACTOR_JWKS_FILE``'s)."""
+    tokens.install(trusted_keys or tokens.TrustedKeys.load(settings.actor_jwks_file()))
     # Activities are synchronous (SQLAlchemy sessions), so they run on a thread pool; on shutdown
     # they get a few seconds to finish before they are cancelled (and retried elsewhere).
     options.setdefault("graceful_shutdown_timeout", timedelta(seconds=10))
@@ -92,18 +107,50 @@ def build_worker(
     )
 
 
+async def setup() -> None:
+    """The deploy step: the registry schema and the search attributes, with admin rights."""
+    migrate()
+    client = await connect()
+    await ensure_search_attributes(client, client.namespace)
+    logging.info("schema migrated and search attributes registered on %s", describe(connect_config()))
+
+
+def refusal_to_start() -> str | None:
+    """Why this worker must not poll (``None`` when it may)."""
+    behind = schema_behind()
+    if behind:
+        return behind
+    for what, load in (
+        ("trusted actor keys", lambda: tokens.TrustedKeys.load(settings.actor_jwks_file())),
+        ("payload keys", lambda: PayloadKeys.load(settings.payload_keys_file())),
+    ):
+        try:
+            load()
+        except (OSError, ValueError) as err:
+            return f"no {what}: {err}"
+    return None
+
+
 async def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    migrate()
-    client = await Client.connect(settings.TEMPORAL_ADDRESS, namespace=settings.TEMPORAL_NAMESPACE)
-    await ensure_search_attributes(client, settings.TEMPORAL_NAMESPACE)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--setup", action="store_true", help="migrate the schema, register search attributes, exit")
+    if parser.parse_args().setup:
+        await setup()
+        return
+    refusal = refusal_to_start()
+    if refusal:
+        logging.error("the worker will not start: %s", refusal)
+        sys.exit(2)
+    client = await connect(data_converter=data_converter())
     worker = build_worker(client, settings.TEMPORAL_TASK_QUEUE)
     # SIGTERM (./dev stop, a process manager) drains in-flight tasks instead of abandoning them.
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    logging.info("worker polling %s on %s/%s", settings.TEMPORAL_TASK_QUEUE, settings.TEMPORAL_ADDRESS, settings.TEMPORAL_NAMESPACE)
+    logging.info("worker polling %s on %s (%d trusted actor keys)", settings.TEMPORAL_TASK_QUEUE, describe(connect_config()),
+                 len(tokens.installed().key_ids))  # type: ignore[union-attr]
     async with worker:
         await stop.wait()
     logging.info("worker stopped")

@@ -244,11 +244,15 @@ def transfer_vehicle(request: TransferRequest) -> TransferResult:
         done = _done(session, request.workflow_id)
         if done is not None:
             return TransferResult(**done)
-        vehicle = session.get(Vehicle, request.vin)
+        # Owner, scrapping and title lock are judged again here, in the transaction that moves
+        # the car (the row locked where the database can), not trusted from the case's start.
+        vehicle = session.get(Vehicle, request.vin, with_for_update=True)
         if vehicle is None or vehicle.owner_national_id != request.seller_national_id:
             raise _vehicle_changed("the seller no longer owns this vehicle in the registry")
         if vehicle.scrapped_at is not None:
             raise _vehicle_changed("the vehicle was scrapped")
+        if vehicle.title_transfer_locked_until is not None and vehicle.title_transfer_locked_until > request.at:
+            raise _vehicle_changed("the title is locked against transfer (an imported purchase within a year of delivery)")
         old = _active_plate(session, request.vin)
         region = request.region_code or (plate_region(old.plate) if old else policy.PLATE_DEFAULT_REGION_CODE)
         if old is not None:
@@ -290,7 +294,7 @@ def complete_service(request: ServiceCompletion) -> dict[str, Any]:
         done = _done(session, request.workflow_id)
         if done is not None:
             return done
-        vehicle = session.get(Vehicle, request.vin)
+        vehicle = session.get(Vehicle, request.vin, with_for_update=True)
         if vehicle is None or vehicle.owner_national_id != request.owner_national_id:
             raise _vehicle_changed("the applicant no longer owns this vehicle in the registry")
         if vehicle.scrapped_at is not None:

@@ -6,10 +6,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from domain.money import payment_key
 from registry.db import session_scope
 from registry.models import AuditEntry, CaseClaim, OutboxMessage, Payment
 
@@ -55,6 +57,7 @@ class AuditRecord:
     at: datetime
     actor_role: str | None = None
     actor_id: str | None = None
+    actor_jti: str | None = None
 
 
 @activity.defn
@@ -102,22 +105,32 @@ class PaymentRecord:
     payment_ref: str
     amount_rial: int
     at: datetime
+    bank_id: str
+    """The bank whose verified token reported the payment."""
 
 
 def add_payment(session: Session, payment: PaymentRecord) -> None:
-    """Record a payment in ``session`` once; a reference already used for another purpose or case is refused."""
-    known = session.get(Payment, payment.payment_ref)
+    """Record a payment in ``session`` once; a reference of this bank already used for another
+    purpose or case is refused. The unique ``(bank_id, ref_key)`` decides between two cases
+    paying with one reference at the same instant: the loser's insert fails and is refused."""
+    key = payment_key(payment.payment_ref)
+    lookup = select(Payment).where(Payment.bank_id == payment.bank_id, Payment.ref_key == key)
+    known = session.scalar(lookup)
     if known is None:
-        session.add(
-            Payment(
-                payment_ref=payment.payment_ref, workflow_id=payment.workflow_id, purpose=payment.purpose,
-                amount_rial=payment.amount_rial, paid_at=payment.at,
-            )
-        )
-        return
-    if (known.workflow_id, known.purpose, known.amount_rial) != (payment.workflow_id, payment.purpose, payment.amount_rial):
+        try:
+            with session.begin_nested():
+                session.add(
+                    Payment(
+                        bank_id=payment.bank_id, payment_ref=payment.payment_ref, ref_key=key, workflow_id=payment.workflow_id,
+                        purpose=payment.purpose, amount_rial=payment.amount_rial, paid_at=payment.at,
+                    )
+                )
+            return
+        except IntegrityError:
+            known = session.scalar(lookup)
+    if known is None or (known.workflow_id, known.purpose, known.amount_rial) != (payment.workflow_id, payment.purpose, payment.amount_rial):
         raise ApplicationError(
-            f"payment_ref {payment.payment_ref} was already used for another payment",
+            f"payment_ref {payment.payment_ref!r} of bank {payment.bank_id} was already used for another payment",
             type="Rejected",
             non_retryable=True,
         )

@@ -1,6 +1,6 @@
 """Parsing of the contract's JSON commands into typed, validated objects.
 
-Every update argument is one JSON object carrying ``actor``; pydantic turns it into a model or
+Every update argument is one JSON object carrying ``actor_token``; pydantic turns it into a model or
 a readable list of what is wrong. Both validators and handlers parse with these, so a command
 the validator accepted is exactly the one the handler applies.
 """
@@ -16,7 +16,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from domain.identity import national_id_problem
 
 Role = Literal[
-    "applicant", "licensing_org", "expert", "bank", "importer", "customs", "operator", "officer", "seller", "buyer"
+    "applicant", "licensing_org", "expert", "bank", "importer", "customs", "operator", "officer", "seller", "buyer", "owner"
 ]
 
 
@@ -69,10 +69,26 @@ class Strict(BaseModel):
 class Actor(Strict):
     role: Role
     id: Code
+    jti: Code | None = None
+    """The id of the token that proved this actor (set from the verified token, never by the caller)."""
+
+
+ActorToken = Annotated[str, StringConstraints(min_length=1, max_length=4096)]
 
 
 class Command(Strict):
-    actor: Actor
+    """Every update's argument: the caller's token, and optionally the old ``actor`` object.
+
+    The workflow replaces ``actor`` with the verified ``{role, id: sub, jti}`` of the token; an
+    ``actor`` the caller sends proves nothing and must equal the token's.
+    """
+
+    actor_token: ActorToken
+    actor: Actor | None = None
+
+
+ENVELOPE = frozenset({"actor_token", "actor"})
+"""A command's fields that say who gives it, not what it changes (``model_dump(exclude=ENVELOPE)``)."""
 
 
 M = TypeVar("M", bound=BaseModel)
@@ -86,6 +102,13 @@ def parse(model: type[M], payload: Any) -> M:
         return model.model_validate(payload)
     except ValidationError as err:
         raise Rejected("invalid input: " + "; ".join(_describe(e) for e in err.errors())) from None
+
+
+def parse_start(model: type[M], start: Any) -> M:
+    """A workflow's input without its envelope (the token is checked by the case, not the model)."""
+    if isinstance(start, dict):
+        start = {k: v for k, v in start.items() if k not in ENVELOPE}
+    return parse(model, start)
 
 
 def _describe(error: Any) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, StringConstraints
 from statemachine import State, StateMachine
@@ -34,6 +34,7 @@ class ImportPurchaseMachine(StateMachine):
     Eligible = State("حائز شرایط")
     Ineligible = State("فاقد شرایط", final=True)
     Allocated = State("تخصیص یافته")
+    Signed = State("قرارداد امضا شده")
     Contracted = State("قرارداد منعقد شده")
     AtCustoms = State("رسیده به گمرک")
     AwaitingDelivery = State("در انتظار تحویل")
@@ -47,9 +48,10 @@ class ImportPurchaseMachine(StateMachine):
     found_ineligible = Registered.to(Ineligible)
 
     allocate = Eligible.to(Allocated)
-    sign_contract = Allocated.to(Contracted)
+    sign_contract = Allocated.to(Signed)
+    # Money is reported by the bank alone: stage 2 after signing, stage 3 once at customs.
+    pay_stage = Signed.to(Contracted) | AtCustoms.to(AwaitingDelivery)
     customs_arrival = Contracted.to(AtCustoms)
-    pay_final = AtCustoms.to(AwaitingDelivery)
     deliver = AwaitingDelivery.to(Delivered)
     # The no-active-plate rule is re-checked at delivery; failing it ends the purchase.
     eligibility_lost = AwaitingDelivery.to(Ineligible)
@@ -63,6 +65,7 @@ class ImportPurchaseMachine(StateMachine):
     request_withdrawal_code = (
         Eligible.to.itself(internal=True)
         | Allocated.to.itself(internal=True)
+        | Signed.to.itself(internal=True)
         | Contracted.to.itself(internal=True)
         | AtCustoms.to.itself(internal=True)
         | AwaitingDelivery.to.itself(internal=True)
@@ -70,14 +73,16 @@ class ImportPurchaseMachine(StateMachine):
     withdrawal_code_expired = (
         Eligible.to.itself(internal=True)
         | Allocated.to.itself(internal=True)
+        | Signed.to.itself(internal=True)
         | Contracted.to.itself(internal=True)
         | AtCustoms.to.itself(internal=True)
         | AwaitingDelivery.to.itself(internal=True)
     )
-    withdraw = Withdrawn.from_(Eligible, Allocated, Contracted, AtCustoms, AwaitingDelivery, cond="has_withdrawal_code")
+    withdraw = Withdrawn.from_(Eligible, Allocated, Signed, Contracted, AtCustoms, AwaitingDelivery, cond="has_withdrawal_code")
     reinstate = (
         Withdrawn.to(Eligible, cond=["may_reinstate", "withdrew_from_eligible"])
         | Withdrawn.to(Allocated, cond=["may_reinstate", "withdrew_from_allocated"])
+        | Withdrawn.to(Signed, cond=["may_reinstate", "withdrew_from_signed"])
         | Withdrawn.to(Contracted, cond=["may_reinstate", "withdrew_from_contracted"])
         | Withdrawn.to(AtCustoms, cond=["may_reinstate", "withdrew_from_at_customs"])
         | Withdrawn.to(AwaitingDelivery, cond=["may_reinstate", "withdrew_from_awaiting_delivery"])
@@ -85,14 +90,14 @@ class ImportPurchaseMachine(StateMachine):
     reinstatement_expired = Withdrawn.to.itself(internal=True)
 
     # «در صورت برداشت، ثبت‌نام فرد ابطال خواهد شد»: the bank reports the deposit withdrawn.
-    deposit_unblocked = Voided.from_(Eligible, Allocated, Contracted, AtCustoms, AwaitingDelivery)
+    deposit_unblocked = Voided.from_(Eligible, Allocated, Signed, Contracted, AtCustoms, AwaitingDelivery)
 
 
 UPDATE_ROLES: dict[str, frozenset[str]] = {
     "allocate": frozenset({"operator"}),
     "sign_contract": frozenset({"applicant"}),
+    "pay_stage": frozenset({"bank"}),
     "customs_arrival": frozenset({"importer", "customs"}),
-    "pay_final": frozenset({"applicant"}),
     "deliver": frozenset({"importer"}),
     "request_withdrawal_code": frozenset({"applicant"}),
     "withdraw": frozenset({"applicant"}),
@@ -108,8 +113,8 @@ LEAVING_WITH_RELEASE = frozenset({"Withdrawn", "Ineligible", "CancelledForDelay"
 DELIVERY_PENDING = frozenset({"Contracted", "AtCustoms", "AwaitingDelivery"})
 """States in which the importer owes the car, so the delivery deadline runs."""
 
-PAYMENT_STAGES = {"sign_contract": "2", "pay_final": "3"}
-"""The update that carries each stage's payment (stage 1 is the blocked deposit)."""
+PAYMENT_STAGES = {"2": "Signed", "3": "AtCustoms"}
+"""The state in which ``pay_stage`` takes each stage (stage 1 is the blocked deposit)."""
 
 # --- commands and their field rules ---
 
@@ -161,6 +166,10 @@ class Payment(Command):
     amount_rial: PositiveRials
 
 
+class StagePayment(Payment):
+    stage: Literal["2", "3"]
+
+
 class CustomsArrival(Command):
     final_costs_rial: PositiveRials
 
@@ -175,9 +184,9 @@ class Withdraw(Command):
 
 COMMANDS: dict[str, type[Command]] = {
     "allocate": Allocate,
-    "sign_contract": Payment,
+    "sign_contract": Command,
+    "pay_stage": StagePayment,
     "customs_arrival": CustomsArrival,
-    "pay_final": Payment,
     "deliver": Deliver,
     "request_withdrawal_code": Command,
     "withdraw": Withdraw,
@@ -288,6 +297,10 @@ class PurchaseCase:
         return self.withdrew_from == "Allocated"
 
     @property
+    def withdrew_from_signed(self) -> bool:
+        return self.withdrew_from == "Signed"
+
+    @property
     def withdrew_from_contracted(self) -> bool:
         return self.withdrew_from == "Contracted"
 
@@ -302,7 +315,8 @@ class PurchaseCase:
     # derived figures
     @property
     def contracted(self) -> bool:
-        return "2" in self.payments
+        """The final contract is concluded (signed): the withdrawal penalty applies from here."""
+        return self.contract_signed_at is not None
 
     def paid(self, stage: str) -> int:
         return int(self.payments.get(stage, {}).get("amount_rial", 0))

@@ -48,6 +48,9 @@ class ServiceDefinition:
     """The checklist; entries with ``only_for="permit"`` are due after the permit."""
     permit_first: bool = False
     """An inspection issues a permit, then the work is done and inspected again (part change)."""
+    owner_consent: bool = True
+    """Completes only with the registered owner's own authenticated consent (CONTRACT.md: transfer,
+    scrapping, lost or damaged plates, duplicate documents); a part change is the officer's."""
     notice_wait: bool = False
     """A newspaper notice opens a wait of more than ``policy.DUPLICATE_OWNERSHIP_DOC_NOTICE_WAIT``
     (it needs a fee after the wait: the timer's transition runs no activity)."""
@@ -103,6 +106,7 @@ SERVICES: dict[str, ServiceDefinition] = {
             Requirement("part_invoice", "فاکتور معتبر کارخانه با پروانه گمرکی", "part change 5", "permit"),
         ),  # 4 inspection + permit → inspect in Open; 6 re-inspection → inspect in Permitted
         permit_first=True,
+        owner_consent=False,
     ),
     "scrapping": ServiceDefinition(
         "اسقاط خودرو",
@@ -198,14 +202,16 @@ class SubmitServiceDocument(SubmitDocument):
 
 
 UPDATE_ROLES: dict[str, frozenset[str]] = {
-    "submit_document": frozenset({"applicant", "officer"}),
+    "submit_document": frozenset({"applicant", "owner", "officer"}),
     "inspect": frozenset({"officer"}),
+    "consent": frozenset({"owner"}),
     "pay_fee": frozenset({"bank"}),
-    "cancel": frozenset({"applicant"}),
+    "cancel": frozenset({"applicant", "owner"}),
 }
 COMMANDS: dict[str, type[Command]] = {
     "submit_document": SubmitServiceDocument,
     "inspect": Inspect,
+    "consent": Command,
     "pay_fee": PayPlateFee,
     "cancel": Command,
 }
@@ -228,6 +234,7 @@ class PlateServiceMachine(StateMachine):
 
     eligibility_failed = Open.to(Rejected)
     submit_document = Open.to.itself(internal=True) | Permitted.to.itself(internal=True)
+    consent = Open.to.itself(internal=True, cond="awaits_consent")
     inspect = (
         Open.to(Rejected, cond="inspection_failed")
         | Open.to.itself(internal=True)
@@ -273,6 +280,8 @@ class ServiceFile:
     payment_ref: str | None = None
     result: dict[str, Any] | None = None
     new_part: dict[str, Any] | None = None
+    consent: dict[str, Any] | None = None
+    """The registered owner's own consent, ``{"by", "jti", "at"}`` once given."""
 
     @property
     def definition(self) -> ServiceDefinition:
@@ -309,6 +318,10 @@ class ServiceFile:
     def has_fee(self) -> bool:
         return self.fee_rial is not None
 
+    @property
+    def awaits_consent(self) -> bool:
+        return self.definition.owner_consent and self.consent is None
+
 
 def stage_missing(file: ServiceFile) -> list[str]:
     """What the current stage still lacks: its documents and its inspection."""
@@ -316,6 +329,8 @@ def stage_missing(file: ServiceFile) -> list[str]:
     last = file.inspections.get(file.stage)
     if not (last and last["passed"]):
         out.append("the officer's re-inspection" if file.stage == "Permitted" else "the officer's inspection")
+    if file.awaits_consent:
+        out.append("the owner's consent (update consent, with the owner's own token)")
     return out
 
 

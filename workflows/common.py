@@ -1,7 +1,8 @@
 """What every lifecycle workflow shares: the case book around its state machine.
 
 A workflow owns one :class:`Case`. The case
-- validates commands read-only (state via ``enabled_events()``, role, identity, fields),
+- opens only for a start whose actor token verifies (else it is ``Refused``, writing nothing),
+- validates commands read-only (actor token, role, state via ``enabled_events()``, fields),
 - fires machine events and keeps the contract's ``history``, the ``CaseState`` search
   attribute and the Persian details in the UI in step with the machine,
 - writes every transition to the registry's audit log (in order, from the main loop),
@@ -16,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -29,8 +31,10 @@ with workflow.unsafe.imports_passed_through():
     from statemachine import StateMachine
 
     from activities.registry import AuditRecord, CaseIdClaim, Notification, claim_case_id, record_transition, send_notification
+    from activities.trust import UNAUTHENTICATED, StartActor, StartToken, verify_start_token
     from domain.commands import Actor, Command, Rejected, parse
     from domain.display import iso, jalali_datetime, parse_instant
+    from security import tokens
 
 CASE_STATE = SearchAttributeKey.for_keyword("CaseState")
 """The state name of every case, for lists and filters in the UI (no personal data)."""
@@ -54,6 +58,30 @@ R = TypeVar("R")
 
 def rejection(message: str) -> ApplicationError:
     return ApplicationError(message, type="Rejected", non_retryable=True)
+
+
+def may_start_as(actor: Actor, subjects: dict[str, str | frozenset[str] | None]) -> str | None:
+    """Why ``actor`` may not start a case, given who may: ``{role: the subject it must be}``
+    (``None``: any subject of that role, e.g. any plate-centre officer); ``None`` when it may."""
+    if actor.role not in subjects:
+        return f"role {actor.role!r} may not start this case (only {', '.join(sorted(subjects))})"
+    wanted = subjects[actor.role]
+    if wanted is not None and actor.id not in (wanted if isinstance(wanted, frozenset) else {wanted}):
+        return f"the token's subject is not the {actor.role} named in the input"
+    return None
+
+
+def unauthenticated(message: str) -> ApplicationError:
+    """A command or start whose token proves nothing (missing, untrusted, expired, misdirected, reused)."""
+    return ApplicationError(message, type=UNAUTHENTICATED, non_retryable=True)
+
+
+INVALID_INPUT = "InvalidInput"
+
+
+def invalid_input(message: str) -> ApplicationError:
+    """A start whose input cannot make a case (the case is refused)."""
+    return ApplicationError(message, type=INVALID_INPUT, non_retryable=True)
 
 
 async def run_activity(fn: Callable[..., R], arg: Any, *, summary: str | None = None) -> R:
@@ -98,24 +126,35 @@ def command(fn: Callable[[Any, Any], Awaitable[R]]) -> Any:
     """Declare one of a lifecycle's updates, always with its validator.
 
     The update takes the contract's one JSON object. Its validator runs the workflow's
-    ``_check(name, cmd)`` (read-only: parse, state, role, identity, input); the handler runs the
-    same check again and calls ``fn(self, command)`` with the parsed command. A workflow whose
-    cases must finish starting before any command applies defines ``async _before_command()``.
+    ``_check(name, cmd)`` (read-only: token, parse, role, state, identity, input); the handler
+    waits until the case has opened, runs the same check again (the token's claims, no keys), spends
+    the token's ``jti`` and calls ``fn(self, command)`` with the parsed command, whose ``actor`` is
+    the verified one. A workflow whose cases must finish starting before any command applies
+    defines ``async _before_command()``.
     Failures reach the client as ``ApplicationError`` only (see :func:`command_handler`).
     """
     name = fn.__name__
 
     async def handler(self: Any, cmd: dict[str, Any]) -> R:
+        await self.case.opened()
         prepare = getattr(self, "_before_command", None)
         if prepare is not None:
             await prepare()
-        return await fn(self, self._check(name, cmd))
+        command = self._check(name, cmd)
+        self.case.used_jtis.add(command.actor.jti)
+        return await fn(self, command)
 
     handler.__name__, handler.__qualname__, handler.__doc__ = name, fn.__qualname__, fn.__doc__
     update = workflow.update(name=name)(command_handler(handler))
 
     def validate(self: Any, cmd: dict[str, Any]) -> None:
-        self._check(name, cmd)
+        # Only here is the token's signature and lifetime verified: validators do not run on
+        # replay, so the handler's own check reads the claims without keys or clocks.
+        self.case.validating = True
+        try:
+            self._check(name, cmd)
+        finally:
+            self.case.validating = False
 
     update.validator(validate)
     return update
@@ -137,6 +176,14 @@ class Case:
         self.why_disabled = why_disabled
         """Names the unmet guard of an update that the state would allow (e.g. what is missing)."""
         self.history: list[dict[str, Any]] = []
+        self.validating = False
+        """True while an update validator runs: tokens are verified (keys, workflow time) only then."""
+        self.used_jtis: set[str] = set()
+        """Ids of the tokens this case accepted: each token acts once."""
+        self.started_by: Actor | None = None
+        self.refused: str | None = None
+        """Why the start was refused (bad token or input); the case then never opened."""
+        self._opened = False
         self.busy: str | None = None
         """The update whose activities are under way; other commands wait until it ends."""
         self._unaudited: list[AuditRecord] = []
@@ -160,6 +207,12 @@ class Case:
         enabled = {event.id for event in self.machine.enabled_events()}
         return [name for name in self.update_roles if name in enabled]
 
+    def refusal(self) -> dict[str, Any] | None:
+        """The whole ``status`` of a case whose start was refused (never a lifecycle state)."""
+        if self.refused is None:
+            return None
+        return {"state": "Refused", "state_fa": "رد درخواست شروع", "reason": self.refused, "allowed": [], "history": []}
+
     def status(self) -> dict[str, Any]:
         return {
             "state": self.state,
@@ -170,16 +223,29 @@ class Case:
 
     # --- validating (read-only) ---
 
-    def check(self, update: str, payload: Any, model: type[M]) -> M:
-        """Parse and check a command without changing anything; raise ``ApplicationError`` if rejected."""
+    def check(self, update: str, payload: Any, model: type[M], before_state: Callable[[Any], None] | None = None) -> M:
+        """Parse and check a command without changing anything; raise ``ApplicationError`` if rejected.
+
+        The returned command's ``actor`` is the token's verified ``{role, id: sub, jti}``.
+        ``before_state`` may refuse the command with a plainer reason than "not allowed in state".
+        """
+        if not isinstance(payload, dict):
+            raise rejection(f"{update}: the argument must be one JSON object")
+        actor = self.authenticate(update, payload.get("actor_token"))
         try:
             command = parse(model, payload)
         except Rejected as err:
             raise rejection(f"{update}: {err}") from None
         assert isinstance(command, Command)
+        claimed = command.actor
+        if claimed is not None and (claimed.role, claimed.id) != (actor.role, actor.id):
+            raise unauthenticated(f"{update}: actor does not match the token (it must be the token's role and sub, or absent)")
+        command = command.model_copy(update={"actor": actor})
         roles = self.update_roles[update]
-        if command.actor.role not in roles:
-            raise rejection(f"{update}: role {command.actor.role!r} may not do this (only {', '.join(sorted(roles))})")
+        if actor.role not in roles:
+            raise rejection(f"{update}: role {actor.role!r} may not do this (only {', '.join(sorted(roles))})")
+        if before_state is not None:
+            before_state(command)
         if self.busy:
             raise rejection(f"{update}: the case is busy with {self.busy}; try again when it ends")
         if not any(event.id == update for event in self.machine.enabled_events()):
@@ -188,6 +254,81 @@ class Case:
                 raise rejection(f"{update}: {reason}")
             raise rejection(f"{update}: not allowed in state {self.state} ({self.label()}); allowed now: {', '.join(self.allowed()) or 'nothing'}")
         return command
+
+    def authenticate(self, update: str, token: Any) -> Actor:
+        """The actor a command's token proves: verified in a validator, read back in a handler."""
+        try:
+            if self.validating:
+                keys = tokens.installed()
+                if keys is None:
+                    raise tokens.TokenRejected("this worker trusts no actor keys")
+                proven = keys.verify(
+                    token, namespace=workflow.info().namespace, workflow_id=self._workflow_id, update=update, now=workflow.now()
+                )
+            else:
+                proven = tokens.claims_of(token)
+        except tokens.TokenRejected as err:
+            raise unauthenticated(f"{update}: {err}") from None
+        except Exception:  # noqa: BLE001 - whatever a forged token trips, it is refused, never a task failure
+            raise unauthenticated(f"{update}: actor_token is not a valid token") from None
+        if proven.jti in self.used_jtis:
+            raise unauthenticated(f"{update}: actor_token was already used on this case (claim 'jti'); mint a new one")
+        return Actor(role=proven.role, id=proven.id, jti=proven.jti)  # type: ignore[arg-type]
+
+    # --- opening ---
+
+    async def open(
+        self, start: Any, start_error: str | None, may_start: Callable[[Actor], str | None | Awaitable[str | None]]
+    ) -> Actor:
+        """Verify the start's token, then its input and who may start, then claim the workflow id.
+
+        Any failure refuses the case: ``status`` answers ``Refused`` with the reason, the workflow
+        fails with ``Unauthenticated`` or ``InvalidInput``, and nothing was written to the registry
+        (the id is claimed only after every check passed). ``may_start`` names why the verified
+        actor may not start this case, or ``None``.
+        """
+        workflow.upsert_search_attributes([CASE_STATE.value_set(self.state)])
+        token = start.get("actor_token") if isinstance(start, dict) else None
+        if not isinstance(token, str) or not token:
+            self._refuse(unauthenticated(f"{self._workflow_type}: start: actor_token is missing"))
+        info = workflow.info()
+        try:
+            proven: StartActor = await workflow.execute_local_activity(
+                verify_start_token,
+                StartToken(token, info.workflow_id, info.namespace, workflow.now()),
+                start_to_close_timeout=timedelta(seconds=10),
+                retry_policy=RetryPolicy(maximum_attempts=5, non_retryable_error_types=[UNAUTHENTICATED]),
+                summary="verify the actor token",
+            )
+        except ActivityError as err:
+            self._refuse(unauthenticated(f"{self._workflow_type}: {getattr(err.cause, 'message', 'start: the token was not verified')}"))
+        actor = Actor(role=proven.role, id=proven.id, jti=proven.jti)  # type: ignore[arg-type]
+        if start_error is not None:
+            self._refuse(invalid_input(f"{self._workflow_type} input: {start_error}"))
+        try:
+            why_not = may_start(actor)
+            if inspect.isawaitable(why_not):
+                why_not = await why_not
+        except ApplicationError as err:
+            self._refuse(err)
+        if why_not:
+            self._refuse(unauthenticated(f"{self._workflow_type}: start: {why_not}"))
+        self.used_jtis.add(proven.jti)
+        self.started_by = actor
+        await self._claim_workflow_id()
+        self._opened = True
+        return actor
+
+    def _refuse(self, error: ApplicationError) -> None:
+        self.refused = error.message
+        workflow.upsert_search_attributes([CASE_STATE.value_set("Refused")])
+        raise error
+
+    async def opened(self) -> None:
+        """Wait until the start was verified (commands may arrive with the start itself)."""
+        await workflow.wait_condition(lambda: self._opened or self.refused is not None)
+        if self.refused is not None:
+            raise rejection("the case's start was refused")
 
     # --- changing ---
 
@@ -234,6 +375,7 @@ class Case:
                 at=now,
                 actor_role=actor.role if actor else "system",
                 actor_id=actor.id if actor else None,
+                actor_jti=actor.jti if actor else None,
             )
         )
         if after != before:
@@ -274,7 +416,6 @@ class Case:
         finished = done or (lambda: self.machine.is_terminated)
         workflow.upsert_search_attributes([CASE_STATE.value_set(self.state)])
         self.refresh_details()
-        await self._claim_workflow_id()
         while True:
             await self._write_audit()
             if finished() and not self.busy:

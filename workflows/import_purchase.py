@@ -60,12 +60,13 @@ with workflow.unsafe.imports_passed_through():
 
     from activities.registry import PaymentRecord, record_payment
     from domain import policy
-    from domain.commands import Command, parse
+    from domain.commands import Actor, Command, parse_start
+    from domain.money import payment_key
     from domain.display import TEHRAN, iso, jalali_date, jalali_datetime, rials
     from lifecycles import import_purchase as rules
     from lifecycles.import_purchase import ImportPurchaseMachine, PurchaseCase, instant, later
 
-from workflows.common import ACTIVITY_TIMEOUT, CASE_STATE, Case, command, rejection, run_activity
+from workflows.common import ACTIVITY_TIMEOUT, CASE_STATE, Case, command, may_start_as, rejection, run_activity
 
 RELEASE_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=10),
@@ -85,7 +86,7 @@ def fa_hours(span: timedelta) -> str:
     return f"{en_to_fa(str(span // timedelta(hours=1)))} ساعت"
 
 
-WITHDRAWABLE = frozenset({"Eligible", "Allocated", "Contracted", "AtCustoms", "AwaitingDelivery"})
+WITHDRAWABLE = frozenset({"Eligible", "Allocated", "Signed", "Contracted", "AtCustoms", "AwaitingDelivery"})
 """States in which a withdrawal code may be requested and used."""
 
 
@@ -95,7 +96,7 @@ class ImportPurchaseWorkflow:
     def __init__(self, start: dict[str, Any]) -> None:
         self._start_error: str | None = None
         try:
-            begin = parse(rules.Start, start)
+            begin = parse_start(rules.Start, start)
             a, d = begin.applicant, begin.deposit
             self.p = PurchaseCase(
                 scheme_id=begin.scheme_id,
@@ -117,8 +118,7 @@ class ImportPurchaseWorkflow:
 
     @workflow.run
     async def run(self, start: dict[str, Any]) -> dict[str, Any]:
-        if self._start_error:
-            raise rejection(f"ImportPurchase input: {self._start_error}")
+        await self.case.open(start, self._start_error, self._may_start)
         await self._register()
         await self.case.run(self._next_deadline, done=self.p.is_over)
         return self.status()
@@ -127,6 +127,8 @@ class ImportPurchaseWorkflow:
 
     @workflow.query
     def status(self) -> dict[str, Any]:
+        if (refused := self.case.refusal()) is not None:
+            return refused
         p = self.p
         out = self.case.status()
         out.update(
@@ -213,9 +215,23 @@ class ImportPurchaseWorkflow:
 
     @command
     async def sign_contract(self, c: Any) -> dict[str, Any]:
-        await self._record_stage("sign_contract", c)
+        """The buyer concludes the final contract; the money of stage 2 is the bank's to report."""
         self.p.contract_signed_at = iso(workflow.now())
-        self.case.fire("sign_contract", c.actor, payment_ref=c.payment_ref, amount_rial=c.amount_rial)
+        self.case.fire("sign_contract", c.actor, contract_amount_rial=self.p.contract_amount_rial)
+        return self.status()
+
+    @command
+    async def pay_stage(self, c: Any) -> dict[str, Any]:
+        """The bank reports stage 2 (Signed → Contracted) or stage 3 (AtCustoms → AwaitingDelivery)."""
+        await self._record_stage(c)
+        p = self.p
+        extra: dict[str, Any] = {"stage": c.stage, "payment_ref": c.payment_ref, "amount_rial": c.amount_rial}
+        if c.stage == "3":
+            now = workflow.now()
+            p.final_paid_at = iso(now)
+            assert p.delivery_due is not None
+            p.delivery_deadline = extra["delivery_deadline"] = iso(rules.delivery_deadline(p.delivery_due, now))
+        self.case.fire("pay_stage", c.actor, **extra)
         return self.status()
 
     @command
@@ -235,17 +251,6 @@ class ImportPurchaseWorkflow:
                     f"واردکننده پس از آن حداکثر {fa_days(policy.DELIVERY_WINDOW_AFTER_FINAL_PAYMENT)} برای تحویل فرصت دارد."
                 ),
             )
-        return self.status()
-
-    @command
-    async def pay_final(self, c: Any) -> dict[str, Any]:
-        await self._record_stage("pay_final", c)
-        p = self.p
-        now = workflow.now()
-        p.final_paid_at = iso(now)
-        assert p.delivery_due is not None
-        p.delivery_deadline = iso(rules.delivery_deadline(p.delivery_due, now))
-        self.case.fire("pay_final", c.actor, payment_ref=c.payment_ref, amount_rial=c.amount_rial, delivery_deadline=p.delivery_deadline)
         return self.status()
 
     # --- delivery ---
@@ -483,26 +488,20 @@ class ImportPurchaseWorkflow:
     def _id(self) -> str:
         return workflow.info().workflow_id
 
+    def _may_start(self, actor: Actor) -> str | None:
+        return may_start_as(actor, {"applicant": self.p.applicant_national_id})
+
     def _check(self, update: str, cmd: dict[str, Any]) -> Any:
         """Validate a command read-only: the case's checks, then this lifecycle's own rules."""
-        self._refuse_repeated_payment(update, cmd)
-        c: Command = self.case.check(update, cmd, rules.COMMANDS[update])
+        c: Command = self.case.check(update, cmd, rules.COMMANDS[update], before_state=self._refuse_repeated_payment)
         self._check_identity(update, c)
         p = self.p
         if update == "allocate":
             today = workflow.now().astimezone(TEHRAN).date()
             if c.delivery_due < today:  # type: ignore[attr-defined]
                 raise rejection(f"allocate: delivery_due {c.delivery_due} is in the past")  # type: ignore[attr-defined]
-        if update == "sign_contract" and c.amount_rial != p.contract_amount_rial:  # type: ignore[attr-defined]
-            raise rejection(
-                f"sign_contract: amount_rial must equal the base price plus pre-customs costs ({p.contract_amount_rial}), got {c.amount_rial}"  # type: ignore[attr-defined]
-            )
-        if update == "pay_final" and c.amount_rial != p.final_costs_rial:  # type: ignore[attr-defined]
-            raise rejection(f"pay_final: amount_rial must equal final_costs_rial ({p.final_costs_rial}), got {c.amount_rial}")  # type: ignore[attr-defined]
-        if update in rules.PAYMENT_STAGES:
-            used = {v["payment_ref"] for v in p.payments.values()}
-            if c.payment_ref in used:  # type: ignore[attr-defined]
-                raise rejection(f"{update}: payment_ref {c.payment_ref} was already used for another stage")  # type: ignore[attr-defined]
+        if update == "pay_stage":
+            self._check_stage_payment(c)
         if update == "withdraw":
             expires = instant(p.code_expires_at)
             if expires is not None and workflow.now() >= expires:
@@ -519,24 +518,36 @@ class ImportPurchaseWorkflow:
         if role == "bank" and actor_id != p.deposit_bank:
             raise rejection(f"{update}: only the escrow bank holding the deposit ({p.deposit_bank}) may report this")
 
-    def _refuse_repeated_payment(self, update: str, cmd: dict[str, Any]) -> None:
+    def _refuse_repeated_payment(self, c: Any) -> None:
         """A stage paid already is not allowed again; say so plainly rather than "not allowed in state"."""
-        stage = rules.PAYMENT_STAGES.get(update)
-        recorded = self.p.payments.get(stage) if stage else None
-        if recorded is None or not isinstance(cmd, dict):
-            return
-        if cmd.get("payment_ref") == recorded["payment_ref"]:
+        recorded = self.p.payments.get(c.stage) if hasattr(c, "stage") else None
+        if recorded is not None:
             raise rejection(
-                f"{update}: stage {stage} is already paid with payment_ref {recorded['payment_ref']} "
+                f"pay_stage: stage {c.stage} is already paid with payment_ref {recorded['payment_ref']} "
                 f"({recorded['amount_rial']} rial); nothing to do"
             )
 
-    async def _record_stage(self, update: str, c: Any) -> None:
-        stage = rules.PAYMENT_STAGES[update]
+    def _check_stage_payment(self, c: Any) -> None:
+        """The stage the state takes, the exact amount, a reference not used for the other stage."""
+        p = self.p
+        due_in = rules.PAYMENT_STAGES[c.stage]
+        if self.case.state != due_in:
+            raise rejection(f"pay_stage: stage {c.stage} is paid in state {due_in}, and the case is {self.case.state}")
+        expected = p.contract_amount_rial if c.stage == "2" else p.final_costs_rial
+        what = "the base price plus pre-customs costs" if c.stage == "2" else "final_costs_rial"
+        if c.amount_rial != expected:
+            raise rejection(f"pay_stage: stage {c.stage}'s amount_rial must equal {what} ({expected}), got {c.amount_rial}")
+        used = {payment_key(v["payment_ref"]) for v in p.payments.values()}
+        if payment_key(c.payment_ref) in used:
+            raise rejection(f"pay_stage: payment_ref {c.payment_ref} was already used for another stage")
+
+    async def _record_stage(self, c: Any) -> None:
+        stage = c.stage
         now = workflow.now()
-        async with self.case.working(update):
+        async with self.case.working("pay_stage"):
             await run_activity(
-                record_payment, PaymentRecord(self._id, f"import_purchase_stage_{stage}", c.payment_ref, c.amount_rial, now),
+                record_payment,
+                PaymentRecord(self._id, f"import_purchase_stage_{stage}", c.payment_ref, c.amount_rial, now, bank_id=c.actor.id),
                 summary=f"stage {stage} payment",
             )
         self.p.payments[stage] = {"payment_ref": c.payment_ref, "amount_rial": c.amount_rial, "at": iso(now)}

@@ -19,12 +19,12 @@ from temporalio.exceptions import ActivityError
 with workflow.unsafe.imports_passed_through():
     from activities.plates import ServiceCompletion, VehicleCheck, check_vehicle, complete_service
     from activities.registry import PaymentRecord, record_payment
-    from domain.commands import Actor, Command, parse
+    from domain.commands import Actor, Command, parse_start
     from domain.display import iso, jalali_datetime, parse_instant, rials
     from lifecycles import plate_services as rules
     from lifecycles.plate_services import PlateServiceMachine, ServiceFile
 
-from workflows.common import Case, command, rejection, run_activity
+from workflows.common import Case, command, may_start_as, rejection, run_activity
 from workflows.plate_common import (
     PlateCaseWorkflow,
     check_document_kind,
@@ -42,7 +42,7 @@ class PlateServiceWorkflow(PlateCaseWorkflow):
         self._start_error: str | None = None
         self.start: rules.ServiceStart | None = None
         try:
-            self.start = parse(rules.ServiceStart, start)
+            self.start = parse_start(rules.ServiceStart, start)
             self.file = rules.service_file(self.start)
         except Exception as err:  # reported by run(), which fails the workflow cleanly
             self._start_error = str(err)
@@ -52,9 +52,9 @@ class PlateServiceWorkflow(PlateCaseWorkflow):
 
     @workflow.run
     async def run(self, start: dict[str, Any]) -> dict[str, Any]:
-        if self._start_error or self.start is None:
-            raise rejection(f"PlateService input: {self._start_error}")
+        await self.case.open(start, self._start_error, self._may_start)
         s = self.start
+        assert s is not None
         facts = await run_activity(
             check_vehicle,
             VehicleCheck(workflow.info().workflow_id, s.vin, s.owner.national_id, workflow.now(), s.service),
@@ -68,6 +68,8 @@ class PlateServiceWorkflow(PlateCaseWorkflow):
 
     @workflow.query
     def status(self) -> dict[str, Any]:
+        if (refused := self.case.refusal()) is not None:
+            return refused
         f = self.file
         out = self.case.status()
         out.update(
@@ -88,6 +90,7 @@ class PlateServiceWorkflow(PlateCaseWorkflow):
             rejection_reasons=list(f.rejection_reasons),
             missing=rules.stage_missing(f) if self.case.state in ("Open", "Permitted") else [],
             eligibility_checked=f.eligibility_checked,
+            consent=f.consent,
         )
         return out
 
@@ -129,13 +132,25 @@ class PlateServiceWorkflow(PlateCaseWorkflow):
         return self.status()
 
     @command
+    async def consent(self, c: Any) -> dict[str, Any]:
+        """The registered owner agrees, with their own token, to a service that changes what they hold."""
+        at = iso(workflow.now())
+
+        def change(f: ServiceFile) -> dict[str, Any]:
+            f.consent = {"by": c.actor.id, "jti": c.actor.jti, "at": at}
+            return {}
+
+        await self._apply("consent", c.actor, change)
+        return self.status()
+
+    @command
     async def pay_fee(self, c: Any) -> dict[str, Any]:
         f = self.file
         try:
             async with self.case.working("pay_fee"):
                 await run_activity(
                     record_payment,
-                    PaymentRecord(workflow.info().workflow_id, f"plate_service_{f.service}", c.payment_ref, c.amount_rial, workflow.now()),
+                    PaymentRecord(workflow.info().workflow_id, f"plate_service_{f.service}", c.payment_ref, c.amount_rial, workflow.now(), bank_id=c.actor.id),
                 )
                 result = await self._complete(f)
         except ActivityError as err:
@@ -158,8 +173,8 @@ class PlateServiceWorkflow(PlateCaseWorkflow):
         f = self.file
         if self.start is None:
             raise rejection(f"{update}: the case's input was invalid")
-        if c.actor.role == "applicant" and c.actor.id != f.owner_national_id:
-            raise rejection(f"{update}: an applicant must be the vehicle's owner named in the case")
+        if c.actor.role in ("applicant", "owner") and c.actor.id != f.owner_national_id:
+            raise rejection(f"{update}: an {c.actor.role} must be the vehicle's owner named in the case")
         if update == "submit_document":
             self._check_document(c)
         if update == "inspect":
@@ -169,6 +184,11 @@ class PlateServiceWorkflow(PlateCaseWorkflow):
         if update == "pay_fee":
             check_fee(update, c.amount_rial, f.fee_rial)  # type: ignore[attr-defined]
         return c
+
+    def _may_start(self, actor: Actor) -> str | None:
+        assert self.start is not None
+        owner = self.start.owner.national_id
+        return may_start_as(actor, {"officer": None, "owner": owner, "applicant": owner})
 
     def _check_document(self, c: Any) -> None:
         f = self.file

@@ -24,12 +24,12 @@ with workflow.unsafe.imports_passed_through():
     )
     from activities.registry import PaymentRecord, record_payment
     from domain import policy
-    from domain.commands import Command, parse
+    from domain.commands import Actor, Command, parse_start
     from domain.display import iso, jalali_datetime, parse_instant, rials
     from lifecycles import plates as rules
     from lifecycles.plates import PlateFile, PlateTransferMachine, VehicleNumberingMachine
 
-from workflows.common import Case, command, rejection, run_activity
+from workflows.common import Case, command, may_start_as, rejection, run_activity
 from workflows.plate_common import (
     PlateCaseWorkflow,
     check_document_kind,
@@ -49,7 +49,7 @@ class VehicleNumberingWorkflow(PlateCaseWorkflow):
         self._start_error: str | None = None
         self.start: rules.NumberingStart | None = None
         try:
-            self.start = parse(rules.NumberingStart, start)
+            self.start = parse_start(rules.NumberingStart, start)
             self.file = rules.numbering_file(self.start)
         except Exception as err:  # reported by run(), which fails the workflow cleanly
             self._start_error = str(err)
@@ -59,9 +59,9 @@ class VehicleNumberingWorkflow(PlateCaseWorkflow):
 
     @workflow.run
     async def run(self, start: dict[str, Any]) -> dict[str, Any]:
-        if self._start_error or self.start is None:
-            raise rejection(f"VehicleNumbering input: {self._start_error}")
+        await self.case.open(start, self._start_error, self._may_start)
         s = self.start
+        assert s is not None
         reasons = rules.numbering_reasons(s, workflow.now().year)
         reasons += await run_activity(
             check_numbering_registry,
@@ -74,6 +74,8 @@ class VehicleNumberingWorkflow(PlateCaseWorkflow):
 
     @workflow.query
     def status(self) -> dict[str, Any]:
+        if (refused := self.case.refusal()) is not None:
+            return refused
         f, s = self.file, self.start
         out = self.case.status()
         out.update(
@@ -110,7 +112,7 @@ class VehicleNumberingWorkflow(PlateCaseWorkflow):
         wf_id = workflow.info().workflow_id
         try:
             async with self.case.working("pay_plate_fee"):
-                await run_activity(record_payment, PaymentRecord(wf_id, "plate_fee", c.payment_ref, c.amount_rial, workflow.now()))
+                await run_activity(record_payment, PaymentRecord(wf_id, "plate_fee", c.payment_ref, c.amount_rial, workflow.now(), bank_id=c.actor.id))
                 plate = await run_activity(
                     number_vehicle,
                     NumberingRequest(
@@ -148,6 +150,11 @@ class VehicleNumberingWorkflow(PlateCaseWorkflow):
             check_fee(update, c.amount_rial, self.file.fee_rial)  # type: ignore[attr-defined]
         return c
 
+    def _may_start(self, actor: Actor) -> str | None:
+        assert self.start is not None
+        owner = self.start.owner.national_id
+        return may_start_as(actor, {"officer": None, "owner": owner, "applicant": owner})
+
     def _advance(self) -> None:
         if self.case.state == "Open" and self.file.ready_for_fee:
             self.case.fire("checklist_complete", None, fee_rial=self.file.fee_rial)
@@ -183,7 +190,7 @@ class PlateTransferWorkflow(PlateCaseWorkflow):
         self._start_error: str | None = None
         self.start: rules.TransferStart | None = None
         try:
-            self.start = parse(rules.TransferStart, start)
+            self.start = parse_start(rules.TransferStart, start)
             self.file = rules.transfer_file(self.start)
         except Exception as err:
             self._start_error = str(err)
@@ -194,9 +201,9 @@ class PlateTransferWorkflow(PlateCaseWorkflow):
 
     @workflow.run
     async def run(self, start: dict[str, Any]) -> dict[str, Any]:
-        if self._start_error or self.start is None:
-            raise rejection(f"PlateTransfer input: {self._start_error}")
+        await self.case.open(start, self._start_error, self._may_start)
         s = self.start
+        assert s is not None
         facts = await run_activity(
             check_vehicle,
             VehicleCheck(workflow.info().workflow_id, s.vin, s.seller.national_id, workflow.now(), "transfer"),
@@ -210,6 +217,8 @@ class PlateTransferWorkflow(PlateCaseWorkflow):
 
     @workflow.query
     def status(self) -> dict[str, Any]:
+        if (refused := self.case.refusal()) is not None:
+            return refused
         f, s = self.file, self.start
         out = self.case.status()
         out.update(
@@ -219,6 +228,7 @@ class PlateTransferWorkflow(PlateCaseWorkflow):
             checklist=dict(f.checklist),
             documents=list(f.documents),
             presence=dict(f.presence),
+            consent=f.consent,
             fee_rial=f.fee_rial,
             payment_ref=f.payment_ref,
             previous_plate=f.previous_plate,
@@ -239,13 +249,21 @@ class PlateTransferWorkflow(PlateCaseWorkflow):
         return self.status()
 
     @command
+    async def consent(self, c: Any) -> dict[str, Any]:
+        """The seller, the registry's owner, agrees to the sale with their own token."""
+        self.file.consent = {"by": c.actor.id, "jti": c.actor.jti, "at": iso(workflow.now())}
+        self.case.fire("consent", c.actor)
+        self._advance()
+        return self.status()
+
+    @command
     async def pay_plate_fee(self, c: Any) -> dict[str, Any]:
         f, s = self.file, self.start
         assert s is not None
         wf_id = workflow.info().workflow_id
         try:
             async with self.case.working("pay_plate_fee"):
-                await run_activity(record_payment, PaymentRecord(wf_id, "plate_transfer_fee", c.payment_ref, c.amount_rial, workflow.now()))
+                await run_activity(record_payment, PaymentRecord(wf_id, "plate_transfer_fee", c.payment_ref, c.amount_rial, workflow.now(), bank_id=c.actor.id))
                 result = await run_activity(
                     transfer_vehicle,
                     TransferRequest(
@@ -287,6 +305,11 @@ class PlateTransferWorkflow(PlateCaseWorkflow):
         if update == "pay_plate_fee":
             check_fee(update, c.amount_rial, self.file.fee_rial)  # type: ignore[attr-defined]
         return c
+
+    def _may_start(self, actor: Actor) -> str | None:
+        assert self.start is not None
+        seller, buyer = self.start.seller.national_id, self.start.buyer.national_id
+        return may_start_as(actor, {"officer": None, "seller": seller, "buyer": buyer, "applicant": frozenset({seller, buyer})})
 
     def _advance(self) -> None:
         if self.case.state == "Open" and self.file.ready_for_fee:

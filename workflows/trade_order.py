@@ -28,12 +28,12 @@ with workflow.unsafe.imports_passed_through():
         run_rules_inquiry,
     )
     from domain import policy
-    from domain.commands import Command, Rejected, parse
+    from domain.commands import ENVELOPE, Actor, Command, Rejected, parse, parse_start
     from domain.display import TEHRAN, euros, iso, jalali_datetime, parse_instant, rials
     from lifecycles import trade_order as rules
     from lifecycles.trade_order import TradeFile, TradeOrderMachine
 
-from workflows.common import Case, command, rejection, run_activity
+from workflows.common import Case, command, may_start_as, rejection, run_activity
 
 
 async def quote_fee(total_eur: Decimal) -> FeeQuote:
@@ -74,7 +74,7 @@ class TradeOrderWorkflow:
     def __init__(self, start: dict[str, Any]) -> None:
         self._start_error: str | None = None
         try:
-            begin = parse(rules.Start, start)
+            begin = parse_start(rules.Start, start)
             self.file = TradeFile(begin.applicant.national_id, begin.applicant.full_name)
             self._copied_from = begin.copied_from
             if begin.sections:
@@ -88,8 +88,7 @@ class TradeOrderWorkflow:
 
     @workflow.run
     async def run(self, start: dict[str, Any]) -> dict[str, Any]:
-        if self._start_error:
-            raise rejection(f"TradeOrder input: {self._start_error}")
+        await self.case.open(start, self._start_error, self._may_start)
         await self.case.run(self._next_deadline)
         return self.status()
 
@@ -97,6 +96,8 @@ class TradeOrderWorkflow:
 
     @workflow.query
     def status(self) -> dict[str, Any]:
+        if (refused := self.case.refusal()) is not None:
+            return refused
         f = self.file
         out = self.case.status()
         out.update(
@@ -139,13 +140,13 @@ class TradeOrderWorkflow:
 
     @command
     async def add_goods(self, c: Any) -> dict[str, Any]:
-        self.file.goods.append(c.model_dump(mode="json", exclude={"actor"}, exclude_none=True))
+        self.file.goods.append(c.model_dump(mode="json", exclude=ENVELOPE, exclude_none=True))
         self.case.fire("add_goods", c.actor)
         return self.status()
 
     @command
     async def attach_document(self, c: Any) -> dict[str, Any]:
-        doc = c.model_dump(mode="json", exclude={"actor"})
+        doc = c.model_dump(mode="json", exclude=ENVELOPE)
         async with self.case.working("attach_document"):
             await run_activity(record_document, DocumentRecord(workflow_id=workflow.info().workflow_id, **doc))
         self.file.documents.append(doc)
@@ -278,7 +279,7 @@ class TradeOrderWorkflow:
         async with self.case.working("pay_fee"):
             await run_activity(
                 record_payment,
-                PaymentRecord(wf_id, "trade_order_fee", c.payment_ref, c.amount_rial, workflow.now()),
+                PaymentRecord(wf_id, "trade_order_fee", c.payment_ref, c.amount_rial, workflow.now(), bank_id=c.actor.id),
             )
             f.order_number = await run_activity(
                 issue_order_number,
@@ -307,13 +308,16 @@ class TradeOrderWorkflow:
         if update == "pay_fee":
             check_fee_payment(c.amount_rial, f.fee_rial, f.fee_deadline)  # type: ignore[attr-defined]
         if update == "edit":
-            if c.model_dump(exclude={"actor"}, exclude_none=True) == {}:
+            if c.model_dump(exclude=ENVELOPE, exclude_none=True) == {}:
                 raise rejection("edit: carries no field to change")
             try:
                 rules.check_edit(f, c)
             except Rejected as err:
                 raise rejection(f"edit: {err}") from None
         return c
+
+    def _may_start(self, actor: Actor) -> str | None:
+        return may_start_as(actor, {"applicant": self.file.applicant_national_id})
 
     def _record_permit_rejections(self, extra: dict[str, Any]) -> None:
         f = self.file

@@ -17,15 +17,15 @@ from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from activities.registry import PaymentRecord
-    from activities.trade_order import AmendmentSettlement, InquiryRequest, OrderLookup, load_registered_order, run_rules_inquiry, settle_amendment
-    from domain.commands import Command, Rejected, parse
+    from activities.trade_order import AmendmentSettlement, InquiryRequest, OrderLookup, RegisteredOrderView, load_registered_order, run_rules_inquiry, settle_amendment
+    from domain.commands import ENVELOPE, Actor, Command, Rejected, parse, parse_start
     from domain.display import jalali_datetime, parse_instant, rials
     from lifecycles import trade_order as rules
     from lifecycles import trade_order_amendment as amend
     from lifecycles.trade_order import TradeFile
     from lifecycles.trade_order_amendment import Amendment, AmendmentMachine
 
-from workflows.common import Case, command, rejection, run_activity
+from workflows.common import Case, command, invalid_input, may_start_as, rejection, run_activity
 from workflows.trade_order import check_fee_payment, fee_deadline_from_now, quote_fee, rules_date
 
 COMMANDS: dict[str, type[Command]] = {"edit": rules.Edit, "submit": Command, "cancel": Command, "pay_fee": rules.PayFee}
@@ -38,7 +38,7 @@ class TradeOrderAmendmentWorkflow:
     def __init__(self, start: dict[str, Any]) -> None:
         self._start_error: str | None = None
         try:
-            begin = parse(amend.Start, start)
+            begin = parse_start(amend.Start, start)
             self.data = Amendment(kind=begin.kind, order_workflow_id=begin.order_workflow_id)
         except Rejected as err:
             self._start_error = str(err)
@@ -46,15 +46,13 @@ class TradeOrderAmendmentWorkflow:
         self.machine = AmendmentMachine(self.data)
         self.case = Case(self.machine, amend.UPDATE_ROLES, self._describe)
         self.case.busy = "loading the registered order"
+        self._order: RegisteredOrderView | None = None
 
     @workflow.run
     async def run(self, start: dict[str, Any]) -> dict[str, Any]:
-        if self._start_error:
-            raise rejection(f"TradeOrderAmendment input: {self._start_error}")
-        try:
-            order = await run_activity(load_registered_order, OrderLookup(self.data.order_workflow_id))
-        except ActivityError as err:
-            raise rejection(f"TradeOrderAmendment: {getattr(err.cause, 'message', err)}") from None
+        await self.case.open(start, self._start_error, self._may_start)
+        order = self._order
+        assert order is not None
         d = self.data
         d.order_number = order.order_number
         d.applicant_national_id = order.applicant_national_id
@@ -66,8 +64,20 @@ class TradeOrderAmendmentWorkflow:
         await self.case.run(self._next_deadline)
         return self.status()
 
+    async def _may_start(self, actor: Actor) -> str | None:
+        """Only the registered order's applicant amends it: read the order (no write) to know who."""
+        if actor.role != "applicant":
+            return may_start_as(actor, {"applicant": None})
+        try:
+            self._order = await run_activity(load_registered_order, OrderLookup(self.data.order_workflow_id))
+        except ActivityError as err:
+            raise invalid_input(f"TradeOrderAmendment: {getattr(err.cause, 'message', err)}") from None
+        return may_start_as(actor, {"applicant": self._order.applicant_national_id})
+
     @workflow.query
     def status(self) -> dict[str, Any]:
+        if (refused := self.case.refusal()) is not None:
+            return refused
         d = self.data
         out = self.case.status()
         out.update(
@@ -136,7 +146,7 @@ class TradeOrderAmendmentWorkflow:
                 settle_amendment,
                 AmendmentSettlement(
                     wf_id, d.order_number, d.order_version, d.kind, d.file.sections(), str(rules.proforma_total_eur(d.file)),
-                    d.full_fee_rial, PaymentRecord(wf_id, f"trade_order_{d.kind}_fee", c.payment_ref, c.amount_rial, workflow.now()),
+                    d.full_fee_rial, PaymentRecord(wf_id, f"trade_order_{d.kind}_fee", c.payment_ref, c.amount_rial, workflow.now(), bank_id=c.actor.id),
                 ),
                 summary="take the fee and apply the amendment",
             )
@@ -154,7 +164,7 @@ class TradeOrderAmendmentWorkflow:
         if update == "pay_fee":
             check_fee_payment(c.amount_rial, d.fee_rial, d.fee_deadline)
         if update == "edit":
-            if c.model_dump(exclude={"actor"}, exclude_none=True) == {}:
+            if c.model_dump(exclude=ENVELOPE, exclude_none=True) == {}:
                 raise rejection("edit: carries no field to change")
             assert d.file is not None
             try:

@@ -1,0 +1,1 @@
+"""Trust: actor tokens, payload encryption, connections to Temporal."""
