@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from cli import cases, plates, registry, trade_order
-from cli import import_purchase
+from cli import import_purchase, trust
 
 app = typer.Typer(no_args_is_help=True, help=__doc__, pretty_exceptions_show_locals=False)
 app.add_typer(trade_order.app, name="trade-order")
@@ -18,6 +18,8 @@ app.command("vehicle")(registry.vehicle)
 app.command("status")(cases.status)
 app.command("update")(cases.update)
 app.command("list")(cases.list_cases)
+app.command("token")(trust.token)
+app.command("codec-server")(trust.codec_server)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,10 @@
-"""What every CLI command shares: the client, printing a case for a Persian-reading operator."""
+"""What every CLI command shares: the client, signed commands, printing a case for a Persian-reading operator.
+
+The client connects as the ``temporal`` CLI does (Temporal's environment configuration) and
+encrypts every payload (``PAYLOAD_KEYS_FILE``). Commands are signed with the dev identity
+provider's key (``ACTOR_SIGNING_KEY_FILE``): the operator writes ``"actor": {"role", "id"}`` and
+the CLI turns it into a token, as a service would ask its identity provider for one.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +23,9 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.service import RPCError
 
 import settings
+from security.connection import connect as connect_to_temporal
+from security.signer import ActorSigner
+
 from domain.display import jalali_date, jalali_datetime, parse_instant, rials
 from workflows.common import CASE_STATE
 
@@ -29,14 +38,31 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
 
 
 async def connect() -> Client:
-    return await Client.connect(settings.TEMPORAL_ADDRESS, namespace=settings.TEMPORAL_NAMESPACE)
+    try:
+        return await connect_to_temporal()
+    except (OSError, ValueError, RuntimeError) as err:
+        console.print(f"[red]error:[/red] {err}")
+        raise typer.Exit(1) from None
 
 
-async def start_case(client: Client, workflow_type: str, payload: dict[str, Any], workflow_id: str, initial_state: str, summary: str) -> str:
-    """Start a case on the lifecycles' task queue, with its CaseState and the UI summary set."""
+def signer(client: Client) -> ActorSigner:
+    try:
+        return ActorSigner.from_settings(client.namespace)
+    except (OSError, ValueError) as err:
+        console.print(f"[red]error:[/red] {err}")
+        raise typer.Exit(1) from None
+
+
+async def start_case(
+    client: Client, workflow_type: str, payload: dict[str, Any], workflow_id: str, initial_state: str, summary: str,
+    *, by: tuple[str, str],
+) -> str:
+    """Start a case on the lifecycles' task queue as ``by`` = (role, subject), with its CaseState
+    and the UI summary set (the summary names no person: it is visible to every UI user)."""
+    role, sub = by
     await client.start_workflow(
         workflow_type,
-        payload,
+        await signer(client).start(workflow_id, payload, role=role, sub=sub),
         id=workflow_id,
         task_queue=settings.TEMPORAL_TASK_QUEUE,
         search_attributes=TypedSearchAttributes([SearchAttributePair(CASE_STATE, initial_state)]),
@@ -100,7 +126,7 @@ async def send_update(workflow_id: str, name: str, payload: dict[str, Any]) -> d
     client = await connect()
     handle = client.get_workflow_handle(workflow_id)
     try:
-        return await handle.execute_update(name, payload)
+        return await handle.execute_update(name, await signer(client).command(workflow_id, name, payload))
     except WorkflowUpdateFailedError as err:
         cause = err.cause
         console.print(f"[red]rejected:[/red] {getattr(cause, 'message', None) or err}")

@@ -41,7 +41,9 @@ async def start_purchase(
         },
         "deposit": {"bank": bank, "account": account, "amount_rial": amount_rial},
     }
-    return await start_case(client, "ImportPurchase", payload, workflow_id, "Registered", f"خرید خودروی وارداتی — {full_name}")
+    return await start_case(
+        client, "ImportPurchase", payload, workflow_id, "Registered", "خرید خودروی وارداتی", by=("applicant", national_id)
+    )
 
 
 @app.command()

@@ -33,10 +33,12 @@ def _checked(model: type[BaseModel], payload: dict[str, Any]) -> None:
         raise typer.BadParameter(str(err)) from None
 
 
-async def start_plate_case(workflow_type: str, payload: dict[str, Any], prefix: str, summary: str, workflow_id: str | None = None) -> str:
+async def start_plate_case(
+    workflow_type: str, payload: dict[str, Any], prefix: str, summary: str, by: tuple[str, str], workflow_id: str | None = None
+) -> str:
     client = await connect()
     workflow_id = workflow_id or f"{prefix}-{uuid.uuid4().hex[:12]}"
-    return await start_case(client, workflow_type, payload, workflow_id, "Open", summary)
+    return await start_case(client, workflow_type, payload, workflow_id, "Open", summary, by=by)
 
 
 @numbering.command("start")
@@ -48,7 +50,8 @@ def numbering_start(
     data = parse_json_arg(payload)
     _checked(plates.NumberingStart, data)
     label = plates.CATEGORY_LABELS[data["category"]]
-    console.print(run(start_plate_case("VehicleNumbering", data, "numbering", f"شماره‌گذاری {label} — {data['vin']}", workflow_id)))
+    by = ("owner", data["owner"]["national_id"])
+    console.print(run(start_plate_case("VehicleNumbering", data, "numbering", f"شماره‌گذاری {label}", by, workflow_id)))
 
 
 @transfer.command("start")
@@ -59,7 +62,8 @@ def transfer_start(
     """Open a transfer case; the registry's owner must be the seller."""
     data = parse_json_arg(payload)
     _checked(plates.TransferStart, data)
-    console.print(run(start_plate_case("PlateTransfer", data, "transfer", f"نقل و انتقال — {data['vin']}", workflow_id)))
+    by = ("seller", data["seller"]["national_id"])
+    console.print(run(start_plate_case("PlateTransfer", data, "transfer", "نقل و انتقال", by, workflow_id)))
 
 
 @service.command("start")
@@ -72,7 +76,8 @@ def service_start(
     data = parse_json_arg(payload)
     _checked(plate_services.ServiceStart, data)
     label = plate_services.SERVICES[data["service"]].label_fa
-    console.print(run(start_plate_case("PlateService", data, "plate-service", f"{label} — {data['vin']}", workflow_id)))
+    by = ("owner", data["owner"]["national_id"])
+    console.print(run(start_plate_case("PlateService", data, "plate-service", label, by, workflow_id)))
 
 
 @service.command("list")

@@ -21,7 +21,9 @@ async def start_trade_order(national_id: str, full_name: str, sections: dict | N
         payload["sections"] = sections
     if copied_from:
         payload["copied_from"] = copied_from
-    return await start_case(client, "TradeOrder", payload, workflow_id, "Draft", f"ثبت سفارش خودروی جانبازان — {full_name}")
+    return await start_case(
+        client, "TradeOrder", payload, workflow_id, "Draft", "ثبت سفارش خودروی جانبازان", by=("applicant", national_id)
+    )
 
 
 @app.command()
@@ -64,7 +66,10 @@ def amend(
         # Each amendment its own id: ids are never reused (the registry keys on them).
         amendment_id = f"trade-order-amendment-{status['order_number']}-{uuid.uuid4().hex[:8]}"
         summary = f"{'ویرایش' if kind == 'edit' else 'تمدید'} ثبت سفارش {status['order_number']}"
-        await start_case(client, "TradeOrderAmendment", {"order_workflow_id": workflow_id, "kind": kind}, amendment_id, "Draft", summary)
+        await start_case(
+            client, "TradeOrderAmendment", {"order_workflow_id": workflow_id, "kind": kind}, amendment_id, "Draft", summary,
+            by=("applicant", status["applicant"]["national_id"]),
+        )
         handle = client.get_workflow_handle(amendment_id)
         for _ in range(100):  # commands are refused until the amendment has loaded its order
             if (await handle.query("status"))["order_number"]:

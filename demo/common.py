@@ -10,6 +10,7 @@ from typing import Any
 from temporalio.client import WorkflowHandle
 
 from domain.identity import with_check_digit
+from security.signer import ActorSigner
 
 UI = "http://127.0.0.1:8233"
 
@@ -24,7 +25,9 @@ def actor(role: str, id: str) -> dict[str, str]:
 
 
 async def send(handle: WorkflowHandle, name: str, /, **fields: Any) -> dict[str, Any]:
-    return await handle.execute_update(name, fields)
+    """An update signed with the dev identity provider's key for its ``actor``."""
+    signer = ActorSigner.from_settings(handle._client.namespace)
+    return await handle.execute_update(name, await signer.command(handle.id, name, fields))
 
 
 async def wait_for_state(handle: WorkflowHandle, *states: str, timeout: float = 60) -> dict[str, Any]:

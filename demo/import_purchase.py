@@ -15,6 +15,8 @@ from registry.db import session_scope
 from registry.models import OutboxMessage
 
 IMPORTER = "kerman-motor"
+BANK = actor("bank", "mellat")
+"""The escrow bank holding the deposits; it reports the stage payments too."""
 BASE_PRICE = 12_000_000_000
 PRE_CUSTOMS = 800_000_000
 FINAL_COSTS = 3_100_000_000
@@ -61,9 +63,10 @@ async def run(client: Client) -> list[str]:
     handle, nid, _ = await _registered(client, "نرگس صالحی")
     me = actor("applicant", nid)
     await _allocate(handle, offering)
-    await send(handle, "sign_contract", actor=me, payment_ref=f"S2-{handle.id}", amount_rial=BASE_PRICE + PRE_CUSTOMS)
+    await send(handle, "sign_contract", actor=me)
+    await send(handle, "pay_stage", actor=BANK, stage="2", payment_ref=f"S2-{handle.id}", amount_rial=BASE_PRICE + PRE_CUSTOMS)
     await send(handle, "customs_arrival", actor=actor("importer", IMPORTER), final_costs_rial=FINAL_COSTS)
-    await send(handle, "pay_final", actor=me, payment_ref=f"S3-{handle.id}", amount_rial=FINAL_COSTS)
+    await send(handle, "pay_stage", actor=BANK, stage="3", payment_ref=f"S3-{handle.id}", amount_rial=FINAL_COSTS)
     vin = _vin()
     status = await send(handle, "deliver", actor=actor("importer", IMPORTER), vin=vin)
     lines.append(f"ImportPurchase {status['state']} (VIN {vin}, try: python starter.py vehicle {vin}): {link(handle.id)}")
@@ -71,7 +74,8 @@ async def run(client: Client) -> list[str]:
     handle, nid, _ = await _registered(client, "امیر حسینی")
     me = actor("applicant", nid)
     await _allocate(handle, offering)
-    await send(handle, "sign_contract", actor=me, payment_ref=f"S2-{handle.id}", amount_rial=BASE_PRICE + PRE_CUSTOMS)
+    await send(handle, "sign_contract", actor=me)
+    await send(handle, "pay_stage", actor=BANK, stage="2", payment_ref=f"S2-{handle.id}", amount_rial=BASE_PRICE + PRE_CUSTOMS)
     await send(handle, "request_withdrawal_code", actor=me)
     status = await send(handle, "withdraw", actor=me, code=_sms_code(handle.id))
     lines.append(

@@ -234,7 +234,7 @@ class PlateServiceMachine(StateMachine):
 
     eligibility_failed = Open.to(Rejected)
     submit_document = Open.to.itself(internal=True) | Permitted.to.itself(internal=True)
-    consent = Open.to.itself(internal=True, cond="awaits_consent")
+    consent = Open.to.itself(internal=True)
     inspect = (
         Open.to(Rejected, cond="inspection_failed")
         | Open.to.itself(internal=True)

@@ -297,8 +297,7 @@ TRANSFER_UPDATE_ROLES: dict[str, frozenset[str]] = {
     # "applicant" too, as in numbering: a party of the sale (by national id) filing at the centre.
     "submit_document": frozenset({"seller", "buyer", "applicant", "officer"}),
     "confirm_presence": frozenset({"officer"}),
-    "consent": frozenset({"seller"}),
-    """The registered owner's own consent to the sale (CONTRACT.md: with the owner's token)."""
+    "consent": frozenset({"seller"}),  # the registered owner's own consent to the sale, with the owner's token
     "pay_plate_fee": frozenset({"bank"}),
     "cancel": frozenset({"seller", "buyer"}),
 }
@@ -343,7 +342,7 @@ class PlateTransferMachine(StateMachine):
     eligibility_failed = Open.to(Rejected)
     submit_document = Open.to.itself(internal=True)
     confirm_presence = Open.to.itself(internal=True)
-    consent = Open.to.itself(internal=True, cond="awaits_consent")
+    consent = Open.to.itself(internal=True)
     checklist_complete = Open.to(AwaitingFee, cond="ready_for_fee")
     pay_plate_fee = AwaitingFee.to(Transferred)
     registry_refused = AwaitingFee.to(Rejected)

@@ -183,6 +183,8 @@ class PlateServiceWorkflow(PlateCaseWorkflow):
                 raise rejection("inspect: this stage's inspection already passed")
         if update == "pay_fee":
             check_fee(update, c.amount_rial, f.fee_rial)  # type: ignore[attr-defined]
+        if update == "consent" and not f.awaits_consent:
+            raise rejection("consent: " + ("already given" if f.consent else f"{f.service} needs no owner's consent"))
         return c
 
     def _may_start(self, actor: Actor) -> str | None:

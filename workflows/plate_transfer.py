@@ -148,6 +148,8 @@ class VehicleNumberingWorkflow(PlateCaseWorkflow):
             raise rejection("inspect: the vehicle was already inspected and passed")
         if update == "pay_plate_fee":
             check_fee(update, c.amount_rial, self.file.fee_rial)  # type: ignore[attr-defined]
+        if update == "consent" and not self.file.awaits_consent:
+            raise rejection("consent: the owner's consent is already given")
         return c
 
     def _may_start(self, actor: Actor) -> str | None:
