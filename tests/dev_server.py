@@ -18,12 +18,21 @@ from workflows.common import CASE_STATE
 
 @pytest.fixture(scope="module")
 async def dev_server(database: str) -> AsyncIterator[WorkflowEnvironment]:
+    """A dev server whose client encrypts like the worker processes; tokens follow its (wall) clock."""
+    import tests.helpers
+    from security.codec import data_converter
+
     async with await WorkflowEnvironment.start_local(
         dev_server_existing_path=find_binary("temporal"),
         search_attributes=[CASE_STATE],
         dev_server_log_level="error",
+        data_converter=data_converter(),
     ) as env:
-        yield env
+        session_server, tests.helpers.SERVER = tests.helpers.SERVER, env
+        try:
+            yield env
+        finally:
+            tests.helpers.SERVER = session_server
 
 
 class WorkerProcess:

@@ -19,6 +19,7 @@ from registry.db import session_scope
 from registry.models import Allocation, EscrowDeposit, NewCarPurchase, Payment, Person, PlateRecord, SchemeRegistration, Vehicle
 from tests.helpers import actor, new_national_id, rejected, start, update
 from tests.test_import_purchase_support import (  # noqa: F401 - env, worker and close_cases are fixtures
+    BANK,
     BASE_PRICE,
     FINAL_COSTS,
     IMPORTER,
@@ -31,6 +32,7 @@ from tests.test_import_purchase_support import (  # noqa: F401 - env, worker and
     instant,
     new_vin,
     outbox,
+    pay_stage,
     purchase_input,
     sign,
     to_state,
@@ -66,7 +68,7 @@ async def test_purchase_from_registration_to_delivery(client: Client, worker: Wo
     assert f"{en_to_fa(str(policy.DELIVERY_WINDOW_AFTER_FINAL_PAYMENT.days))} روز" in invitations[0].text
 
     paid_at = await env.get_current_time()
-    status = await update(handle, "pay_final", actor=actor("applicant", nid), payment_ref=f"S3-{handle.id}", amount_rial=FINAL_COSTS)
+    status = await pay_stage(handle, "3", f"S3-{handle.id}", FINAL_COSTS)
     assert status["state"] == "AwaitingDelivery"
     assert status["paid_rial"] == {"1": policy.ESCROW_DEPOSIT_RIAL, "2": BASE_PRICE + PRE_CUSTOMS, "3": FINAL_COSTS}
     # 30 days after stage 3 is earlier than the contractual date 120 days out.
@@ -93,7 +95,7 @@ async def test_purchase_from_registration_to_delivery(client: Client, worker: Wo
     assert final["deposit_released_at"] is not None
     assert instant(final["deposit_released_at"]) <= instant(final["deposit_release_deadline"])
     assert [h["event"] for h in final["history"]] == [
-        "found_eligible", "allocate", "sign_contract", "customs_arrival", "pay_final", "deliver", "deposit_released",
+        "found_eligible", "allocate", "sign_contract", "pay_stage", "customs_arrival", "pay_stage", "deliver", "deposit_released",
     ]
     with session_scope() as session:
         vehicle = session.get(Vehicle, vin)
@@ -152,7 +154,8 @@ async def test_the_licence_registry_overrides_the_declaration(client: Client, wo
 async def test_validators_reject_wrong_state_role_identity_and_input(client: Client, worker: Worker, env: WorkflowEnvironment) -> None:
     handle, nid = await begin(client, worker)
     me = actor("applicant", nid)
-    assert "not allowed in state Eligible" in await rejected(handle, "sign_contract", actor=me, payment_ref="X", amount_rial=1)
+    assert "not allowed in state Eligible" in await rejected(handle, "sign_contract", actor=me)
+    assert "role 'applicant' may not" in await rejected(handle, "pay_stage", actor=me, stage="2", payment_ref="X", amount_rial=1)
     assert "role 'applicant' may not" in await rejected(
         handle, "allocate", actor=me, offering_id="o", importer_id=IMPORTER, model="m", base_price_rial=1,
         pre_customs_costs_rial=0, delivery_due="2099-01-01", estimated_final_costs_rial=0,
@@ -168,28 +171,36 @@ async def test_validators_reject_wrong_state_role_identity_and_input(client: Cli
     assert "invalid input" in await rejected(handle, "request_withdrawal_code", actor=me, extra=1)
     await allocate(handle, env)
     stranger = actor("applicant", new_national_id())
-    assert "only the registered applicant" in await rejected(
-        handle, "sign_contract", actor=stranger, payment_ref="S2", amount_rial=BASE_PRICE + PRE_CUSTOMS
-    )
-    assert "base price plus pre-customs" in await rejected(handle, "sign_contract", actor=me, payment_ref="S2", amount_rial=BASE_PRICE)
+    assert "only the registered applicant" in await rejected(handle, "sign_contract", actor=stranger)
     assert "only the escrow bank" in await rejected(handle, "deposit_unblocked", actor=actor("bank", "tejarat"))
+    assert (await update(handle, "sign_contract", actor=me))["state"] == "Signed"
+    assert "base price plus pre-customs" in await rejected(handle, "pay_stage", actor=BANK, stage="2", payment_ref="S2", amount_rial=BASE_PRICE)
+    assert "stage 3 is paid in state AtCustoms" in await rejected(
+        handle, "pay_stage", actor=BANK, stage="3", payment_ref="S3", amount_rial=FINAL_COSTS
+    )
+    assert "only the escrow bank" in await rejected(
+        handle, "pay_stage", actor=actor("bank", "tejarat"), stage="2", payment_ref="S2", amount_rial=BASE_PRICE + PRE_CUSTOMS
+    )
 
-    status = await sign(handle, nid, ref=f"S2-{handle.id}")
+    status = await pay_stage(handle, "2", f"S2-{handle.id}", BASE_PRICE + PRE_CUSTOMS)
     history = status["history"]
     # The same payment reported again is refused, saying it is already recorded.
     assert "already paid" in await rejected(
-        handle, "sign_contract", actor=me, payment_ref=f"S2-{handle.id}", amount_rial=BASE_PRICE + PRE_CUSTOMS
+        handle, "pay_stage", actor=BANK, stage="2", payment_ref=f"S2-{handle.id}", amount_rial=BASE_PRICE + PRE_CUSTOMS
     )
     assert (await handle.query("status"))["history"] == history
 
     assert "only the allocated importer" in await rejected(handle, "customs_arrival", actor=actor("importer", "other-importer"), final_costs_rial=5)
     status = await update(handle, "customs_arrival", actor=actor("importer", IMPORTER), final_costs_rial=FINAL_COSTS)
-    assert status["allowed"] == ["pay_final", "request_withdrawal_code", "deposit_unblocked"]
-    assert "must equal final_costs_rial" in await rejected(handle, "pay_final", actor=me, payment_ref="S3", amount_rial=FINAL_COSTS - 1)
-    assert "already used for another stage" in await rejected(
-        handle, "pay_final", actor=me, payment_ref=f"S2-{handle.id}", amount_rial=FINAL_COSTS
+    assert status["allowed"] == ["pay_stage", "request_withdrawal_code", "deposit_unblocked"]
+    assert "must equal final_costs_rial" in await rejected(
+        handle, "pay_stage", actor=BANK, stage="3", payment_ref="S3", amount_rial=FINAL_COSTS - 1
     )
-    await update(handle, "pay_final", actor=me, payment_ref=f"S3-{handle.id}", amount_rial=FINAL_COSTS)
+    # The stage-2 reference, even in another case and width, pays for nothing else.
+    assert "already used for another stage" in await rejected(
+        handle, "pay_stage", actor=BANK, stage="3", payment_ref=f"s2-{handle.id}\u200c".upper(), amount_rial=FINAL_COSTS
+    )
+    await pay_stage(handle, "3", f"S3-{handle.id}", FINAL_COSTS)
     assert "vin" in await rejected(handle, "deliver", actor=actor("importer", IMPORTER), vin="SHORT")
     assert "more than 90 days late" in await rejected(handle, "cancel_for_delay", actor=me)
 

@@ -13,7 +13,7 @@ from temporalio.testing import WorkflowEnvironment
 from domain import policy
 from lifecycles import import_purchase as rules
 from lifecycles.import_purchase import PurchaseCase
-from tests.helpers import actor, rejected, update
+from tests.helpers import actor, rejected, signed, update
 from tests.test_import_purchase_support import (  # noqa: F401 - env, worker and close_cases are fixtures
     BASE_PRICE,
     FINAL_COSTS,
@@ -38,7 +38,7 @@ async def stalled_update(env: WorkflowEnvironment, handle: WorkflowHandle, task_
     until the case ends (its deposit released), so nothing is left locking the server's clock."""
     from worker import build_worker
 
-    pending = asyncio.create_task(handle.execute_update(name, fields))
+    pending = asyncio.create_task(handle.execute_update(name, await signed(handle, name, fields)))
     await asyncio.sleep(1.0)  # real time: the server holds the update with the fired timer
     async with build_worker(env.client, task_queue):
         try:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from security.codec import data_converter
+
 from datetime import timedelta
 
 from temporalio.client import Client, WorkflowHistory
@@ -56,6 +58,6 @@ async def test_main_paths_replay(client: Client, worker: Worker, env: WorkflowEn
 
     for handle in (delivered, withdrawn, cancelled, ineligible):
         histories.append(await handle.fetch_history())
-    replayer = Replayer(workflows=[ImportPurchaseWorkflow])
+    replayer = Replayer(data_converter=data_converter(), workflows=[ImportPurchaseWorkflow])
     for history in histories:
         await replayer.replay_workflow(history)

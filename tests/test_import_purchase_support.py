@@ -38,14 +38,20 @@ async def env(database: str) -> AsyncIterator[WorkflowEnvironment]:
     that would move every later test's clock too. ``client`` and ``worker`` follow this one.
     Import this fixture into every ImportPurchase test module.
     """
+    import tests.helpers
+    from security.codec import data_converter
     from settings import find_binary
     from worker import ensure_search_attributes
 
     async with await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=find_binary("temporal-test-server")
+        test_server_existing_path=find_binary("temporal-test-server"), data_converter=data_converter()
     ) as environment:
         await ensure_search_attributes(environment.client, "default")
-        yield environment
+        session_server, tests.helpers.SERVER = tests.helpers.SERVER, environment  # tokens by this server's clock
+        try:
+            yield environment
+        finally:
+            tests.helpers.SERVER = session_server
 
 
 @pytest.fixture(scope="module")
@@ -138,10 +144,19 @@ async def allocate(handle: WorkflowHandle, env: WorkflowEnvironment, *, due_in_d
     )
 
 
+BANK = actor("bank", "mellat")
+"""The escrow bank holding every test deposit; it reports the stage payments."""
+
+
 async def sign(handle: WorkflowHandle, nid: str, ref: str | None = None) -> dict[str, Any]:
-    return await update(
-        handle, "sign_contract", actor=actor("applicant", nid), payment_ref=ref or f"S2-{handle.id}", amount_rial=BASE_PRICE + PRE_CUSTOMS
-    )
+    """The buyer signs, then the bank reports stage 2: Allocated → Signed → Contracted."""
+    status = await update(handle, "sign_contract", actor=actor("applicant", nid))
+    assert status["state"] == "Signed", status
+    return await pay_stage(handle, "2", ref or f"S2-{handle.id}", BASE_PRICE + PRE_CUSTOMS)
+
+
+async def pay_stage(handle: WorkflowHandle, stage: str, ref: str, amount: int) -> dict[str, Any]:
+    return await update(handle, "pay_stage", actor=BANK, stage=stage, payment_ref=ref, amount_rial=amount)
 
 
 async def arrive(handle: WorkflowHandle) -> dict[str, Any]:
@@ -149,7 +164,7 @@ async def arrive(handle: WorkflowHandle) -> dict[str, Any]:
 
 
 async def pay_final(handle: WorkflowHandle, nid: str) -> dict[str, Any]:
-    return await update(handle, "pay_final", actor=actor("applicant", nid), payment_ref=f"S3-{handle.id}", amount_rial=FINAL_COSTS)
+    return await pay_stage(handle, "3", f"S3-{handle.id}", FINAL_COSTS)
 
 
 async def to_state(handle: WorkflowHandle, env: WorkflowEnvironment, nid: str, target: str, **allocate_options: Any) -> dict[str, Any]:

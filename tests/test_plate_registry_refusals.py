@@ -8,6 +8,8 @@ case ends ``Rejected`` through the ``registry_refused`` transition, with the rea
 
 from __future__ import annotations
 
+from security.codec import data_converter
+
 from datetime import datetime, timezone
 import uuid
 from typing import Any
@@ -20,8 +22,8 @@ from temporalio.worker import Replayer, Worker
 from domain import policy
 from registry.db import session_scope
 from registry.models import Person, PlateRecord, Vehicle, VehicleServiceRecord
-from tests.helpers import actor, new_national_id, start, update
-from tests.plate_support import BANK, OFFICER, closed, complete_checklist, numbering_input, seed_vehicle
+from tests.helpers import actor, new_national_id, signed, start, update
+from tests.plate_support import BANK, OFFICER, closed, complete_checklist, numbering_input, seed_vehicle, settled
 from workflows.plate_services import PlateServiceWorkflow
 from workflows.plate_transfer import PlateTransferWorkflow, VehicleNumberingWorkflow
 
@@ -46,7 +48,7 @@ async def _refused(handle: WorkflowHandle, name: str, /, **fields: Any) -> str:
     """
     update_id = f"refused-{uuid.uuid4()}"
     try:
-        await handle.execute_update(name, fields, id=update_id)
+        await handle.execute_update(name, await signed(handle, name, fields), id=update_id)
     except WorkflowUpdateFailedError as err:
         cause = err.cause
         return str(cause.message if cause is not None else err)
@@ -58,7 +60,9 @@ async def _refused(handle: WorkflowHandle, name: str, /, **fields: Any) -> str:
             done = event.workflow_execution_update_completed_event_attributes
             if event.HasField("workflow_execution_update_completed_event_attributes") and done.meta.update_id == update_id:
                 assert done.outcome.HasField("failure"), f"{name} succeeded"
-                return done.outcome.failure.message
+                # Failure messages are encrypted in history: decode as the client would.
+                failure = await handle._client.data_converter.decode_failure(done.outcome.failure)
+                return str(getattr(failure, "message", failure))
         raise AssertionError(f"no outcome of {name} in the history") from err
     raise AssertionError(f"{name} was accepted")
 
@@ -75,7 +79,7 @@ def _assert_ended(status: dict[str, Any], fragment: str, refused: str) -> dict[s
 
 async def _replays(handle: WorkflowHandle) -> None:
     await closed(handle)
-    replayer = Replayer(workflows=[VehicleNumberingWorkflow, PlateTransferWorkflow, PlateServiceWorkflow])
+    replayer = Replayer(data_converter=data_converter(), workflows=[VehicleNumberingWorkflow, PlateTransferWorkflow, PlateServiceWorkflow])
     await replayer.replay_workflow(await handle.fetch_history())
 
 
@@ -83,6 +87,8 @@ async def test_service_inspection_refused_by_the_registry_ends_the_case_without_
     vin, owner, plate = seed_vehicle()
     data = {"service": "scrapping", "vin": vin, "owner": {"national_id": owner, "full_name": "علی رضایی"}}
     handle = await start(client, worker, "PlateService", data, "service-scrapping")
+    await settled(handle)
+    await update(handle, "consent", actor=actor("owner", owner))
     before = await complete_checklist(handle, actor("applicant", owner))
     assert before["state"] == "Open" and all(before["checklist"].values())
     _sell_elsewhere(vin)
@@ -107,6 +113,8 @@ async def test_service_fee_for_a_vehicle_scrapped_meanwhile_ends_the_case_and_na
     vin, owner, plate = seed_vehicle()
     data = {"service": "lost_or_stolen_plates", "vin": vin, "owner": {"national_id": owner, "full_name": "علی رضایی"}}
     handle = await start(client, worker, "PlateService", data, "service-lost")
+    await settled(handle)
+    await update(handle, "consent", actor=actor("owner", owner))
     await complete_checklist(handle, actor("applicant", owner))
     status = await update(handle, "inspect", actor=OFFICER, passed=True)
     assert status["state"] == "AwaitingFee"
@@ -134,7 +142,8 @@ async def test_transfer_fee_after_the_seller_sold_elsewhere_ends_the_case(client
     handle = await start(client, worker, "PlateTransfer", data, "transfer")
     await complete_checklist(handle, actor("seller", seller))
     await update(handle, "confirm_presence", actor=OFFICER, party="seller")
-    status = await update(handle, "confirm_presence", actor=OFFICER, party="buyer")
+    await update(handle, "confirm_presence", actor=OFFICER, party="buyer")
+    status = await update(handle, "consent", actor=actor("seller", seller))
     assert status["state"] == "AwaitingFee"
     other = _sell_elsewhere(vin)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from security.codec import data_converter
+
 from datetime import timedelta
 
 from temporalio.client import Client
@@ -21,18 +23,20 @@ async def test_plate_histories_replay(client: Client, worker: Worker, env: Workf
     transfer = await start(client, worker, "PlateTransfer", {"vin": data["vin"], "seller": {"national_id": data["owner"]["national_id"]}, "buyer": {"national_id": buyer, "full_name": "خریدار"}}, "transfer")
     await complete_checklist(transfer, actor("buyer", buyer))
     await update(transfer, "confirm_presence", actor=OFFICER, party="seller")
-    status = await update(transfer, "confirm_presence", actor=OFFICER, party="buyer")
+    await update(transfer, "confirm_presence", actor=OFFICER, party="buyer")
+    status = await update(transfer, "consent", actor=actor("seller", data["owner"]["national_id"]))
     await update(transfer, "pay_plate_fee", actor=BANK, payment_ref=f"R-{transfer.id[-30:]}", amount_rial=status["fee_rial"])
 
     vin, owner, _ = seed_vehicle()
     service = await start(client, worker, "PlateService", {"service": "duplicate_ownership_document", "vin": vin, "owner": {"national_id": owner, "full_name": "مالک"}}, "service")
     await complete_checklist(service, actor("applicant", owner))
+    await update(service, "consent", actor=actor("owner", owner))
     await update(service, "inspect", actor=OFFICER, passed=True)
     await env.sleep(timedelta(days=12))
     status = await service.query("status")
     await update(service, "pay_fee", actor=BANK, payment_ref=f"R-{service.id[-30:]}", amount_rial=status["fee_rial"])
 
-    replayer = Replayer(workflows=[VehicleNumberingWorkflow, PlateTransferWorkflow, PlateServiceWorkflow])
+    replayer = Replayer(data_converter=data_converter(), workflows=[VehicleNumberingWorkflow, PlateTransferWorkflow, PlateServiceWorkflow])
     for handle in (numbering, transfer, service):
         await closed(handle)
         await replayer.replay_workflow(await handle.fetch_history())

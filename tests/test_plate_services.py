@@ -24,6 +24,9 @@ async def _service(client: Client, worker: Worker, service: str, *, category: st
     vin, owner, _ = seed_vehicle(category=category, fuel_card=fuel_card)
     data = {"service": service, "vin": vin, "owner": {"national_id": owner, "full_name": "علی رضایی"}, **extra}
     handle = await start(client, worker, "PlateService", data, f"service-{service}")
+    # Every service but a part change completes only with the owner's own consent.
+    if service != "part_change" and (await settled(handle))["state"] == "Open":
+        await update(handle, "consent", actor=actor("owner", owner))
     return handle, vin, actor("applicant", owner)
 
 

@@ -169,7 +169,10 @@ async def _ready_transfer(client: Client, worker: Worker, data: dict) -> object:
     await complete_checklist(handle, actor("seller", data["seller"]["national_id"]))
     await update(handle, "confirm_presence", actor=OFFICER, party="seller")
     status = await update(handle, "confirm_presence", actor=OFFICER, party="buyer")
-    assert status["state"] == "AwaitingFee"
+    # Documents and both parties present: still Open until the owner consents with their own token.
+    assert status["state"] == "Open" and status["missing"] == ["the owner's consent (update consent, with the seller's own token)"]
+    status = await update(handle, "consent", actor=actor("seller", data["seller"]["national_id"]))
+    assert status["state"] == "AwaitingFee" and status["consent"]["by"] == data["seller"]["national_id"]
     return handle
 
 

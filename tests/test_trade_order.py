@@ -18,7 +18,7 @@ from lifecycles.trade_order import order_fee_rial
 from registry.db import session_scope
 from registry.models import AuditEntry, OrderNumber, OutboxMessage
 from tests.conftest import EUR_RATE
-from tests.helpers import actor, new_national_id, rejected, start, update
+from tests.helpers import actor, new_national_id, rejected, signed_start, start, update
 from tests.trade_order_support import awaiting_fee, filled_file, open_file, submitted
 
 MINIMUM_FEE = int(100 * EUR_RATE)
@@ -298,7 +298,9 @@ async def test_a_closed_cases_workflow_id_cannot_start_a_new_case(client: Client
     await case.send("void")
     await case.handle.result()
     reused = await client.start_workflow(
-        "TradeOrder", {"applicant": {"national_id": case.national_id, "full_name": "x"}}, id=case.handle.id, task_queue=worker.task_queue
+        "TradeOrder",
+        await signed_start(case.handle.id, "TradeOrder", {"applicant": {"national_id": case.national_id, "full_name": "x"}}),
+        id=case.handle.id, task_queue=worker.task_queue,
     )
     with pytest.raises(WorkflowFailureError) as info:
         await reused.result()

@@ -29,7 +29,7 @@ async def registered(client: Client, worker: Worker, **kwargs: object) -> tuple[
 
 async def amendment(client: Client, worker: Worker, order: TradeCase, kind: str) -> WorkflowHandle:
     """Start an amendment and wait until it has loaded the registered order (commands are refused before)."""
-    handle = await start(client, worker, "TradeOrderAmendment", {"order_workflow_id": order.handle.id, "kind": kind}, "amend")
+    handle = await start(client, worker, "TradeOrderAmendment", {"order_workflow_id": order.handle.id, "kind": kind}, "amend", by=order.me)
     for _ in range(100):
         if (await handle.query("status"))["order_number"]:
             return handle
@@ -113,10 +113,12 @@ async def test_amendment_rejections(client: Client, worker: Worker) -> None:
 
 async def test_amending_a_file_that_is_not_registered_fails(client: Client, worker: Worker) -> None:
     case, _ = await awaiting_fee(client, worker)
-    handle = await start(client, worker, "TradeOrderAmendment", {"order_workflow_id": case.handle.id, "kind": "renewal"}, "amend")
+    handle = await start(client, worker, "TradeOrderAmendment", {"order_workflow_id": case.handle.id, "kind": "renewal"}, "amend", by=case.me)
     with pytest.raises(WorkflowFailureError) as info:
         await handle.result()
     assert "no registered order" in str(info.value.cause)
+    assert info.value.cause.type == "InvalidInput"
+    assert (await handle.query("status"))["state"] == "Refused"
 
 
 async def test_of_two_open_amendments_the_first_paid_wins(client: Client, worker: Worker) -> None:
@@ -132,5 +134,5 @@ async def test_of_two_open_amendments_the_first_paid_wins(client: Client, worker
     status = await second.query("status")
     assert status["state"] == "AwaitingFee" and status["payment_ref"] is None
     with session_scope() as session:
-        assert session.get(Payment, f"R-{second.id}") is None
+        assert session.scalar(select(Payment).where(Payment.payment_ref == f"R-{second.id}")) is None
     assert registered_row(done["order_number"]).renewals == 1

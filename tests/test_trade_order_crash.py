@@ -20,7 +20,7 @@ from demo.samples import trade_order_sections
 from registry.db import session_scope
 from registry.models import AuditEntry, OrderNumber, Payment
 from tests.dev_server import WorkerProcess, dev_server  # noqa: F401 - dev_server is a fixture
-from tests.helpers import actor, new_national_id
+from tests.helpers import actor, new_national_id, signed, signed_start, update
 from tests.trade_order_support import TradeCase
 
 
@@ -42,8 +42,10 @@ async def test_worker_killed_mid_case_the_case_completes_once(
 
     workers.append(spawn())
     nid = new_national_id()
+    workflow_id = f"crash-{uuid.uuid4()}"
     handle = await client.start_workflow(
-        "TradeOrder", {"applicant": {"national_id": nid, "full_name": "کاوه"}}, id=f"crash-{uuid.uuid4()}", task_queue=task_queue
+        "TradeOrder", await signed_start(workflow_id, "TradeOrder", {"applicant": {"national_id": nid, "full_name": "کاوه"}}),
+        id=workflow_id, task_queue=task_queue,
     )
     case = TradeCase(handle, nid)
     for name, fields in trade_order_sections(date.today()).items():
@@ -56,14 +58,14 @@ async def test_worker_killed_mid_case_the_case_completes_once(
     workers.append(spawn())
     status = await case.send("request_permits")
     for org in status["permits"]:
-        await handle.execute_update("decide_permit", {"actor": actor("licensing_org", org), "approve": True})
+        await update(handle, "decide_permit", actor=actor("licensing_org", org), approve=True)
     status = await case.send("request_registration")
     assert status["state"] == "AwaitingFee"
 
     # Second crash: while the fee payment is being applied (update accepted, activities under way).
     pay = await handle.start_update(
         "pay_fee",
-        {"actor": actor("bank", "mellat"), "payment_ref": f"P-{handle.id}", "amount_rial": status["fee_rial"]},
+        await signed(handle, "pay_fee", {"actor": actor("bank", "mellat"), "payment_ref": f"P-{handle.id}", "amount_rial": status["fee_rial"]}),
         wait_for_stage=WorkflowUpdateStage.ACCEPTED,
     )
     workers[-1].kill()

@@ -56,7 +56,7 @@ async def test_field_rules(draft: TradeCase, update: str, fields: dict[str, Any]
 
 
 async def test_missing_actor_and_non_object_argument(draft: TradeCase) -> None:
-    assert "actor" in await rejected(draft.handle, "save_main_info", proforma_number="x")
+    assert "actor_token is missing" in await rejected(draft.handle, "save_main_info", proforma_number="x")
     with pytest.raises(WorkflowUpdateFailedError) as info:
         await draft.handle.execute_update("save_main_info", ["not", "an", "object"])
     assert "one JSON object" in str(info.value.cause)
@@ -67,8 +67,9 @@ async def test_role_and_identity(draft: TradeCase) -> None:
     fields = sample("save_main_info")
     assert "role 'bank'" in await rejected(draft.handle, "save_main_info", actor=actor("bank", draft.national_id), **fields)
     assert "owner" in await rejected(draft.handle, "save_main_info", actor=actor("applicant", new_national_id()), **fields)
-    assert "actor.role" in await rejected(draft.handle, "save_main_info", actor=actor("astronaut", "x"), **fields)
-    assert "actor.id" in await rejected(draft.handle, "save_main_info", actor=actor("applicant", ""), **fields)
+    # Roles and subjects are the token's claims: one the contract does not know proves nothing.
+    assert "claim 'role'" in await rejected(draft.handle, "save_main_info", actor=actor("astronaut", "x"), **fields)
+    assert "claim 'sub'" in await rejected(draft.handle, "save_main_info", actor=actor("applicant", ""), **fields)
 
 
 async def test_submit_names_what_is_missing(draft: TradeCase) -> None:

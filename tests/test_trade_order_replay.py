@@ -10,6 +10,8 @@ Two kinds of history are replayed:
 
 from __future__ import annotations
 
+from security.codec import data_converter
+
 import asyncio
 from collections.abc import AsyncIterator, Iterable
 from datetime import timedelta
@@ -19,7 +21,7 @@ from temporalio.client import Client, WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, Worker
 
-from tests.helpers import actor, update
+from tests.helpers import actor, signed_start, update
 from tests.trade_order_support import awaiting_fee, submitted
 from workflows.trade_order import TradeOrderWorkflow
 from workflows.trade_order_amendment import TradeOrderAmendmentWorkflow
@@ -45,9 +47,11 @@ async def run_main_paths(env: WorkflowEnvironment, client: Client, worker: Worke
     await voided.send("void")
     await voided.handle.result()
 
+    renewal_id = f"amend-{registered.handle.id}"
     renewal = await client.start_workflow(
-        "TradeOrderAmendment", {"order_workflow_id": registered.handle.id, "kind": "renewal"}, id=f"amend-{registered.handle.id}",
-        task_queue=worker.task_queue,
+        "TradeOrderAmendment",
+        await signed_start(renewal_id, "TradeOrderAmendment", {"order_workflow_id": registered.handle.id, "kind": "renewal"}, registered.me),
+        id=renewal_id, task_queue=worker.task_queue,
     )
     while not (await renewal.query("status"))["order_number"]:
         await asyncio.sleep(0.05)
@@ -65,7 +69,7 @@ async def replay(histories: Iterable[WorkflowHistory]) -> dict[str, BaseExceptio
         for history in histories:
             yield history
 
-    replayer = Replayer(workflows=[TradeOrderWorkflow, TradeOrderAmendmentWorkflow])
+    replayer = Replayer(data_converter=data_converter(), workflows=[TradeOrderWorkflow, TradeOrderAmendmentWorkflow])
     results = await replayer.replay_workflows(each(), raise_on_replay_failure=False)
     return results.replay_failures
 
@@ -92,6 +96,9 @@ async def _record() -> None:
     from datetime import datetime, timezone
 
     os.environ["DATABASE_URL"] = f"sqlite:///{tempfile.mkdtemp()}/registry.sqlite3"
+    from tests import trust_material
+
+    trust_material.install()
     from registry.db import migrate
     from registry.refdata import DEFAULT_REFDATA, load_refdata_file, set_rate
     from worker import build_worker, ensure_search_attributes
@@ -100,7 +107,9 @@ async def _record() -> None:
     migrate()
     load_refdata_file(DEFAULT_REFDATA)
     set_rate("EUR", EUR_RATE, datetime(2020, 1, 1, tzinfo=timezone.utc))
-    async with await WorkflowEnvironment.start_time_skipping(test_server_existing_path=find_binary("temporal-test-server")) as env:
+    async with await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=find_binary("temporal-test-server"), data_converter=data_converter()
+    ) as env:
         await ensure_search_attributes(env.client, "default")
         tests.helpers.SERVER = env
         async with build_worker(env.client, f"record-{uuid.uuid4()}") as worker:

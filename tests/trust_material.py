@@ -19,7 +19,9 @@ SIGNING_KEY = SigningKey.generate(kid="test-idp-1")
 """The identity provider whose tokens the test workers trust."""
 UNTRUSTED_KEY = SigningKey.generate(kid="test-idp-1")
 """A key nobody trusts, with the trusted key's id (a forger's best try)."""
-PAYLOAD_KEYS = PayloadKeys.generate("test-payload-1")
+PAYLOAD_KEYS = PayloadKeys.load(Path(__file__).with_name("histories") / "payload-keys.json")
+"""A test-only key, committed: the recorded histories in tests/histories are encrypted with it,
+and replaying them must decode them."""
 
 
 def install() -> Path:
