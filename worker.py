@@ -25,6 +25,7 @@ from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSe
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 import settings
 from activities import import_purchase as import_purchase_activities
@@ -97,6 +98,12 @@ def build_worker(
     # Activities are synchronous (SQLAlchemy sessions), so they run on a thread pool; on shutdown
     # they get a few seconds to finish before they are cancelled (and retried elsewhere).
     options.setdefault("graceful_shutdown_timeout", timedelta(seconds=10))
+    # Validators verify signatures inside the sandbox: cryptography's native code must see the one
+    # copy of its modules (a re-imported cryptography.exceptions aborts the process on a bad signature).
+    options.setdefault(
+        "workflow_runner",
+        SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_passthrough_modules("cryptography", "jwt")),
+    )
     return Worker(
         client,
         task_queue=task_queue,

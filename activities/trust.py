@@ -1,8 +1,8 @@
 """Verifying the token that starts a case.
 
 A start has no validator, and the workflow cannot read the key set or the clock without losing
-determinism, so the check is a local activity: its answer is recorded in history and replays as
-it was, whatever keys the replaying worker trusts.
+determinism, so the check is an activity: its answer is recorded in history and replays as it
+was, whatever keys the replaying worker trusts. The clock it judges by is the workflow's.
 """
 
 from __future__ import annotations

@@ -231,7 +231,11 @@ class Case:
         """
         if not isinstance(payload, dict):
             raise rejection(f"{update}: the argument must be one JSON object")
+        # Who first, then what: a caller who may not give the command learns nothing of its input rules.
         actor = self.authenticate(update, payload.get("actor_token"))
+        roles = self.update_roles[update]
+        if actor.role not in roles:
+            raise rejection(f"{update}: role {actor.role!r} may not do this (only {', '.join(sorted(roles))})")
         try:
             command = parse(model, payload)
         except Rejected as err:
@@ -241,9 +245,6 @@ class Case:
         if claimed is not None and (claimed.role, claimed.id) != (actor.role, actor.id):
             raise unauthenticated(f"{update}: actor does not match the token (it must be the token's role and sub, or absent)")
         command = command.model_copy(update={"actor": actor})
-        roles = self.update_roles[update]
-        if actor.role not in roles:
-            raise rejection(f"{update}: role {actor.role!r} may not do this (only {', '.join(sorted(roles))})")
         if before_state is not None:
             before_state(command)
         if self.busy:
@@ -293,7 +294,9 @@ class Case:
             self._refuse(unauthenticated(f"{self._workflow_type}: start: actor_token is missing"))
         info = workflow.info()
         try:
-            proven: StartActor = await workflow.execute_local_activity(
+            # A regular activity, not a local one: its outcome is an event of its own, so a query
+            # replaying a refused case's history sees the refusal.
+            proven: StartActor = await workflow.execute_activity(
                 verify_start_token,
                 StartToken(token, info.workflow_id, info.namespace, workflow.now()),
                 start_to_close_timeout=timedelta(seconds=10),
