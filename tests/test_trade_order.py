@@ -268,6 +268,27 @@ async def test_payment_reference_cannot_pay_two_files(client: Client, worker: Wo
     assert "pay_fee" in after["allowed"]
 
 
+@pytest.mark.parametrize("variant", ["zero-width non-joiner", "other case", "full width"])
+async def test_a_bank_reference_written_differently_still_pays_once(client: Client, worker: Worker, variant: str) -> None:
+    """References compare after NFKC, without invisible characters, trimmed and case-folded."""
+    first, s1 = await awaiting_fee(client, worker)
+    second, s2 = await awaiting_fee(client, worker)
+    ref = f"ref-{first.handle.id[-12:]}"
+    await update(first.handle, "pay_fee", actor=actor("bank", "mellat"), payment_ref=ref, amount_rial=s1["fee_rial"])
+    again = {
+        "zero-width non-joiner": ref + "\u200c",
+        "other case": " " + ref.upper(),
+        "full width": ref.translate({ord(c): ord(c) + 0xFEE0 for c in "abcdef0123456789"}),
+    }[variant]
+    with pytest.raises(Exception) as info:
+        await update(second.handle, "pay_fee", actor=actor("bank", "mellat"), payment_ref=again, amount_rial=s2["fee_rial"])
+    assert "already used" in str(getattr(info.value, "cause", info.value))
+    assert (await second.status())["state"] == "AwaitingFee"
+    # Another bank's reference of the same text is another payment.
+    status = await update(second.handle, "pay_fee", actor=actor("bank", "tejarat"), payment_ref=ref, amount_rial=s2["fee_rial"])
+    assert status["state"] == "Registered"
+
+
 async def test_order_numbers_are_unique(client: Client, worker: Worker) -> None:
     numbers = []
     for _ in range(3):
