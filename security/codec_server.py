@@ -5,6 +5,10 @@ Payloads are encrypted in Temporal (see :mod:`security.codec`); the Web UI and
 never leave this process, every request needs the bearer token, and browsers may call it only from
 the configured UI origins (CORS), so a random web page cannot use a logged-in operator's browser.
 
+The Web UI's codec setting takes an endpoint but no bearer token, so the server also answers
+under ``/ui/TOKEN/encode`` and ``/ui/TOKEN/decode``: the UI's endpoint is ``http://HOST:PORT/ui/TOKEN``
+(the same token, compared in constant time; ``./dev demo`` wires it into the dev server's UI).
+
 Run: ``python -m security.codec_server --port 8081 [--host 127.0.0.1] [--ui-origin URL ...]``.
 """
 
@@ -38,6 +42,9 @@ def build_app(codec: PayloadCodec, auth_token: str, allowed_origins: Sequence[st
     expected = auth_token.encode("utf-8")
 
     def authorized(request: web.Request) -> bool:
+        in_path = request.match_info.get("token")
+        if in_path is not None:
+            return hmac.compare_digest(in_path.encode("utf-8"), expected)
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
         return scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode("utf-8"), expected)
 
@@ -97,8 +104,9 @@ def build_app(codec: PayloadCodec, auth_token: str, allowed_origins: Sequence[st
 
     app = web.Application(middlewares=[guard], client_max_size=MAX_BODY_BYTES)
     for path, handler in (("/encode", encode), ("/decode", decode)):
-        app.router.add_post(path, handler)
-        app.router.add_route("OPTIONS", path, preflight)
+        for prefix in ("", "/ui/{token}"):
+            app.router.add_post(prefix + path, handler)
+            app.router.add_route("OPTIONS", prefix + path, preflight)
     return app
 
 

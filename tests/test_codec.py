@@ -149,6 +149,18 @@ async def test_codec_server_decode_and_auth() -> None:
         assert (await client.post("/elsewhere", data="{}", headers=AUTH)).status == 404
 
 
+async def test_codec_server_token_in_the_path_for_the_web_ui() -> None:
+    """The UI's codec endpoint carries the token as a path segment; a wrong one is refused."""
+    encoded = await EncryptionCodec(keys_with("A", active="A")).encode(plain_payloads())
+    async with codec_client() as client:
+        response = await client.post(f"/ui/{TOKEN}/decode", data=as_json(encoded), headers={"Origin": UI_ORIGIN})
+        assert response.status == 200 and response.headers["Access-Control-Allow-Origin"] == UI_ORIGIN
+        assert from_json(await response.text()) == plain_payloads()
+        assert (await client.post("/ui/wrong/decode", data=as_json(encoded))).status == 401
+        preflight = {"Access-Control-Request-Method": "POST", "Origin": UI_ORIGIN}
+        assert (await client.options(f"/ui/{TOKEN}/decode", headers=preflight)).status == 200
+
+
 async def test_codec_server_cors() -> None:
     preflight = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type,x-namespace"}
     async with codec_client() as client:
