@@ -295,19 +295,52 @@ def _sent_code(session: Session, workflow_id: str, step: str) -> OutboxMessage |
     )
 
 
+CODE_MASK = "•" * policy.WITHDRAWAL_CODE_DIGITS
+
+
+def erase_code(message: OutboxMessage) -> None:
+    """Keep no used, replaced or expired code in clear: not in ``code``, not in the SMS text."""
+    if message.code is not None:
+        message.text = message.text.replace(message.code, CODE_MASK)
+        message.code = None
+
+
+def erase_expired_codes(session: Session, now: datetime) -> int:
+    """Erase every code whose time ran out (the SMS gateway has sent it by then); how many."""
+    expired = session.scalars(
+        select(OutboxMessage).where(
+            OutboxMessage.kind == "sms_code", OutboxMessage.code.is_not(None), OutboxMessage.code_expires_at <= now
+        )
+    ).all()
+    for message in expired:
+        erase_code(message)
+    return len(expired)
+
+
 @activity.defn
 def issue_withdrawal_code(request: CodeRequest) -> None:
-    """Queue a fresh SMS code in the outbox; nothing of the code goes back to the workflow."""
+    """Queue a fresh SMS code in the outbox; nothing of the code goes back to the workflow.
+
+    The case's earlier codes are erased (a new code replaces them), as are any expired ones."""
     with session_scope() as session:
+        erase_expired_codes(session, request.at)
+        earlier = session.scalars(
+            select(OutboxMessage).where(
+                OutboxMessage.workflow_id == request.workflow_id, OutboxMessage.kind == "sms_code",
+                OutboxMessage.step != request.step, OutboxMessage.code.is_not(None),
+            )
+        ).all()
+        for message in earlier:
+            erase_code(message)
         sent = _sent_code(session, request.workflow_id, request.step)
-        if sent is None or sent.code is None:
+        if sent is None:
             code = f"{secrets.randbelow(10**policy.WITHDRAWAL_CODE_DIGITS):0{policy.WITHDRAWAL_CODE_DIGITS}d}"
             minutes = int(policy.WITHDRAWAL_CODE_TTL.total_seconds() // 60)
             session.add(
                 OutboxMessage(
                     workflow_id=request.workflow_id, step=request.step, to=request.to, kind="sms_code",
                     text=f"کد تأیید انصراف از طرح خرید خودروی وارداتی: {code} — تا {minutes} دقیقه معتبر است. آن را به کسی ندهید.",
-                    code=code, created_at=request.at,
+                    code=code, code_expires_at=request.expires_at, created_at=request.at,
                 )
             )
 
@@ -319,16 +352,27 @@ class CodeCheck:
     """The outbox step of the code the case holds live (expiry and attempts are the workflow's)."""
     code: str
     """What the applicant gave in the ``withdraw`` update."""
+    last_attempt: bool = False
+    """A wrong code now voids it: erase it either way."""
 
 
 @activity.defn
 def check_withdrawal_code(check: CodeCheck) -> bool:
-    """Whether ``check.code`` is the code sent at ``check.step`` (constant-time compare)."""
+    """Whether ``check.code`` is the code sent at ``check.step`` (constant-time compare).
+
+    A right code is used up and a last wrong one voids it: either way it is erased. A retry of a
+    check that already used the code answers from the row's ``used`` mark."""
     with session_scope() as session:
         sent = _sent_code(session, check.workflow_id, check.step)
-        if sent is None or sent.code is None:
+        if sent is None:
             return False
-        return hmac.compare_digest(sent.code.encode(), check.code.encode())
+        if sent.code is None:
+            return sent.code_used
+        right = hmac.compare_digest(sent.code.encode(), check.code.encode())
+        if right or check.last_attempt:
+            sent.code_used = right
+            erase_code(sent)
+        return right
 
 
 # --- the escrow deposit ---

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import typer
 from sqlalchemy import select
 
+from activities.import_purchase import erase_expired_codes
 from cli.common import console
 from domain.display import iso, jalali_datetime, rials
 from registry.db import migrate, session_scope
@@ -63,6 +64,7 @@ def outbox(to: str | None = typer.Option(None, "--to", help="only messages to th
     """Print the notifications lifecycles sent, newest last, one JSON object a line."""
     migrate()
     with session_scope() as session:
+        erase_expired_codes(session, datetime.now(timezone.utc))  # a code past its time is not shown, nor kept
         query = select(OutboxMessage).order_by(OutboxMessage.id)
         if to:
             query = query.where(OutboxMessage.to == to)

@@ -188,6 +188,9 @@ class OutboxMessage(Base):
     kind: Mapped[str] = mapped_column(String(32))
     text: Mapped[str] = mapped_column(Text)
     code: Mapped[str | None] = mapped_column(String(16), default=None)
+    """An SMS code, in clear only while it may still be sent and used (then erased, text masked)."""
+    code_expires_at: Mapped[datetime | None] = mapped_column(Instant, default=None)
+    code_used: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(Instant)
 
 

@@ -60,6 +60,11 @@ def rejection(message: str) -> ApplicationError:
     return ApplicationError(message, type="Rejected", non_retryable=True)
 
 
+def recipient_kind(to: str) -> str:
+    """How an activity summary names a notification's recipient: a person only as "person"."""
+    return "person" if to.isdigit() else to
+
+
 def may_start_as(actor: Actor, subjects: dict[str, str | frozenset[str] | None]) -> str | None:
     """Why ``actor`` may not start a case, given who may: ``{role: the subject it must be}``
     (``None``: any subject of that role, e.g. any plate-centre officer); ``None`` when it may."""
@@ -398,7 +403,7 @@ class Case:
         await run_activity(
             send_notification,
             Notification(workflow_id=self._workflow_id, step=step, to=to, kind=kind, text=text, at=workflow.now(), code=code),
-            summary=f"{kind} → {to}",
+            summary=f"{kind} → {recipient_kind(to)}",  # never the recipient: it may be a national id
         )
 
     # --- the main loop ---

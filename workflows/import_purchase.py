@@ -269,7 +269,7 @@ class ImportPurchaseWorkflow:
                 await run_activity(
                     record_delivery,
                     DeliveryRecord(self._id, p.applicant_national_id, c.vin, p.model or "", now, locked_until),
-                    summary=f"vehicle {c.vin} to the registry",
+                    summary="the delivered vehicle to the registry",
                 )
         if reasons:
             # Not eligible any more: the contract's penalty applies as for a withdrawal (seed 001).
@@ -325,7 +325,8 @@ class ImportPurchaseWorkflow:
         assert p.code_step is not None
         async with self.case.working("withdraw"):
             # The code is checked where it lives, the outbox row the SMS gateway read.
-            right = await run_activity(check_withdrawal_code, CodeCheck(self._id, p.code_step, c.code), summary="check the SMS code")
+            check = CodeCheck(self._id, p.code_step, c.code, last_attempt=p.code_attempts_left <= 1)
+            right = await run_activity(check_withdrawal_code, check, summary="check the SMS code")
             if right:
                 await run_activity(close_registration, Closing(self._id, workflow.now(), release_allocation=True))
         if not right:

@@ -1,4 +1,5 @@
-"""trust: payments unique per bank and normalised reference; the token id in the audit log
+"""trust: payments unique per bank and normalised reference; the token id in the audit log;
+SMS codes kept in clear only while live
 
 Revision ID: 0005
 Revises: 0004
@@ -22,6 +23,9 @@ LEGACY_BANK = "unknown"
 def upgrade() -> None:
     with op.batch_alter_table("audit_log", schema=None) as batch_op:
         batch_op.add_column(sa.Column("actor_jti", sa.String(length=100), nullable=True))
+    with op.batch_alter_table("outbox", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("code_expires_at", sa.DateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column("code_used", sa.Boolean(), server_default=sa.false(), nullable=False))
 
     # The key changes from the raw reference to (bank, normalised reference): a new table, the
     # rows copied across (the normalisation is Python's), the old one dropped.
