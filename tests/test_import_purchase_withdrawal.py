@@ -148,10 +148,13 @@ async def test_a_code_expires_and_is_burnt_after_too_many_wrong_attempts(client:
 
     await update(handle, "request_withdrawal_code", actor=me)
     fresh = last_code(handle.id)
-    assert len(outbox(handle.id, "sms_code")) == 2
+    first, second = outbox(handle.id, "sms_code")
+    # The expired code is no longer kept in clear; the fresh one is, while it may be used.
+    assert first.code is None and code not in first.text and second.code == fresh
     for attempt in range(policy.WITHDRAWAL_CODE_MAX_ATTEMPTS):
         message = await wrong_code(handle, nid, other_than(fresh))
     assert "no attempts left" in message
+    assert all(r.code is None and fresh not in r.text for r in outbox(handle.id, "sms_code"))  # voided: erased
     assert "request a withdrawal code first" in await rejected(handle, "withdraw", actor=me, code=fresh)
     assert (await handle.query("status"))["state"] == "Eligible"
 
@@ -218,6 +221,9 @@ async def test_neither_the_code_nor_any_hash_of_it_is_in_status_or_history(clien
     # both encrypted by the payload codec: the raw history holds it nowhere in clear.
     where = {t[0] for t in texts if code in t[2]}
     assert where == set(), where
+    # The used code is kept nowhere in clear in the outbox either (the SMS gateway sent it).
+    rows = outbox(handle.id, "sms_code")
+    assert rows and all(r.code is None and code not in r.text for r in rows)
     assert not [t for t in texts if SHA256ISH.search(t[2]) or any(d in t[2] for d in digests)]
     assert code not in json.dumps(status, ensure_ascii=False)
 
