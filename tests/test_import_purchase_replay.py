@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from security.codec import data_converter
-
 from datetime import timedelta
 
 from temporalio.client import Client, WorkflowHistory
@@ -11,6 +9,8 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, Worker
 
 from domain import policy
+from security.codec import data_converter
+from tests.recorded import recording, replay_recorded, save
 from tests.helpers import actor, update
 from tests.test_import_purchase_support import (  # noqa: F401 - env, worker and close_cases are fixtures
     IMPORTER,
@@ -56,8 +56,15 @@ async def test_main_paths_replay(client: Client, worker: Worker, env: WorkflowEn
     ineligible, _ = await begin(client, worker, applicant={"has_driving_license": False})
     await ineligible.result()
 
-    for handle in (delivered, withdrawn, cancelled, ineligible):
+    cases = {"delivered": delivered, "withdrawn_twice": withdrawn, "cancelled_for_delay": cancelled, "ineligible": ineligible}
+    for handle in cases.values():
         histories.append(await handle.fetch_history())
     replayer = Replayer(data_converter=data_converter(), workflows=[ImportPurchaseWorkflow])
     for history in histories:
         await replayer.replay_workflow(history)
+    if recording():
+        save("import_purchase", {name: h for name, h in zip(cases, histories)})
+
+
+async def test_recorded_histories_still_replay() -> None:
+    await replay_recorded("import_purchase", [ImportPurchaseWorkflow], expected=4)

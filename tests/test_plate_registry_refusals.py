@@ -8,8 +8,6 @@ case ends ``Rejected`` through the ``registry_refused`` transition, with the rea
 
 from __future__ import annotations
 
-from security.codec import data_converter
-
 from datetime import datetime, timezone
 import uuid
 from typing import Any
@@ -22,6 +20,7 @@ from temporalio.worker import Replayer, Worker
 from domain import policy
 from registry.db import session_scope
 from registry.models import Person, PlateRecord, Vehicle, VehicleServiceRecord
+from security.codec import data_converter
 from tests.helpers import actor, new_national_id, signed, start, update
 from tests.plate_support import BANK, OFFICER, closed, complete_checklist, numbering_input, seed_vehicle, settled
 from workflows.plate_services import PlateServiceWorkflow

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from security.codec import data_converter
-
 from datetime import timedelta
 
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, Worker
 
+from security.codec import data_converter
 from tests.helpers import actor, new_national_id, start, update
 from tests.plate_support import BANK, OFFICER, closed, complete_checklist, numbered, seed_vehicle
+from tests.recorded import recording, replay_recorded, save
 from workflows.plate_services import PlateServiceWorkflow
 from workflows.plate_transfer import PlateTransferWorkflow, VehicleNumberingWorkflow
+
+PLATE_WORKFLOWS = [VehicleNumberingWorkflow, PlateTransferWorkflow, PlateServiceWorkflow]
 
 
 async def test_plate_histories_replay(client: Client, worker: Worker, env: WorkflowEnvironment) -> None:
@@ -36,8 +38,15 @@ async def test_plate_histories_replay(client: Client, worker: Worker, env: Workf
     status = await service.query("status")
     await update(service, "pay_fee", actor=BANK, payment_ref=f"R-{service.id[-30:]}", amount_rial=status["fee_rial"])
 
-    replayer = Replayer(data_converter=data_converter(), workflows=[VehicleNumberingWorkflow, PlateTransferWorkflow, PlateServiceWorkflow])
-    for handle in (numbering, transfer, service):
+    replayer = Replayer(data_converter=data_converter(), workflows=PLATE_WORKFLOWS)
+    cases = {"numbered_historic": numbering, "transferred": transfer, "duplicate_ownership_document": service}
+    for handle in cases.values():
         await closed(handle)
         await replayer.replay_workflow(await handle.fetch_history())
+    if recording():
+        save("plates", {name: await handle.fetch_history() for name, handle in cases.items()})
+
+
+async def test_recorded_histories_still_replay() -> None:
+    await replay_recorded("plates", PLATE_WORKFLOWS, expected=3)
 

@@ -10,8 +10,6 @@ Two kinds of history are replayed:
 
 from __future__ import annotations
 
-from security.codec import data_converter
-
 import asyncio
 from collections.abc import AsyncIterator, Iterable
 from datetime import timedelta
@@ -21,6 +19,7 @@ from temporalio.client import Client, WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, Worker
 
+from security.codec import data_converter
 from tests.helpers import actor, signed_start, update
 from tests.trade_order_support import awaiting_fee, submitted
 from workflows.trade_order import TradeOrderWorkflow
