@@ -33,6 +33,16 @@ def payload_keys_file() -> Path:
     return Path(os.environ.get("PAYLOAD_KEYS_FILE") or DATA_DIR / "payload-keys.json")
 
 
+def codec_ui_token() -> str | None:
+    """The token in the Web UI's codec endpoint (``/ui/TOKEN``): decode only, a credential of its own,
+    because the UI publishes its codec endpoint to whoever loads it. ``CODEC_UI_TOKEN``, else .data/."""
+    token = os.environ.get("CODEC_UI_TOKEN")
+    if token:
+        return token
+    stored = DATA_DIR / "codec-ui-token"
+    return stored.read_text().strip() if stored.exists() else None
+
+
 def codec_auth_token() -> str | None:
     """The codec server's bearer token: ``CODEC_AUTH_TOKEN``, else the one ``./dev demo`` keeps in .data/."""
     token = os.environ.get("CODEC_AUTH_TOKEN")

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal, TypeVar
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, ValidationError
 
 from domain.identity import national_id_problem
+from domain.money import payment_key_problem
 
 Role = Literal[
     "applicant", "licensing_org", "expert", "bank", "importer", "customs", "operator", "officer", "seller", "buyer", "owner"
@@ -56,6 +57,15 @@ Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 Eur = Annotated[Decimal, BeforeValidator(_decimal_string), Field(ge=0, max_digits=18, decimal_places=2)]
 Rials = Annotated[int, BeforeValidator(_whole_rials), Field(ge=0)]
 PositiveRials = Annotated[int, BeforeValidator(_whole_rials), Field(gt=0)]
+def _payment_ref(value: str) -> str:
+    problem = payment_key_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+PaymentRef = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64), AfterValidator(_payment_ref)]
+"""A bank's reference: compared as :func:`domain.money.payment_key`, which must leave 1-64 characters."""
 Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{64}$")]
 Day = Annotated[date, BeforeValidator(_iso_date)]
 Flag = Annotated[bool, Field(strict=True)]

@@ -16,10 +16,31 @@ def percent_of(base_rial: int, rate: Decimal) -> int:
     return to_rials(Decimal(base_rial) * rate)
 
 
+HANGUL_FILLERS = frozenset("\u115f\u1160\u3164\uffa0")
+"""Letters by category that print as nothing."""
+PAYMENT_KEY_MAX = 64
+
+
 def payment_key(payment_ref: str) -> str:
-    """A bank's payment reference as compared for uniqueness: NFKC-normalised, without invisible
-    format characters (a zero-width non-joiner, a bidi mark), trimmed and case-folded, so
-    ``"ref-1\u200c"`` and ``"REF-1"`` are the same reference as ``"ref-1"``."""
-    normal = unicodedata.normalize("NFKC", payment_ref)
-    visible = "".join(ch for ch in normal if unicodedata.category(ch) != "Cf")
-    return visible.strip().casefold()
+    """A bank's payment reference as compared for uniqueness: NFKC-normalised, every decimal digit
+    as its ASCII digit (Persian ۱۲۳ is 123), only its letters and digits kept (no invisible
+    characters, marks, tatweel, spaces or dashes of any kind) and case-folded. So ``"ref-1\u200c"``,
+    ``" REF-1"``, ``"ref‐۱"`` and ``"ＲＥＦ1"`` are the same reference as ``"ref-1"``."""
+    out = []
+    for ch in unicodedata.normalize("NFKC", payment_ref):
+        digit = unicodedata.decimal(ch, None)
+        if digit is not None:
+            out.append(str(digit))
+        elif unicodedata.category(ch) in ("Lu", "Ll", "Lt", "Lo") and ch not in HANGUL_FILLERS:
+            out.append(ch)
+    return "".join(out).casefold()
+
+
+def payment_key_problem(payment_ref: str) -> str | None:
+    """Why a reference cannot be compared (nothing left of it, or too long once normalised)."""
+    key = payment_key(payment_ref)
+    if not key:
+        return "payment_ref has no letter or digit"
+    if len(key) > PAYMENT_KEY_MAX:
+        return f"payment_ref is longer than {PAYMENT_KEY_MAX} characters once normalised"
+    return None

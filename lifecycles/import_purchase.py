@@ -16,7 +16,7 @@ from pydantic import AfterValidator, StringConstraints
 from statemachine import State, StateMachine
 
 from domain import policy
-from domain.commands import Code, Command, Day, NationalId, PositiveRials, Rials, Strict, Text
+from domain.commands import Code, Command, Day, NationalId, PositiveRials, Rials, Strict, Text, PaymentRef
 from domain.display import TEHRAN, iso, parse_instant
 from domain.money import percent_of
 
@@ -162,7 +162,7 @@ class Allocate(Command):
 
 
 class Payment(Command):
-    payment_ref: Code
+    payment_ref: PaymentRef
     amount_rial: PositiveRials
 
 

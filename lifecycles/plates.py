@@ -24,7 +24,7 @@ from pydantic import AfterValidator, Field, model_validator
 from statemachine import State, StateMachine
 
 from domain import policy
-from domain.commands import Code, Command, NationalId, PositiveRials, Strict, Text
+from domain.commands import Code, Command, NationalId, PositiveRials, Strict, Text, PaymentRef
 
 # --- shared vocabulary ---
 
@@ -278,7 +278,7 @@ class ConfirmPresence(Command):
 
 
 class PayPlateFee(Command):
-    payment_ref: Code
+    payment_ref: PaymentRef
     amount_rial: PositiveRials
 
 

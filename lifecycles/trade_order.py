@@ -16,7 +16,7 @@ from pydantic import Field, model_validator
 from statemachine import State, StateMachine
 
 from domain import policy
-from domain.commands import Code, Command, Day, Eur, Flag, NationalId, PositiveRials, Rejected, Sha256, Strict, Text, parse
+from domain.commands import Code, Command, Day, Eur, Flag, NationalId, PositiveRials, Rejected, Sha256, Strict, Text, parse, PaymentRef
 from domain.money import to_rials
 
 
@@ -232,7 +232,7 @@ class Decision(Command):
 
 
 class PayFee(Command):
-    payment_ref: Code
+    payment_ref: PaymentRef
     amount_rial: PositiveRials
 
 

@@ -205,6 +205,16 @@ class CaseClaim(Base):
     claimed_at: Mapped[datetime] = mapped_column(Instant)
 
 
+class SpentStartToken(Base):
+    """A start token that opened a run (refused or not): each opens one run, ever."""
+
+    __tablename__ = "spent_start_tokens"
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    workflow_id: Mapped[str] = mapped_column(String(200))
+    run_id: Mapped[str] = mapped_column(String(64))
+    spent_at: Mapped[datetime] = mapped_column(Instant)
+
+
 class AuditEntry(Base):
     """One transition of one case, in order (``seq``)."""
 

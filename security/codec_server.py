@@ -6,8 +6,11 @@ never leave this process, every request needs the bearer token, and browsers may
 the configured UI origins (CORS), so a random web page cannot use a logged-in operator's browser.
 
 The Web UI's codec setting takes an endpoint but no bearer token, so the server also answers
-under ``/ui/TOKEN/encode`` and ``/ui/TOKEN/decode``: the UI's endpoint is ``http://HOST:PORT/ui/TOKEN``
-(the same token, compared in constant time; ``./dev demo`` wires it into the dev server's UI).
+``/ui/UI_TOKEN/decode`` (decode only): the UI's endpoint is ``http://HOST:PORT/ui/UI_TOKEN``. The UI
+shows its settings, that endpoint included, to whoever can load it, so ``UI_TOKEN`` is a
+credential of its own (``CODEC_UI_TOKEN``), worth exactly what access to the UI is worth: it can
+read, never encode, and the CLI's bearer token stays secret. ``./dev demo`` wires it into the
+dev server's UI; a production UI belongs behind its own login.
 
 Run: ``python -m security.codec_server --port 8081 [--host 127.0.0.1] [--ui-origin URL ...]``.
 """
@@ -34,17 +37,23 @@ MAX_BODY_BYTES = 16 * 1024 * 1024
 _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def build_app(codec: PayloadCodec, auth_token: str, allowed_origins: Sequence[str]) -> web.Application:
-    """``POST /encode`` and ``POST /decode`` over ``temporal.api.common.v1.Payloads`` proto3 JSON."""
+def build_app(
+    codec: PayloadCodec, auth_token: str, allowed_origins: Sequence[str], ui_token: str | None = None
+) -> web.Application:
+    """``POST /encode`` and ``POST /decode`` over ``temporal.api.common.v1.Payloads`` proto3 JSON
+    for the bearer token; ``POST /ui/UI_TOKEN/decode`` for the Web UI when ``ui_token`` is given."""
     if not auth_token:
         raise ValueError("the codec server needs a non-empty auth token")
+    if ui_token is not None and (not ui_token or ui_token == auth_token):
+        raise ValueError("the UI's token must be non-empty and differ from the bearer token")
     origins = frozenset(allowed_origins)
     expected = auth_token.encode("utf-8")
+    expected_ui = (ui_token or "").encode("utf-8")
 
     def authorized(request: web.Request) -> bool:
         in_path = request.match_info.get("token")
         if in_path is not None:
-            return hmac.compare_digest(in_path.encode("utf-8"), expected)
+            return bool(expected_ui) and hmac.compare_digest(in_path.encode("utf-8"), expected_ui)
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
         return scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode("utf-8"), expected)
 
@@ -103,10 +112,9 @@ def build_app(codec: PayloadCodec, auth_token: str, allowed_origins: Sequence[st
         return web.Response(status=200)
 
     app = web.Application(middlewares=[guard], client_max_size=MAX_BODY_BYTES)
-    for path, handler in (("/encode", encode), ("/decode", decode)):
-        for prefix in ("", "/ui/{token}"):
-            app.router.add_post(prefix + path, handler)
-            app.router.add_route("OPTIONS", prefix + path, preflight)
+    for path, handler in (("/encode", encode), ("/decode", decode), ("/ui/{token}/decode", decode)):
+        app.router.add_post(path, handler)
+        app.router.add_route("OPTIONS", path, preflight)
     return app
 
 
@@ -117,10 +125,11 @@ async def serve(
     auth_token: str,
     allowed_origins: Sequence[str],
     *,
+    ui_token: str | None = None,
     on_started: Callable[[], None] | None = None,
 ) -> None:
     """Serve until cancelled; ``on_started`` runs once the port is bound."""
-    runner = web.AppRunner(build_app(codec, auth_token, allowed_origins))
+    runner = web.AppRunner(build_app(codec, auth_token, allowed_origins, ui_token))
     await runner.setup()
     try:
         await web.TCPSite(runner, host, port).start()
@@ -166,7 +175,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         asyncio.run(
-            serve(args.host, args.port, EncryptionCodec(keys), token, args.ui_origins or DEFAULT_UI_ORIGINS, on_started=started)
+            serve(
+                args.host, args.port, EncryptionCodec(keys), token, args.ui_origins or DEFAULT_UI_ORIGINS,
+                ui_token=settings.codec_ui_token(), on_started=started,
+            )
         )
     except KeyboardInterrupt:
         pass

@@ -3,7 +3,8 @@
 - an Ed25519 signing key (the dev identity provider's, ``ACTOR_SIGNING_KEY_FILE``) and the JWKS
   of its public key that workers trust (``ACTOR_JWKS_FILE``);
 - an AES-256 payload key (``PAYLOAD_KEYS_FILE``);
-- the codec server's bearer token (``.data/codec-auth-token``).
+- the codec server's bearer token (``.data/codec-auth-token``) and the decode-only token of the
+  Web UI's codec endpoint (``.data/codec-ui-token``).
 
 Files that exist are kept, so cases encrypted under the dev key stay readable across runs.
 Production keys come from the deployment's identity provider and secret store, never from here.
@@ -44,10 +45,11 @@ def ensure_dev_keys() -> list[str]:
     if not payload.exists():
         _write_private(payload, PayloadKeys.generate().to_json())
         made.append(str(payload))
-    token = settings.DATA_DIR / "codec-auth-token"
-    if not os.environ.get("CODEC_AUTH_TOKEN") and not token.exists():
-        _write_private(token, secrets.token_urlsafe(32))
-        made.append(str(token))
+    for variable, name in (("CODEC_AUTH_TOKEN", "codec-auth-token"), ("CODEC_UI_TOKEN", "codec-ui-token")):
+        token = settings.DATA_DIR / name
+        if not os.environ.get(variable) and not token.exists():
+            _write_private(token, secrets.token_urlsafe(32))
+            made.append(str(token))
     return made
 
 

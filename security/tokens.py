@@ -1,8 +1,9 @@
 """Actor tokens: who gives a command, proven by the deployment's identity provider.
 
 Every workflow input and update argument carries ``actor_token``, a JWT (compact JWS, EdDSA over
-Ed25519) with the claims of CONTRACT.md: ``sub``, ``role``, ``aud`` (the namespace), ``wid`` (the
-workflow id), ``iat``, ``exp`` (at most 15 minutes after ``iat``), ``jti`` and optionally ``upd``.
+Ed25519) with the claims of the public contract (README, "Trust"): ``sub``, ``role``, ``aud`` (the namespace), ``wid`` (the
+workflow id), ``iat``, ``exp`` (at most 15 minutes after ``iat``), ``jti``, optionally ``upd`` and,
+for a start, optionally ``wft`` (the workflow type it may start).
 PyJWT checks the signature; this module checks the claims against the command at hand, judging
 times by the clock it is given (workflow time), never the machine's.
 
@@ -53,7 +54,7 @@ class VerifiedActor:
     jti: str
 
 
-def _text_claim(claims: dict[str, Any], name: str, limit: int = 100) -> str:
+def _text_claim(claims: dict[str, Any], name: str, limit: int = 64) -> str:
     value = claims.get(name)
     if not isinstance(value, str) or not value.strip() or len(value) > limit:
         raise TokenRejected(f"claim {name!r} must be a non-empty string of at most {limit} characters")
@@ -116,7 +117,9 @@ class TrustedKeys:
     def key_ids(self) -> list[str | None]:
         return list(self._keys)
 
-    def verify(self, token: Any, *, namespace: str, workflow_id: str, update: str, now: datetime) -> VerifiedActor:
+    def verify(
+        self, token: Any, *, namespace: str, workflow_id: str, update: str, now: datetime, workflow_type: str | None = None
+    ) -> VerifiedActor:
         """Check a token for one command on one case at ``now`` (workflow time); raise :class:`TokenRejected`."""
         token = _shape(token)
         try:
@@ -148,6 +151,8 @@ class TrustedKeys:
             raise TokenRejected("actor_token is for another workflow (claim 'wid')")
         if "upd" in claims and claims["upd"] != update:
             raise TokenRejected(f"actor_token is for another command (claim 'upd' is {claims['upd']!r}, not {update!r})")
+        if workflow_type is not None and "wft" in claims and claims["wft"] != workflow_type:
+            raise TokenRejected(f"actor_token starts another workflow type (claim 'wft' is {claims['wft']!r})")
         issued, expires = _instant(claims, "iat"), _instant(claims, "exp")
         if expires - issued > MAX_LIFETIME:
             raise TokenRejected(f"actor_token lives longer than {int(MAX_LIFETIME.total_seconds() // 60)} minutes (exp - iat)")

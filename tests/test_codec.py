@@ -23,6 +23,7 @@ from security.codec_server import build_app
 NAME = "محمد رضایی"
 NATIONAL_ID = "0012345679"
 TOKEN = "test-token-" + "x" * 20
+UI_TOKEN = "ui-" + TOKEN[::-1]
 UI_ORIGIN = "http://127.0.0.1:8233"
 
 
@@ -104,7 +105,7 @@ def test_keys_file(tmp_path: Path) -> None:
 
 @asynccontextmanager
 async def codec_client() -> AsyncIterator[TestClient]:
-    app = build_app(EncryptionCodec(keys_with("A", active="A")), TOKEN, [UI_ORIGIN, "http://localhost:8233"])
+    app = build_app(EncryptionCodec(keys_with("A", active="A")), TOKEN, [UI_ORIGIN, "http://localhost:8233"], UI_TOKEN)
     client = TestClient(TestServer(app))
     await client.start_server()
     try:
@@ -150,15 +151,18 @@ async def test_codec_server_decode_and_auth() -> None:
 
 
 async def test_codec_server_token_in_the_path_for_the_web_ui() -> None:
-    """The UI's codec endpoint carries the token as a path segment; a wrong one is refused."""
+    """The UI's codec endpoint carries a decode-only token of its own as a path segment."""
     encoded = await EncryptionCodec(keys_with("A", active="A")).encode(plain_payloads())
     async with codec_client() as client:
-        response = await client.post(f"/ui/{TOKEN}/decode", data=as_json(encoded), headers={"Origin": UI_ORIGIN})
+        response = await client.post(f"/ui/{UI_TOKEN}/decode", data=as_json(encoded), headers={"Origin": UI_ORIGIN})
         assert response.status == 200 and response.headers["Access-Control-Allow-Origin"] == UI_ORIGIN
         assert from_json(await response.text()) == plain_payloads()
         assert (await client.post("/ui/wrong/decode", data=as_json(encoded))).status == 401
+        assert (await client.post(f"/ui/{TOKEN}/decode", data=as_json(encoded))).status == 401  # the bearer token is not it
+        assert (await client.post(f"/ui/{UI_TOKEN}/encode", data=as_json(plain_payloads()))).status in (401, 404)  # never encodes
+        assert (await client.post("/decode", data=as_json(encoded), headers={"Authorization": f"Bearer {UI_TOKEN}"})).status == 401
         preflight = {"Access-Control-Request-Method": "POST", "Origin": UI_ORIGIN}
-        assert (await client.options(f"/ui/{TOKEN}/decode", headers=preflight)).status == 200
+        assert (await client.options(f"/ui/{UI_TOKEN}/decode", headers=preflight)).status == 200
 
 
 async def test_codec_server_cors() -> None:

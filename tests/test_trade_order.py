@@ -268,7 +268,7 @@ async def test_payment_reference_cannot_pay_two_files(client: Client, worker: Wo
     assert "pay_fee" in after["allowed"]
 
 
-@pytest.mark.parametrize("variant", ["zero-width non-joiner", "other case", "full width"])
+@pytest.mark.parametrize("variant", ["zero-width non-joiner", "other case", "full width", "Persian digits and another dash"])
 async def test_a_bank_reference_written_differently_still_pays_once(client: Client, worker: Worker, variant: str) -> None:
     """References compare after NFKC, without invisible characters, trimmed and case-folded."""
     first, s1 = await awaiting_fee(client, worker)
@@ -279,6 +279,7 @@ async def test_a_bank_reference_written_differently_still_pays_once(client: Clie
         "zero-width non-joiner": ref + "\u200c",
         "other case": " " + ref.upper(),
         "full width": ref.translate({ord(c): ord(c) + 0xFEE0 for c in "abcdef0123456789"}),
+        "Persian digits and another dash": ref.translate({**{ord(d): chr(0x06F0 + int(d)) for d in "0123456789"}, ord("-"): "\u2010"}),
     }[variant]
     with pytest.raises(Exception) as info:
         await update(second.handle, "pay_fee", actor=actor("bank", "mellat"), payment_ref=again, amount_rial=s2["fee_rial"])

@@ -228,11 +228,20 @@ class Case:
 
     # --- validating (read-only) ---
 
-    def check(self, update: str, payload: Any, model: type[M], before_state: Callable[[Any], None] | None = None) -> M:
+    def check(
+        self,
+        update: str,
+        payload: Any,
+        model: type[M],
+        before_state: Callable[[Any], None] | None = None,
+        subject: Callable[[str, Actor], None] | None = None,
+    ) -> M:
         """Parse and check a command without changing anything; raise ``ApplicationError`` if rejected.
 
         The returned command's ``actor`` is the token's verified ``{role, id: sub, jti}``.
-        ``before_state`` may refuse the command with a plainer reason than "not allowed in state".
+        ``subject`` refuses an actor whose subject may not act on this case (right after the role,
+        so a stranger learns nothing of the case); ``before_state`` may refuse the command with a
+        plainer reason than "not allowed in state".
         """
         if not isinstance(payload, dict):
             raise rejection(f"{update}: the argument must be one JSON object")
@@ -241,6 +250,8 @@ class Case:
         roles = self.update_roles[update]
         if actor.role not in roles:
             raise rejection(f"{update}: role {actor.role!r} may not do this (only {', '.join(sorted(roles))})")
+        if subject is not None:
+            subject(update, actor)
         try:
             command = parse(model, payload)
         except Rejected as err:
@@ -303,7 +314,7 @@ class Case:
             # replaying a refused case's history sees the refusal.
             proven: StartActor = await workflow.execute_activity(
                 verify_start_token,
-                StartToken(token, info.workflow_id, info.namespace, workflow.now()),
+                StartToken(token, info.workflow_id, info.namespace, workflow.now(), info.workflow_type, info.run_id),
                 start_to_close_timeout=timedelta(seconds=10),
                 retry_policy=RetryPolicy(maximum_attempts=5, non_retryable_error_types=[UNAUTHENTICATED]),
                 summary="verify the actor token",

@@ -494,8 +494,9 @@ class ImportPurchaseWorkflow:
 
     def _check(self, update: str, cmd: dict[str, Any]) -> Any:
         """Validate a command read-only: the case's checks, then this lifecycle's own rules."""
-        c: Command = self.case.check(update, cmd, rules.COMMANDS[update], before_state=self._refuse_repeated_payment)
-        self._check_identity(update, c)
+        c: Command = self.case.check(
+            update, cmd, rules.COMMANDS[update], before_state=self._refuse_repeated_payment, subject=self._check_identity
+        )
         p = self.p
         if update == "allocate":
             today = workflow.now().astimezone(TEHRAN).date()
@@ -509,14 +510,15 @@ class ImportPurchaseWorkflow:
                 raise rejection("withdraw: the code expired; request a new one")
         return c
 
-    def _check_identity(self, update: str, c: Command) -> None:
+    def _check_identity(self, update: str, actor: Actor) -> None:
         p = self.p
-        role, actor_id = c.actor.role, c.actor.id
+        role, actor_id = actor.role, actor.id
         if role == "applicant" and actor_id != p.applicant_national_id:
             raise rejection(f"{update}: only the registered applicant may do this")
         if role == "importer" and actor_id != p.importer_id:
             raise rejection(f"{update}: only the allocated importer ({p.importer_id}) may do this")
-        if role == "bank" and actor_id != p.deposit_bank:
+        # Bank ids match as reference data does, whatever the case the applicant wrote them in.
+        if role == "bank" and actor_id.casefold() != p.deposit_bank.casefold():
             raise rejection(f"{update}: only the escrow bank holding the deposit ({p.deposit_bank}) may report this")
 
     def _refuse_repeated_payment(self, c: Any) -> None:

@@ -169,12 +169,8 @@ class PlateServiceWorkflow(PlateCaseWorkflow):
     # --- helpers ---
 
     def _check(self, update: str, cmd: dict[str, Any]) -> Any:
-        c: Command = self.case.check(update, cmd, rules.COMMANDS[update])
+        c: Command = self.case.check(update, cmd, rules.COMMANDS[update], subject=self._check_subject)
         f = self.file
-        if self.start is None:
-            raise rejection(f"{update}: the case's input was invalid")
-        if c.actor.role in ("applicant", "owner") and c.actor.id != f.owner_national_id:
-            raise rejection(f"{update}: an {c.actor.role} must be the vehicle's owner named in the case")
         if update == "submit_document":
             self._check_document(c)
         if update == "inspect":
@@ -186,6 +182,12 @@ class PlateServiceWorkflow(PlateCaseWorkflow):
         if update == "consent" and not f.awaits_consent:
             raise rejection("consent: " + ("already given" if f.consent else f"{f.service} needs no owner's consent"))
         return c
+
+    def _check_subject(self, update: str, actor: Actor) -> None:
+        if self.start is None:
+            raise rejection(f"{update}: the case's input was invalid")
+        if actor.role in ("applicant", "owner") and actor.id != self.file.owner_national_id:
+            raise rejection(f"{update}: an {actor.role} must be the vehicle's owner named in the case")
 
     def _may_start(self, actor: Actor) -> str | None:
         assert self.start is not None

@@ -136,12 +136,7 @@ class VehicleNumberingWorkflow(PlateCaseWorkflow):
 
     def _check(self, update: str, cmd: dict[str, Any]) -> Any:
         """Validate read-only: the case's checks, then identity, checklist and fee rules."""
-        c: Command = self.case.check(update, cmd, rules.NUMBERING_COMMANDS[update])
-        s = self.start
-        if s is None:
-            raise rejection(f"{update}: the case's input was invalid")
-        if c.actor.role == "applicant" and c.actor.id != s.owner.national_id:
-            raise rejection(f"{update}: an applicant must be the owner named in the case")
+        c: Command = self.case.check(update, cmd, rules.NUMBERING_COMMANDS[update], subject=self._check_subject)
         if update == "submit_document":
             check_document_kind(update, c.kind, list(self.file.checklist))  # type: ignore[attr-defined]
         if update == "inspect" and self.file.inspection and self.file.inspection["passed"]:
@@ -151,6 +146,12 @@ class VehicleNumberingWorkflow(PlateCaseWorkflow):
         if update == "consent" and not self.file.awaits_consent:
             raise rejection("consent: the owner's consent is already given")
         return c
+
+    def _check_subject(self, update: str, actor: Actor) -> None:
+        if self.start is None:
+            raise rejection(f"{update}: the case's input was invalid")
+        if actor.role == "applicant" and actor.id != self.start.owner.national_id:
+            raise rejection(f"{update}: an applicant must be the owner named in the case")
 
     def _may_start(self, actor: Actor) -> str | None:
         assert self.start is not None
@@ -291,15 +292,7 @@ class PlateTransferWorkflow(PlateCaseWorkflow):
     # --- helpers ---
 
     def _check(self, update: str, cmd: dict[str, Any]) -> Any:
-        c: Command = self.case.check(update, cmd, rules.TRANSFER_COMMANDS[update])
-        s = self.start
-        if s is None:
-            raise rejection(f"{update}: the case's input was invalid")
-        party_ids = {"seller": s.seller.national_id, "buyer": s.buyer.national_id}
-        if c.actor.role in party_ids and c.actor.id != party_ids[c.actor.role]:
-            raise rejection(f"{update}: the {c.actor.role} of this transfer is another person")
-        if c.actor.role == "applicant" and c.actor.id not in party_ids.values():
-            raise rejection(f"{update}: an applicant must be the seller or the buyer of this transfer")
+        c: Command = self.case.check(update, cmd, rules.TRANSFER_COMMANDS[update], subject=self._check_parties)
         if update == "submit_document":
             check_document_kind(update, c.kind, list(self.file.checklist))  # type: ignore[attr-defined]
         if update == "confirm_presence" and self.file.presence.get(c.party):  # type: ignore[attr-defined]
@@ -307,6 +300,16 @@ class PlateTransferWorkflow(PlateCaseWorkflow):
         if update == "pay_plate_fee":
             check_fee(update, c.amount_rial, self.file.fee_rial)  # type: ignore[attr-defined]
         return c
+
+    def _check_parties(self, update: str, actor: Actor) -> None:
+        s = self.start
+        if s is None:
+            raise rejection(f"{update}: the case's input was invalid")
+        party_ids = {"seller": s.seller.national_id, "buyer": s.buyer.national_id}
+        if actor.role in party_ids and actor.id != party_ids[actor.role]:
+            raise rejection(f"{update}: the {actor.role} of this transfer is another person")
+        if actor.role == "applicant" and actor.id not in party_ids.values():
+            raise rejection(f"{update}: an applicant must be the seller or the buyer of this transfer")
 
     def _may_start(self, actor: Actor) -> str | None:
         assert self.start is not None

@@ -295,16 +295,8 @@ class TradeOrderWorkflow:
 
     def _check(self, update: str, cmd: dict[str, Any]) -> Any:
         """Validate a command read-only: the case's checks, then this lifecycle's identity rules."""
-        c: Command = self.case.check(update, cmd, rules.COMMANDS[update])
+        c: Command = self.case.check(update, cmd, rules.COMMANDS[update], subject=self._check_subject)
         f = self.file
-        role, actor_id = c.actor.role, c.actor.id
-        if role == "applicant" and actor_id != f.applicant_national_id:
-            raise rejection(f"{update}: only the file's owner may do this")
-        if update == "decide_permit":
-            if actor_id not in f.permits:
-                raise rejection(f"decide_permit: organisation {actor_id!r} was not asked for a permit on this file")
-            if f.permits[actor_id] != "pending":
-                raise rejection(f"decide_permit: organisation {actor_id!r} already answered ({f.permits[actor_id]})")
         if update == "pay_fee":
             check_fee_payment(c.amount_rial, f.fee_rial, f.fee_deadline)  # type: ignore[attr-defined]
         if update == "edit":
@@ -315,6 +307,16 @@ class TradeOrderWorkflow:
             except Rejected as err:
                 raise rejection(f"edit: {err}") from None
         return c
+
+    def _check_subject(self, update: str, actor: Actor) -> None:
+        f = self.file
+        if actor.role == "applicant" and actor.id != f.applicant_national_id:
+            raise rejection(f"{update}: only the file's owner may do this")
+        if update == "decide_permit":
+            if actor.id not in f.permits:
+                raise rejection(f"decide_permit: organisation {actor.id!r} was not asked for a permit on this file")
+            if f.permits[actor.id] != "pending":
+                raise rejection(f"decide_permit: organisation {actor.id!r} already answered ({f.permits[actor.id]})")
 
     def _may_start(self, actor: Actor) -> str | None:
         return may_start_as(actor, {"applicant": self.file.applicant_national_id})

@@ -64,6 +64,10 @@ class TradeOrderAmendmentWorkflow:
         await self.case.run(self._next_deadline)
         return self.status()
 
+    def _check_subject(self, update: str, actor: Actor) -> None:
+        if actor.role == "applicant" and actor.id != self.data.applicant_national_id:
+            raise rejection(f"{update}: only the order's owner may do this")
+
     async def _may_start(self, actor: Actor) -> str | None:
         """Only the registered order's applicant amends it: read the order (no write) to know who."""
         if actor.role != "applicant":
@@ -157,10 +161,8 @@ class TradeOrderAmendmentWorkflow:
     # --- helpers ---
 
     def _check(self, update: str, cmd: dict[str, Any]) -> Any:
-        c: Any = self.case.check(update, cmd, COMMANDS[update])
+        c: Any = self.case.check(update, cmd, COMMANDS[update], subject=self._check_subject)
         d = self.data
-        if c.actor.role == "applicant" and c.actor.id != d.applicant_national_id:
-            raise rejection(f"{update}: only the order's owner may do this")
         if update == "pay_fee":
             check_fee_payment(c.amount_rial, d.fee_rial, d.fee_deadline)
         if update == "edit":

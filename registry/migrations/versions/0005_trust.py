@@ -23,6 +23,14 @@ LEGACY_BANK = "unknown"
 def upgrade() -> None:
     with op.batch_alter_table("audit_log", schema=None) as batch_op:
         batch_op.add_column(sa.Column("actor_jti", sa.String(length=100), nullable=True))
+    op.create_table(
+        "spent_start_tokens",
+        sa.Column("jti", sa.String(length=64), nullable=False),
+        sa.Column("workflow_id", sa.String(length=200), nullable=False),
+        sa.Column("run_id", sa.String(length=64), nullable=False),
+        sa.Column("spent_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("jti", name="pk_spent_start_tokens"),
+    )
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.add_column(sa.Column("code_expires_at", sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column("code_used", sa.Boolean(), server_default=sa.false(), nullable=False))
