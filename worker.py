@@ -122,20 +122,20 @@ async def setup() -> None:
     logging.info("schema migrated and search attributes registered on %s", describe(connect_config()))
 
 
-def refusal_to_start() -> str | None:
-    """Why this worker must not poll (``None`` when it may)."""
+def load_trust() -> tuple[tokens.TrustedKeys, PayloadKeys]:
+    """The keys this worker needs, or ``SystemExit`` saying why it must not poll."""
     behind = schema_behind()
     if behind:
-        return behind
-    for what, load in (
-        ("trusted actor keys", lambda: tokens.TrustedKeys.load(settings.actor_jwks_file())),
-        ("payload keys", lambda: PayloadKeys.load(settings.payload_keys_file())),
-    ):
-        try:
-            load()
-        except (OSError, ValueError) as err:
-            return f"no {what}: {err}"
-    return None
+        raise SystemExit(behind)
+    try:
+        trusted = tokens.TrustedKeys.load(settings.actor_jwks_file())
+    except (OSError, ValueError) as err:
+        raise SystemExit(f"no trusted actor keys: {err}") from None
+    try:
+        payload_keys = PayloadKeys.load(settings.payload_keys_file())
+    except (OSError, ValueError) as err:
+        raise SystemExit(f"no payload keys: {err}") from None
+    return trusted, payload_keys
 
 
 async def main() -> None:
@@ -145,19 +145,20 @@ async def main() -> None:
     if parser.parse_args().setup:
         await setup()
         return
-    refusal = refusal_to_start()
-    if refusal:
+    try:
+        trusted, payload_keys = load_trust()
+    except SystemExit as refusal:
         logging.error("the worker will not start: %s", refusal)
         sys.exit(2)
-    client = await connect(data_converter=data_converter())
-    worker = build_worker(client, settings.TEMPORAL_TASK_QUEUE)
+    client = await connect(data_converter=data_converter(payload_keys))
+    worker = build_worker(client, settings.TEMPORAL_TASK_QUEUE, trusted_keys=trusted)
     # SIGTERM (./dev stop, a process manager) drains in-flight tasks instead of abandoning them.
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     logging.info("worker polling %s on %s (%d trusted actor keys)", settings.TEMPORAL_TASK_QUEUE, describe(connect_config()),
-                 len(tokens.installed().key_ids))  # type: ignore[union-attr]
+                 len(trusted.key_ids))
     async with worker:
         await stop.wait()
     logging.info("worker stopped")

@@ -23,10 +23,9 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.service import RPCError
 
 import settings
+from domain.display import jalali_date, jalali_datetime, parse_instant, rials
 from security.connection import connect as connect_to_temporal
 from security.signer import ActorSigner
-
-from domain.display import jalali_date, jalali_datetime, parse_instant, rials
 from workflows.common import CASE_STATE
 
 console = Console()

@@ -20,7 +20,7 @@ import functools
 import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeKey
@@ -185,7 +185,6 @@ class Case:
         """True while an update validator runs: tokens are verified (keys, workflow time) only then."""
         self.used_jtis: set[str] = set()
         """Ids of the tokens this case accepted: each token acts once."""
-        self.started_by: Actor | None = None
         self.refused: str | None = None
         """Why the start was refused (bad token or input); the case then never opened."""
         self._opened = False
@@ -296,8 +295,11 @@ class Case:
 
     async def open(
         self, start: Any, start_error: str | None, may_start: Callable[[Actor], str | None | Awaitable[str | None]]
-    ) -> Actor:
+    ) -> None:
         """Verify the start's token, then its input and who may start, then claim the workflow id.
+
+        ``CaseState`` is set here, to the initial state (or ``Refused``), and from then on by every
+        transition.
 
         Any failure refuses the case: ``status`` answers ``Refused`` with the reason, the workflow
         fails with ``Unauthenticated`` or ``InvalidInput``, and nothing was written to the registry
@@ -333,12 +335,10 @@ class Case:
         if why_not:
             self._refuse(unauthenticated(f"{self._workflow_type}: start: {why_not}"))
         self.used_jtis.add(proven.jti)
-        self.started_by = actor
         await self._claim_workflow_id()
         self._opened = True
-        return actor
 
-    def _refuse(self, error: ApplicationError) -> None:
+    def _refuse(self, error: ApplicationError) -> NoReturn:
         self.refused = error.message
         workflow.upsert_search_attributes([CASE_STATE.value_set("Refused")])
         raise error
@@ -433,7 +433,6 @@ class Case:
         after every transition or note.
         """
         finished = done or (lambda: self.machine.is_terminated)
-        workflow.upsert_search_attributes([CASE_STATE.value_set(self.state)])
         self.refresh_details()
         while True:
             await self._write_audit()

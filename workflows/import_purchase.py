@@ -66,7 +66,7 @@ with workflow.unsafe.imports_passed_through():
     from lifecycles import import_purchase as rules
     from lifecycles.import_purchase import ImportPurchaseMachine, PurchaseCase, instant, later
 
-from workflows.common import ACTIVITY_TIMEOUT, CASE_STATE, Case, command, may_start_as, rejection, run_activity
+from workflows.common import ACTIVITY_TIMEOUT, Case, command, may_start_as, rejection, run_activity
 
 RELEASE_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=10),
@@ -174,7 +174,6 @@ class ImportPurchaseWorkflow:
         """Record the deposit and check eligibility: Registered → Eligible / Ineligible."""
         p = self.p
         now = workflow.now()
-        workflow.upsert_search_attributes([CASE_STATE.value_set(self.case.state)])
         async with self.case.working("eligibility"):
             await run_activity(
                 record_registration,
