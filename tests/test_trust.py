@@ -27,8 +27,9 @@ from lifecycles import import_purchase, plate_services, plates, trade_order, tra
 from registry.db import session_scope
 from registry.models import AuditEntry, CaseClaim
 from security.tokens import START
-from tests.helpers import actor, new_national_id, server_now, start, update
-from tests.plate_support import seed_vehicle, settled
+from tests.helpers import actor, new_national_id, rejected, server_now, start, update
+from tests.plate_support import numbering_input, seed_vehicle, settled
+from tests.test_import_purchase_support import purchase_input
 from tests.trust_material import SIGNING_KEY, UNTRUSTED_KEY
 from workflows.import_purchase import ImportPurchaseWorkflow
 from workflows.plate_services import PlateServiceWorkflow
@@ -46,12 +47,8 @@ async def mint(handle: WorkflowHandle, role: str, sub: str, update_name: str | N
 
 
 async def refused(handle: WorkflowHandle, name: str, payload: dict[str, Any]) -> str:
-    try:
-        await handle.execute_update(name, payload)
-    except WorkflowUpdateFailedError as err:
-        assert err.cause is not None
-        return err.cause.message
-    raise AssertionError(f"{name} was accepted with {payload}")
+    """``payload`` as sent, refused with the case's state and history unchanged (:func:`rejected`)."""
+    return await rejected(handle, name, **payload)
 
 
 def accepted_updates(events: list[Any]) -> list[Any]:
@@ -102,21 +99,12 @@ async def open_cases(client: Client, worker: Worker) -> dict[type, tuple[Workflo
     cases[TradeOrderAmendmentWorkflow] = (handle, trade_order_amendment.UPDATE_ROLES, order.me)
 
     nid = new_national_id()
-    purchase = {
-        "scheme_id": "import-cars",
-        "applicant": {"national_id": nid, "full_name": "آزمون", "has_driving_license": True},
-        "deposit": {"bank": "mellat", "account": f"ESC-{nid}", "amount_rial": 5_000_000_000},
-    }
-    handle = await start(client, worker, "ImportPurchase", purchase, "trust-ip")
+    handle = await start(client, worker, "ImportPurchase", purchase_input(nid), "trust-ip")
     cases[ImportPurchaseWorkflow] = (handle, import_purchase.UPDATE_ROLES, actor("applicant", nid))
 
-    year = (await server_now()).year
-    owner = new_national_id()
-    numbering = {"vin": "NAA" + uuid.uuid4().hex[:14].upper(), "category": "imported",
-                 "vehicle": {"kind": "passenger_car", "production_year": year, "fuel": "petrol"},
-                 "owner": {"national_id": owner, "full_name": "آزمون"}}
+    numbering = numbering_input(year=(await server_now()).year)
     handle = await start(client, worker, "VehicleNumbering", numbering, "trust-vn")
-    cases[VehicleNumberingWorkflow] = (handle, plates.NUMBERING_UPDATE_ROLES, actor("owner", owner))
+    cases[VehicleNumberingWorkflow] = (handle, plates.NUMBERING_UPDATE_ROLES, actor("owner", numbering["owner"]["national_id"]))
 
     vin, seller, _ = seed_vehicle()
     transfer = {"vin": vin, "seller": {"national_id": seller}, "buyer": {"national_id": new_national_id(), "full_name": "آزمون"}}
@@ -204,7 +192,8 @@ async def test_a_bad_token_never_fails_the_workflow_task(client: Client, worker:
     unsigned = "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0."  # alg "none"
     for token in [*garbage, unsigned]:
         await refused(handle, "save_transport", {"actor_token": token, "fleet": "x"})
-    await refused(handle, "save_transport", ["not", "an", "object"])  # type: ignore[arg-type]
+    with pytest.raises(WorkflowUpdateFailedError):
+        await handle.execute_update("save_transport", ["not", "an", "object"])
     status = await update(handle, "save_transport", actor=actor("applicant", nid), fleet="road")
     assert status["state"] == "Draft" and status["transport"]["fleet"] == "road"
     events = (await handle.fetch_history()).events
@@ -285,11 +274,7 @@ def payloads_of(message: Message, skip: frozenset[str] = frozenset({"search_attr
 
 async def test_history_holds_no_personal_data_in_clear(client: Client, worker: Worker) -> None:
     nid, name, account = new_national_id(), "مریم احمدی", f"ACC-{uuid.uuid4().hex[:8]}"
-    purchase = {
-        "scheme_id": "import-cars",
-        "applicant": {"national_id": nid, "full_name": name, "has_driving_license": True},
-        "deposit": {"bank": "mellat", "account": account, "amount_rial": 5_000_000_000},
-    }
+    purchase = purchase_input(nid, applicant={"full_name": name}, deposit={"account": account})
     handle = await start(client, worker, "ImportPurchase", purchase, "trust-pii")
     for _ in range(100):
         if (await handle.query("status"))["state"] != "Registered":
@@ -338,12 +323,7 @@ async def test_a_token_bound_to_a_workflow_type_starts_only_that_type(client: Cl
     token = SIGNING_KEY.mint(
         role="applicant", sub=nid, workflow_id=workflow_id, namespace=NAMESPACE, update=START, now=await server_now(), wft="TradeOrder"
     )
-    purchase = {
-        "scheme_id": "import-cars",
-        "applicant": {"national_id": nid, "full_name": "x", "has_driving_license": True},
-        "deposit": {"bank": "mellat", "account": "ATTACKER-ACCOUNT", "amount_rial": 5_000_000_000},
-        "actor_token": token,
-    }
+    purchase = {**purchase_input(nid, deposit={"account": "ATTACKER-ACCOUNT"}), "actor_token": token}
     handle = await client.start_workflow("ImportPurchase", purchase, id=workflow_id, task_queue=worker.task_queue)
     with pytest.raises(WorkflowFailureError) as info:
         await handle.result()
