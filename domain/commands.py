@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, ValidationError
 
+from domain import policy
 from domain.identity import national_id_problem
 from domain.money import payment_key_problem
 
@@ -55,8 +56,8 @@ NationalId = Annotated[str, AfterValidator(_national_id)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
 Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 Eur = Annotated[Decimal, BeforeValidator(_decimal_string), Field(ge=0, max_digits=18, decimal_places=2)]
-Rials = Annotated[int, BeforeValidator(_whole_rials), Field(ge=0)]
-PositiveRials = Annotated[int, BeforeValidator(_whole_rials), Field(gt=0)]
+Rials = Annotated[int, BeforeValidator(_whole_rials), Field(ge=0, le=policy.MAX_RIAL)]
+PositiveRials = Annotated[int, BeforeValidator(_whole_rials), Field(gt=0, le=policy.MAX_RIAL)]
 def _payment_ref(value: str) -> str:
     problem = payment_key_problem(value)
     if problem:

@@ -9,6 +9,12 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
+# --- Input bounds (ours: the seeds name none) ---
+
+MAX_RIAL = 10**15
+"""Our bound on any rial amount a command carries (a thousand trillion rials, far above any car or
+fee): a 40-digit amount is refused by the validator, never handed to a database column."""
+
 # --- Trade-order registration: seed 003_e31f3f46ba2dcbd4 (§13 "آماده پرداخت کارمزد") ---
 
 FEE_WINDOW = timedelta(days=15)

@@ -339,3 +339,18 @@ async def test_a_stranger_learns_nothing_of_a_case(client: Client, worker: Worke
     assert "role 'applicant' may not" in message
     message = await refused(handle, "submit", {"actor_token": await mint(handle, "applicant", new_national_id(), "submit")})
     assert message == "submit: only the file's owner may do this"
+
+
+async def test_oversized_input_is_refused_with_the_reason(client: Client, worker: Worker) -> None:
+    """A 100 kB string or a 40-digit amount never reaches a column: the validator says which field."""
+    nid = new_national_id()
+    handle = await start(client, worker, "TradeOrder", {"applicant": {"national_id": nid, "full_name": "x"}}, "trust-big")
+    message = await rejected(handle, "save_main_info", actor=actor("applicant", nid), proforma_number="x" * 100_000)
+    assert "proforma_number" in message and "at most 64 characters" in message
+    message = await rejected(handle, "pay_fee", actor=actor("bank", "mellat"), payment_ref="BIG-1", amount_rial=10**40)
+    assert "amount_rial" in message and "less than or equal to 1000000000000000" in message
+    purchase = purchase_input(new_national_id(), deposit={"amount_rial": 10**40})
+    refused_start = await start(client, worker, "ImportPurchase", purchase, "trust-big")
+    with pytest.raises(WorkflowFailureError) as info:
+        await refused_start.result()
+    assert info.value.cause.type == "InvalidInput" and "deposit.amount_rial" in info.value.cause.message
