@@ -48,6 +48,7 @@ WORKFLOWS: list[type] = [TradeOrderWorkflow, TradeOrderAmendmentWorkflow, Import
 ACTIVITIES: list[Callable[..., Any]] = [
     registry_activities.claim_case_id,
     registry_activities.record_transition,
+    registry_activities.record_transitions,
     registry_activities.send_notification,
     registry_activities.record_payment,
     verify_start_token,

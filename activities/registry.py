@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from temporalio import activity
@@ -62,12 +64,30 @@ class AuditRecord:
 
 @activity.defn
 def record_transition(record: AuditRecord) -> None:
+    """One transition's audit row (cases started before audit batches replay through this)."""
+    record_transitions([record])
+
+
+@activity.defn
+def record_transitions(records: list[AuditRecord]) -> None:
+    """The audit rows of every transition not yet written, in one statement.
+
+    Run as a local activity from the case's main loop. A crash before the workflow task completes
+    runs it again: ``(workflow_id, seq)`` is unique and a row already there is skipped, so exactly
+    one row per transition survives.
+    """
+    if not records:
+        return
     with session_scope() as session:
-        exists = session.scalar(
-            select(AuditEntry.id).where(AuditEntry.workflow_id == record.workflow_id, AuditEntry.seq == record.seq)
-        )
-        if exists is None:
-            session.add(AuditEntry(**vars(record)))
+        rows = [vars(record) for record in records]
+        dialect = session.get_bind().dialect.name
+        if dialect == "postgresql":
+            statement = postgresql_insert(AuditEntry).values(rows).on_conflict_do_nothing(index_elements=["workflow_id", "seq"])
+        elif dialect == "sqlite":
+            statement = sqlite_insert(AuditEntry).values(rows).on_conflict_do_nothing(index_elements=["workflow_id", "seq"])
+        else:  # pragma: no cover - the registry runs on PostgreSQL or SQLite
+            raise RuntimeError(f"no idempotent insert for {dialect}")
+        session.execute(statement)
 
 
 @dataclass

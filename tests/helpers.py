@@ -55,7 +55,28 @@ async def signed(handle: WorkflowHandle, name: str, fields: dict[str, Any]) -> d
 
 
 async def update(handle: WorkflowHandle, name: str, /, **fields: Any) -> dict[str, Any]:
-    return await handle.execute_update(name, await signed(handle, name, fields))
+    """Send a signed command; check its compact result against the case; return the whole status."""
+    before = await handle.query("status")
+    result = await handle.execute_update(name, await signed(handle, name, fields))
+    status = await handle.query("status")
+    assert_outcome(result, before, status)
+    return status
+
+
+def assert_outcome(result: dict[str, Any], before: dict[str, Any], after: dict[str, Any]) -> None:
+    """An update's result is the case after it, in small: state, allowed, the transitions it made
+    and the ``status`` fields it changed (never the history). The main loop may move the case on
+    between the queries (a start's checks, a deadline), so only what the result says is compared."""
+    assert "history" not in result, "an update returns what changed, not the whole status"
+    events, history = result["events"], after["history"]
+    assert events, "a command that is accepted records at least one transition"
+    first = history.index(events[0])
+    assert first >= len(before["history"]) and history[first : first + len(events)] == events
+    for key in set(result) - {"state", "state_fa", "allowed", "events"}:
+        assert before.get(key) != result[key], f"{key} is in the result but did not change"
+    if len(history) == first + len(events):  # nothing happened since: the result is the case now
+        assert (result["state"], result["allowed"]) == (after["state"], after["allowed"])
+        assert all(result[k] == after[k] for k in result if k != "events")
 
 
 async def rejected(handle: WorkflowHandle, name: str, /, **fields: Any) -> str:

@@ -164,7 +164,7 @@ async def test_a_valid_token_is_accepted_and_its_subject_and_jti_recorded(client
     from security.tokens import claims_of
 
     jti = claims_of(token).jti
-    assert status["history"][-1]["actor"] == {"role": "applicant", "id": nid, "jti": jti}
+    assert status["events"][-1]["actor"] == {"role": "applicant", "id": nid, "jti": jti}
     # The same token again: refused, the case unchanged.
     assert "already used" in await refused(handle, "save_transport", {"actor_token": token, "fleet": "sea"})
     # Without upd, a token may give any one command; still only once.
@@ -283,10 +283,18 @@ async def test_history_holds_no_personal_data_in_clear(client: Client, worker: W
     await update(handle, "request_withdrawal_code", actor=actor("applicant", nid))
     history = await handle.fetch_history()
     secrets = [nid.encode(), name.encode(), account.encode(), name.encode("unicode_escape")]
-    payloads = [p for e in history.events for p in payloads_of(e)]
+    # Markers carry the SDK core's own book-keeping beside the data (a patch id, a local activity's
+    # attempt and times), written without the codec: it is checked to hold no secret, and the
+    # marker's "result" (a local activity's) must be encrypted like every other payload.
+    markers = [e.marker_recorded_event_attributes for e in history.events if e.HasField("marker_recorded_event_attributes")]
+    assert {m.marker_name for m in markers} >= {"core_patch", "core_local_activity"}
+    core_own = [p for m in markers for key, value in m.details.items() if key != "result" for p in value.payloads]
+    assert not any(s in p.data for p in core_own for s in secrets)
+    payloads = [p for e in history.events if not e.HasField("marker_recorded_event_attributes") for p in payloads_of(e)]
+    payloads += [p for m in markers if "result" in m.details for p in m.details["result"].payloads]
     assert len(payloads) > 10
     for payload in payloads:
-        assert payload.metadata.get("encoding") == b"binary/encrypted", payload.metadata
+        assert payload.metadata.get("encoding") == b"binary/encrypted", (payload.metadata, payload.data)
         assert not any(s in payload.data for s in secrets)
     raw = history.to_json()
     assert nid not in raw and account not in raw and name not in raw

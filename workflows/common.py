@@ -30,7 +30,7 @@ with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel
     from statemachine import StateMachine
 
-    from activities.registry import AuditRecord, CaseIdClaim, Notification, claim_case_id, record_transition, send_notification
+    from activities.registry import AuditRecord, CaseIdClaim, Notification, claim_case_id, record_transition, record_transitions, send_notification
     from activities.trust import UNAUTHENTICATED, StartActor, StartToken, verify_start_token
     from domain.commands import Actor, Command, Rejected, parse
     from domain.display import iso, jalali_datetime, parse_instant
@@ -51,6 +51,10 @@ ACTIVITY_RETRY = RetryPolicy(
 """Infrastructure failures are retried without limit (a case waits, it does not fail)."""
 
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
+
+# --- workflow code changes, as ``workflow.patched`` ids (see README "Changing a workflow") ---
+AUDIT_BATCHES = "audit-batches"
+"""Transitions are audited by one local activity per batch, not one activity per transition."""
 
 M = TypeVar("M", bound=BaseModel)
 R = TypeVar("R")
@@ -127,27 +131,30 @@ def command_handler(fn: Callable[..., Awaitable[R]]) -> Callable[..., Awaitable[
     return wrapper
 
 
-def command(fn: Callable[[Any, Any], Awaitable[R]]) -> Any:
+def command(fn: Callable[[Any, Any], Awaitable[None]]) -> Any:
     """Declare one of a lifecycle's updates, always with its validator.
 
     The update takes the contract's one JSON object. Its validator runs the workflow's
     ``_check(name, cmd)`` (read-only: token, parse, role, state, identity, input); the handler
     waits until the case has opened, runs the same check again (the token's claims, no keys), spends
     the token's ``jti`` and calls ``fn(self, command)`` with the parsed command, whose ``actor`` is
-    the verified one. A workflow whose cases must finish starting before any command applies
+    the verified one. The update returns :meth:`Case.outcome`: what the command changed, not the
+    whole status (every result is kept in the case's history; the ``status`` query has the rest). A workflow whose cases must finish starting before any command applies
     defines ``async _before_command()``.
     Failures reach the client as ``ApplicationError`` only (see :func:`command_handler`).
     """
     name = fn.__name__
 
-    async def handler(self: Any, cmd: dict[str, Any]) -> R:
+    async def handler(self: Any, cmd: dict[str, Any]) -> dict[str, Any]:
         await self.case.opened()
         prepare = getattr(self, "_before_command", None)
         if prepare is not None:
             await prepare()
         command = self._check(name, cmd)
         self.case.used_jtis.add(command.actor.jti)
-        return await fn(self, command)
+        before = self.status()
+        await fn(self, command)
+        return self.case.outcome(before, self.status())
 
     handler.__name__, handler.__qualname__, handler.__doc__ = name, fn.__qualname__, fn.__doc__
     update = workflow.update(name=name)(command_handler(handler))
@@ -224,6 +231,18 @@ class Case:
             "allowed": self.allowed(),
             "history": list(self.history),
         }
+
+    def outcome(self, before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+        """An update's result: the state, what is allowed now, the transitions the command made and
+        the ``status`` fields it changed. Small, so a case's history grows with its commands, not
+        with their square (a full status per result would)."""
+        recorded = len(before.get("history", []))
+        result: dict[str, Any] = {"state": after["state"], "state_fa": after["state_fa"], "allowed": after["allowed"]}
+        result["events"] = self.history[recorded:]
+        for key, value in after.items():
+            if key not in ("history", "state", "state_fa", "allowed") and before.get(key) != value:
+                result[key] = value
+        return result
 
     # --- validating (read-only) ---
 
@@ -472,7 +491,21 @@ class Case:
             raise ApplicationError(getattr(err.cause, "message", str(err)), type="DuplicateCaseId", non_retryable=True) from None
 
     async def _write_audit(self) -> None:
-        while self._unaudited:
+        if not self._unaudited:
+            return
+        if workflow.patched(AUDIT_BATCHES):
+            # Every transition not yet written, in one local activity: no task round trip per row.
+            batch = list(self._unaudited)
+            await workflow.execute_local_activity(
+                record_transitions,
+                batch,
+                start_to_close_timeout=ACTIVITY_TIMEOUT,
+                retry_policy=ACTIVITY_RETRY,
+                summary=f"audit {batch[0].seq}..{batch[-1].seq}",
+            )
+            del self._unaudited[: len(batch)]
+            return
+        while self._unaudited:  # cases started before AUDIT_BATCHES: one activity per row
             record = self._unaudited[0]
             await run_activity(record_transition, record, summary=f"audit {record.seq}: {record.event}")
             self._unaudited.pop(0)

@@ -197,7 +197,7 @@ class ImportPurchaseWorkflow:
     # --- allocation, contract, payments ---
 
     @command
-    async def allocate(self, c: Any) -> dict[str, Any]:
+    async def allocate(self, c: Any) -> None:
         p = self.p
         async with self.case.working("allocate"):
             await run_activity(record_allocation, AllocationRecord(self._id, c.offering_id, c.importer_id, c.model, workflow.now()))
@@ -210,17 +210,15 @@ class ImportPurchaseWorkflow:
             "allocate", c.actor, offering_id=c.offering_id, importer_id=c.importer_id,
             base_price_rial=c.base_price_rial, delivery_due=p.delivery_due,
         )
-        return self.status()
 
     @command
-    async def sign_contract(self, c: Any) -> dict[str, Any]:
+    async def sign_contract(self, c: Any) -> None:
         """The buyer concludes the final contract; the money of stage 2 is the bank's to report."""
         self.p.contract_signed_at = iso(workflow.now())
         self.case.fire("sign_contract", c.actor, contract_amount_rial=self.p.contract_amount_rial)
-        return self.status()
 
     @command
-    async def pay_stage(self, c: Any) -> dict[str, Any]:
+    async def pay_stage(self, c: Any) -> None:
         """The bank reports stage 2 (Signed → Contracted) or stage 3 (AtCustoms → AwaitingDelivery)."""
         await self._record_stage(c)
         p = self.p
@@ -231,10 +229,9 @@ class ImportPurchaseWorkflow:
             assert p.delivery_due is not None
             p.delivery_deadline = extra["delivery_deadline"] = iso(rules.delivery_deadline(p.delivery_due, now))
         self.case.fire("pay_stage", c.actor, **extra)
-        return self.status()
 
     @command
-    async def customs_arrival(self, c: Any) -> dict[str, Any]:
+    async def customs_arrival(self, c: Any) -> None:
         p = self.p
         p.final_costs_rial = c.final_costs_rial
         p.customs_arrived_at = iso(workflow.now())
@@ -250,12 +247,11 @@ class ImportPurchaseWorkflow:
                     f"واردکننده پس از آن حداکثر {fa_days(policy.DELIVERY_WINDOW_AFTER_FINAL_PAYMENT)} برای تحویل فرصت دارد."
                 ),
             )
-        return self.status()
 
     # --- delivery ---
 
     @command
-    async def deliver(self, c: Any) -> dict[str, Any]:
+    async def deliver(self, c: Any) -> None:
         p = self.p
         now = workflow.now()
         self._catch_up_delay()  # a period that started in this very activation counts
@@ -280,10 +276,9 @@ class ImportPurchaseWorkflow:
             p.vin, p.delivered_at, p.title_transfer_locked_until = c.vin, iso(now), iso(locked_until)
             self.case.fire("deliver", c.actor, vin=c.vin, delay_penalty_rial=p.delay_penalty_rial)
         self._begin_release(now)
-        return self.status()
 
     @command
-    async def cancel_for_delay(self, c: Any) -> dict[str, Any]:
+    async def cancel_for_delay(self, c: Any) -> None:
         p = self.p
         self._catch_up_delay()  # a period that started in this very activation counts
         async with self.case.working("cancel_for_delay"):
@@ -296,12 +291,11 @@ class ImportPurchaseWorkflow:
             cancellation_penalty_rial=p.cancellation_penalty_rial, refund_rial=p.refund_rial,
         )
         self._begin_release()
-        return self.status()
 
     # --- withdrawal (seed 000) ---
 
     @command
-    async def request_withdrawal_code(self, c: Any) -> dict[str, Any]:
+    async def request_withdrawal_code(self, c: Any) -> None:
         p = self.p
         now = workflow.now()
         expires = now + policy.WITHDRAWAL_CODE_TTL
@@ -316,10 +310,9 @@ class ImportPurchaseWorkflow:
         p.code_step, p.code_expires_at = step, iso(expires)
         p.code_attempts_left = policy.WITHDRAWAL_CODE_MAX_ATTEMPTS
         self.case.fire("request_withdrawal_code", c.actor, expires_at=p.code_expires_at)
-        return self.status()
 
     @command
-    async def withdraw(self, c: Any) -> dict[str, Any]:
+    async def withdraw(self, c: Any) -> None:
         p = self.p
         assert p.code_step is not None
         async with self.case.working("withdraw"):
@@ -341,10 +334,9 @@ class ImportPurchaseWorkflow:
         self.case.fire("withdraw", c.actor, withdrawal_penalty_rial=p.withdrawal_penalty_rial, refund_rial=p.refund_rial)
         self._burn_code()  # after the transition: its guard is that a live code exists
         self._begin_release()
-        return self.status()
 
     @command
-    async def reinstate(self, c: Any) -> dict[str, Any]:
+    async def reinstate(self, c: Any) -> None:
         p = self.p
         now = workflow.now()
         async with self.case.working("reinstate"):
@@ -362,12 +354,11 @@ class ImportPurchaseWorkflow:
         p.reinstated += 1
         self.case.fire("reinstate", c.actor, back_to=p.withdrew_from)
         p.withdrew_from = None
-        return self.status()
 
     # --- the escrow deposit ---
 
     @command
-    async def deposit_unblocked(self, c: Any) -> dict[str, Any]:
+    async def deposit_unblocked(self, c: Any) -> None:
         p = self.p
         now = workflow.now()
         self._catch_up_delay()
@@ -379,7 +370,6 @@ class ImportPurchaseWorkflow:
         p.withdrawal_penalty_rial = rules.withdrawal_penalty_rial(p)
         p.refund_rial = rules.refund_after_withdrawal(p, p.withdrawal_penalty_rial)
         self.case.fire("deposit_unblocked", c.actor, withdrawal_penalty_rial=p.withdrawal_penalty_rial, refund_rial=p.refund_rial)
-        return self.status()
 
     def _begin_release(self, left_at: datetime | None = None) -> None:
         """Start the deposit's release, due within 72 hours of leaving for this state (seed 000)."""

@@ -34,11 +34,10 @@ class PlateCaseWorkflow:
         await after_eligibility(self.file)
 
     @command
-    async def submit_document(self, c: Any) -> dict[str, Any]:
+    async def submit_document(self, c: Any) -> None:
         self.file.add_document(c.kind, c.reference, c.actor.model_dump(), iso(workflow.now()))
         self.case.fire("submit_document", c.actor, kind=c.kind)
         self._advance()  # type: ignore[attr-defined]
-        return self.status()  # type: ignore[attr-defined]
 
 
 class HasEligibility(Protocol):

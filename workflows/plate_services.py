@@ -95,7 +95,7 @@ class PlateServiceWorkflow(PlateCaseWorkflow):
         return out
 
     @command
-    async def submit_document(self, c: Any) -> dict[str, Any]:
+    async def submit_document(self, c: Any) -> None:
         now = iso(workflow.now())
         published = c.published_on or rules.tehran_today(workflow.now())
 
@@ -114,10 +114,9 @@ class PlateServiceWorkflow(PlateCaseWorkflow):
             return extra
 
         await self._apply("submit_document", c.actor, change)
-        return self.status()
 
     @command
-    async def inspect(self, c: Any) -> dict[str, Any]:
+    async def inspect(self, c: Any) -> None:
         now = iso(workflow.now())
 
         def change(f: ServiceFile) -> dict[str, Any]:
@@ -129,10 +128,9 @@ class PlateServiceWorkflow(PlateCaseWorkflow):
             return {"passed": c.passed, "notes": c.notes}
 
         await self._apply("inspect", c.actor, change)
-        return self.status()
 
     @command
-    async def consent(self, c: Any) -> dict[str, Any]:
+    async def consent(self, c: Any) -> None:
         """The registered owner agrees, with their own token, to a service that changes what they hold."""
         at = iso(workflow.now())
 
@@ -141,10 +139,9 @@ class PlateServiceWorkflow(PlateCaseWorkflow):
             return {}
 
         await self._apply("consent", c.actor, change)
-        return self.status()
 
     @command
-    async def pay_fee(self, c: Any) -> dict[str, Any]:
+    async def pay_fee(self, c: Any) -> None:
         f = self.file
         try:
             async with self.case.working("pay_fee"):
@@ -159,12 +156,10 @@ class PlateServiceWorkflow(PlateCaseWorkflow):
         f.result = result
         f.payment_ref = c.payment_ref
         self.case.fire("pay_fee", c.actor, payment_ref=c.payment_ref, result=f.result)
-        return self.status()
 
     @command
-    async def cancel(self, c: Any) -> dict[str, Any]:
+    async def cancel(self, c: Any) -> None:
         self.case.fire("cancel", c.actor)
-        return self.status()
 
     # --- helpers ---
 

@@ -96,17 +96,16 @@ class VehicleNumberingWorkflow(PlateCaseWorkflow):
         return out
 
     @command
-    async def inspect(self, c: Any) -> dict[str, Any]:
+    async def inspect(self, c: Any) -> None:
         f = self.file
         f.inspection = {"passed": c.passed, "notes": c.notes, "officer": c.actor.id, "at": iso(workflow.now())}
         if not c.passed:
             f.rejection_reasons = [f"the officer's inspection failed: {c.notes}"]
         self.case.fire("inspect", c.actor, passed=c.passed, notes=c.notes)
         self._advance()
-        return self.status()
 
     @command
-    async def pay_plate_fee(self, c: Any) -> dict[str, Any]:
+    async def pay_plate_fee(self, c: Any) -> None:
         f, s = self.file, self.start
         assert s is not None
         wf_id = workflow.info().workflow_id
@@ -130,7 +129,6 @@ class VehicleNumberingWorkflow(PlateCaseWorkflow):
         f.plate = plate
         f.payment_ref = c.payment_ref
         self.case.fire("pay_plate_fee", c.actor, payment_ref=c.payment_ref, plate=f.plate)
-        return self.status()
 
     # --- helpers ---
 
@@ -245,22 +243,20 @@ class PlateTransferWorkflow(PlateCaseWorkflow):
         return out
 
     @command
-    async def confirm_presence(self, c: Any) -> dict[str, Any]:
+    async def confirm_presence(self, c: Any) -> None:
         self.file.presence[c.party] = True
         self.case.fire("confirm_presence", c.actor, party=c.party)
         self._advance()
-        return self.status()
 
     @command
-    async def consent(self, c: Any) -> dict[str, Any]:
+    async def consent(self, c: Any) -> None:
         """The seller, the registry's owner, agrees to the sale with their own token."""
         self.file.consent = {"by": c.actor.id, "jti": c.actor.jti, "at": iso(workflow.now())}
         self.case.fire("consent", c.actor)
         self._advance()
-        return self.status()
 
     @command
-    async def pay_plate_fee(self, c: Any) -> dict[str, Any]:
+    async def pay_plate_fee(self, c: Any) -> None:
         f, s = self.file, self.start
         assert s is not None
         wf_id = workflow.info().workflow_id
@@ -282,12 +278,10 @@ class PlateTransferWorkflow(PlateCaseWorkflow):
         f.payment_ref = c.payment_ref
         f.plate, f.previous_plate, f.fuel_card_moved = result.plate, result.previous_plate, result.fuel_card_moved
         self.case.fire("pay_plate_fee", c.actor, payment_ref=c.payment_ref, plate=f.plate, previous_plate=f.previous_plate)
-        return self.status()
 
     @command
-    async def cancel(self, c: Any) -> dict[str, Any]:
+    async def cancel(self, c: Any) -> None:
         self.case.fire("cancel", c.actor)
-        return self.status()
 
     # --- helpers ---
 

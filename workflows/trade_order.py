@@ -121,63 +121,55 @@ class TradeOrderWorkflow:
     # --- filling the file in ---
 
     @command
-    async def save_main_info(self, c: Any) -> dict[str, Any]:
+    async def save_main_info(self, c: Any) -> None:
         self.file.main_info.update(rules.fields_of(c, rules.MAIN_INFO_FIELDS))
         self.case.fire("save_main_info", c.actor)
-        return self.status()
 
     @command
-    async def save_transport(self, c: Any) -> dict[str, Any]:
+    async def save_transport(self, c: Any) -> None:
         self.file.transport.update(rules.fields_of(c, rules.TRANSPORT_FIELDS))
         self.case.fire("save_transport", c.actor)
-        return self.status()
 
     @command
-    async def save_financials(self, c: Any) -> dict[str, Any]:
+    async def save_financials(self, c: Any) -> None:
         self.file.financials.update(rules.fields_of(c, rules.FINANCIAL_FIELDS))
         self.case.fire("save_financials", c.actor)
-        return self.status()
 
     @command
-    async def add_goods(self, c: Any) -> dict[str, Any]:
+    async def add_goods(self, c: Any) -> None:
         self.file.goods.append(c.model_dump(mode="json", exclude=ENVELOPE, exclude_none=True))
         self.case.fire("add_goods", c.actor)
-        return self.status()
 
     @command
-    async def attach_document(self, c: Any) -> dict[str, Any]:
+    async def attach_document(self, c: Any) -> None:
         doc = c.model_dump(mode="json", exclude=ENVELOPE)
         async with self.case.working("attach_document"):
             await run_activity(record_document, DocumentRecord(workflow_id=workflow.info().workflow_id, **doc))
         self.file.documents.append(doc)
         self.case.fire("attach_document", c.actor)
-        return self.status()
 
     @command
-    async def submit(self, c: Any) -> dict[str, Any]:
+    async def submit(self, c: Any) -> None:
         async with self.case.working("submit"):
             self.file.file_number = await run_activity(
                 assign_file_number,
                 FileNumberRequest(workflow.info().workflow_id, self.file.applicant_national_id, workflow.now()),
             )
         self.case.fire("submit", c.actor, file_number=self.file.file_number)
-        return self.status()
 
     @command
-    async def edit(self, c: Any) -> dict[str, Any]:
+    async def edit(self, c: Any) -> None:
         rules.apply_edit(self.file, c)
         self.case.fire("edit", c.actor)
-        return self.status()
 
     @command
-    async def void(self, c: Any) -> dict[str, Any]:
+    async def void(self, c: Any) -> None:
         self.case.fire("void", c.actor)
-        return self.status()
 
     # --- rules inquiry and permits ---
 
     @command
-    async def inquire_rules(self, c: Any) -> dict[str, Any]:
+    async def inquire_rules(self, c: Any) -> None:
         f = self.file
         f.rejection_reasons = []
         self.case.fire("inquire_rules", c.actor)
@@ -196,10 +188,9 @@ class TradeOrderWorkflow:
             f.permits = {}
             f.permit_reasons = {}
             self.case.fire("rules_passed", None, required_permits=list(outcome.required_permits))
-        return self.status()
 
     @command
-    async def request_permits(self, c: Any) -> dict[str, Any]:
+    async def request_permits(self, c: Any) -> None:
         f = self.file
         f.permits = {org: "pending" for org in f.required_permits}
         f.permit_reasons = {}
@@ -214,10 +205,9 @@ class TradeOrderWorkflow:
                     kind="permit_request",
                     text=f"درخواست مجوز برای پرونده ثبت سفارش {f.file_number}",
                 )
-        return self.status()
 
     @command
-    async def decide_permit(self, c: Any) -> dict[str, Any]:
+    async def decide_permit(self, c: Any) -> None:
         f = self.file
         org = c.actor.id
         f.permits[org] = "approved" if c.approve else "rejected"
@@ -228,10 +218,9 @@ class TradeOrderWorkflow:
             extra["reason"] = c.reason
         self._record_permit_rejections(extra)
         self.case.fire("decide_permit", c.actor, **extra)
-        return self.status()
 
     @command
-    async def withdraw_permit_requests(self, c: Any) -> dict[str, Any]:
+    async def withdraw_permit_requests(self, c: Any) -> None:
         f = self.file
         marked = [org for org, v in f.permits.items() if v == "pending"]
         self.case.fire("withdraw_permit_requests", c.actor, marked_rejected=marked)
@@ -241,12 +230,11 @@ class TradeOrderWorkflow:
             f.permit_reasons[org] = "withdrawn by the applicant before the organisation acted"
         self._record_permit_rejections({})
         self.case.refresh_details()
-        return self.status()
 
     # --- order registration and fee ---
 
     @command
-    async def request_registration(self, c: Any) -> dict[str, Any]:
+    async def request_registration(self, c: Any) -> None:
         self.case.fire("request_registration", c.actor)
         if self.file.needs_expert_review:
             self.case.fire("order_system_accepted", None)
@@ -255,10 +243,9 @@ class TradeOrderWorkflow:
                 await self._quote_fee()
             self._open_fee_window()
             self.case.fire("order_system_accepted", None, fee_rial=self.file.fee_rial)
-        return self.status()
 
     @command
-    async def expert_decide(self, c: Any) -> dict[str, Any]:
+    async def expert_decide(self, c: Any) -> None:
         f = self.file
         if c.approve:
             async with self.case.working("expert_decide"):
@@ -270,10 +257,9 @@ class TradeOrderWorkflow:
             f.expert_approved = False
             f.rejection_reasons = [c.reason or ""]
             self.case.fire("expert_decide", c.actor, approve=False, reasons=list(f.rejection_reasons))
-        return self.status()
 
     @command
-    async def pay_fee(self, c: Any) -> dict[str, Any]:
+    async def pay_fee(self, c: Any) -> None:
         f = self.file
         wf_id = workflow.info().workflow_id
         async with self.case.working("pay_fee"):
@@ -289,7 +275,6 @@ class TradeOrderWorkflow:
             )
         f.payment_ref = c.payment_ref
         self.case.fire("pay_fee", c.actor, payment_ref=c.payment_ref, order_number=f.order_number)
-        return self.status()
 
     # --- helpers ---
 

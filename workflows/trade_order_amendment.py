@@ -102,14 +102,13 @@ class TradeOrderAmendmentWorkflow:
         return out
 
     @command
-    async def edit(self, c: Any) -> dict[str, Any]:
+    async def edit(self, c: Any) -> None:
         assert self.data.file is not None
         rules.apply_edit(self.data.file, c)
         self.case.fire("edit", c.actor)
-        return self.status()
 
     @command
-    async def submit(self, c: Any) -> dict[str, Any]:
+    async def submit(self, c: Any) -> None:
         d = self.data
         assert d.file is not None
         d.rejection_reasons = []
@@ -124,7 +123,7 @@ class TradeOrderAmendmentWorkflow:
             if outcome.reasons:
                 d.rejection_reasons = list(outcome.reasons)
                 self.case.fire("rules_failed", None, reasons=list(outcome.reasons))
-                return self.status()
+                return
             async with self.case.working("submit"):
                 await self._quote()
             self.case.fire("rules_passed", None, fee_rial=d.fee_rial)
@@ -132,15 +131,13 @@ class TradeOrderAmendmentWorkflow:
             async with self.case.working("submit"):
                 await self._quote()
             self.case.fire("submit", c.actor, fee_rial=d.fee_rial)
-        return self.status()
 
     @command
-    async def cancel(self, c: Any) -> dict[str, Any]:
+    async def cancel(self, c: Any) -> None:
         self.case.fire("cancel", c.actor)
-        return self.status()
 
     @command
-    async def pay_fee(self, c: Any) -> dict[str, Any]:
+    async def pay_fee(self, c: Any) -> None:
         d = self.data
         assert d.file is not None and d.order_number and d.full_fee_rial is not None
         wf_id = workflow.info().workflow_id
@@ -156,7 +153,6 @@ class TradeOrderAmendmentWorkflow:
             )
         d.payment_ref = c.payment_ref
         self.case.fire("pay_fee", c.actor, payment_ref=c.payment_ref)
-        return self.status()
 
     # --- helpers ---
 
