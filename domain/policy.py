@@ -187,3 +187,12 @@ WORN_OUT_AGE_YEARS_FUEL = {
     "other": 25,
 }
 """Worn-out ages for fuel cards (seed 002; differs from seed 004's table, each applies to its own)."""
+
+# --- Temporal's limits on one run of a case (ours, below the server's defaults) ---
+
+CONTINUE_AS_NEW_AFTER_EVENTS = 10_000
+"""Our bound on a run's history events before the case continues as new, carrying its state: the
+server warns at 10,240 events and terminates at 51,200 (or 50 MB)."""
+
+CONTINUE_AS_NEW_AFTER_UPDATES = 1_000
+"""Our bound on the commands one run accepts: the server refuses updates past 2,000 per run."""

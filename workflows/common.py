@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -32,6 +33,9 @@ with workflow.unsafe.imports_passed_through():
 
     from activities.registry import AuditRecord, CaseIdClaim, Notification, claim_case_id, record_transition, record_transitions, send_notification
     from activities.trust import UNAUTHENTICATED, StartActor, StartToken, verify_start_token
+    from pydantic import TypeAdapter
+
+    from domain import policy
     from domain.commands import Actor, Command, Rejected, parse
     from domain.display import iso, jalali_datetime, parse_instant
     from security import tokens
@@ -55,6 +59,9 @@ ACTIVITY_TIMEOUT = timedelta(seconds=30)
 # --- workflow code changes, as ``workflow.patched`` ids (see README "Changing a workflow") ---
 AUDIT_BATCHES = "audit-batches"
 """Transitions are audited by one local activity per batch, not one activity per transition."""
+
+CONTINUED = "continued"
+"""The one key of a continued run's input: the state the previous run carried over."""
 
 M = TypeVar("M", bound=BaseModel)
 R = TypeVar("R")
@@ -152,6 +159,7 @@ def command(fn: Callable[[Any, Any], Awaitable[None]]) -> Any:
             await prepare()
         command = self._check(name, cmd)
         self.case.used_jtis.add(command.actor.jti)
+        self.case.count_command()
         before = self.status()
         await fn(self, command)
         return self.case.outcome(before, self.status())
@@ -172,6 +180,16 @@ def command(fn: Callable[[Any, Any], Awaitable[None]]) -> Any:
     return update
 
 
+def start_input(start: Any) -> Any:
+    """The input a workflow's ``__init__`` parses: the original start, also in a continued run.
+
+    Only the server continues a run (``continued_run_id``): a client sending a "continued" input
+    to a new case gets it parsed as a start, which is refused."""
+    if isinstance(start, dict) and CONTINUED in start and workflow.info().continued_run_id:
+        return start[CONTINUED]["start"]
+    return start
+
+
 class Case:
     """Book-keeping around one lifecycle machine inside a workflow."""
 
@@ -181,8 +199,16 @@ class Case:
         update_roles: dict[str, frozenset[str]],
         describe: Callable[[], list[str]],
         why_disabled: Callable[[str], str | None] = lambda update: None,
+        extras: tuple[Callable[[], dict[str, Any]], Callable[[dict[str, Any]], None]] | None = None,
     ) -> None:
         self.machine = machine
+        self.extras = extras
+        """What the workflow holds beside the machine's model, to carry into a continued run:
+        ``(read, restore)``. The model itself and the case book are carried without it."""
+        self.resumed = False
+        """This run continues an earlier one: the start was verified and its steps done there."""
+        self._start: Any = None
+        self._commands_this_run = 0
         self.update_roles = update_roles
         self.describe = describe
         self.why_disabled = why_disabled
@@ -325,6 +351,7 @@ class Case:
         (the id is claimed only after every check passed). ``may_start`` names why the verified
         actor may not start this case, or ``None``.
         """
+        self._start = start
         workflow.upsert_search_attributes([CASE_STATE.value_set(self.state)])
         token = start.get("actor_token") if isinstance(start, dict) else None
         if not isinstance(token, str) or not token:
@@ -357,6 +384,27 @@ class Case:
         await self._claim_workflow_id()
         self._opened = True
 
+    def resume(self, start: Any) -> bool:
+        """Take over the state a previous run carried (see :meth:`_continue_as_new`); ``False``
+        when this run is the case's first, which must :meth:`open`."""
+        if start_input(start) is start:
+            return False
+        carried = start[CONTINUED]
+        self._start = carried["start"]
+        model = self.machine.model
+        restored = _adapter(type(model)).validate_python(carried["model"])
+        for field in dataclasses.fields(model):
+            if field.name in carried["model"]:
+                setattr(model, field.name, getattr(restored, field.name))
+        self.history = list(carried["history"])
+        self.used_jtis = set(carried["used_jtis"])
+        if self.extras is not None:
+            self.extras[1](carried.get("extras", {}))
+        self.busy = None
+        self._opened = self.resumed = True
+        workflow.upsert_search_attributes([CASE_STATE.value_set(self.state)])
+        return True
+
     def _refuse(self, error: ApplicationError) -> NoReturn:
         self.refused = error.message
         workflow.upsert_search_attributes([CASE_STATE.value_set("Refused")])
@@ -378,6 +426,9 @@ class Case:
             yield
         finally:
             self.busy = None
+
+    def count_command(self) -> None:
+        self._commands_this_run += 1
 
     def fire(self, event: str, actor: Actor | None, **extra: Any) -> None:
         """Send ``event`` to the machine and record the transition everywhere it shows."""
@@ -457,6 +508,8 @@ class Case:
             await self._write_audit()
             if finished() and not self.busy:
                 break
+            if self._run_is_long():
+                await self._continue_as_new()
             due = next_deadline()
             if due is None:
                 await workflow.wait_condition(lambda: bool(self._unaudited))
@@ -478,6 +531,38 @@ class Case:
         await self._write_audit()
         await workflow.wait_condition(workflow.all_handlers_finished)
         await self._write_audit()
+
+    # --- continuing as new ---
+
+    def _run_is_long(self) -> bool:
+        """Near Temporal's limits on one run (events, bytes, updates): time to continue as new."""
+        info = workflow.info()
+        return (
+            info.is_continue_as_new_suggested()
+            or info.get_current_history_length() >= policy.CONTINUE_AS_NEW_AFTER_EVENTS
+            or self._commands_this_run >= policy.CONTINUE_AS_NEW_AFTER_UPDATES
+        )
+
+    async def _continue_as_new(self) -> NoReturn:
+        """Carry the case into a new run of the same workflow id once no command is under way.
+
+        The new run takes the machine's model, the history, the spent token ids and the
+        workflow's extras, and goes on from the same state with the same deadlines (they are
+        derived from the state). Commands arriving meanwhile finish here first; the server hands
+        later ones to the new run.
+        """
+        await workflow.wait_condition(lambda: not self.busy and workflow.all_handlers_finished())
+        await self._write_audit()
+        model = self.machine.model
+        carried: dict[str, Any] = {
+            "start": self._start,
+            "model": _adapter(type(model)).dump_python(model, mode="json", exclude=_UNCARRIED),
+            "history": self.history,
+            "used_jtis": sorted(self.used_jtis),
+        }
+        if self.extras is not None:
+            carried["extras"] = self.extras[0]()
+        workflow.continue_as_new({CONTINUED: carried})
 
     async def _claim_workflow_id(self) -> None:
         info = workflow.info()
@@ -509,3 +594,12 @@ class Case:
             record = self._unaudited[0]
             await run_activity(record_transition, record, summary=f"audit {record.seq}: {record.event}")
             self._unaudited.pop(0)
+
+
+_UNCARRIED = {"clock"}
+"""Model fields that are wiring, not state (a purchase's clock is the workflow's)."""
+
+
+@functools.cache
+def _adapter(model_type: type) -> TypeAdapter[Any]:
+    return TypeAdapter(model_type)

@@ -66,7 +66,7 @@ with workflow.unsafe.imports_passed_through():
     from lifecycles import import_purchase as rules
     from lifecycles.import_purchase import ImportPurchaseMachine, PurchaseCase, instant, later
 
-from workflows.common import ACTIVITY_TIMEOUT, Case, command, may_start_as, rejection, run_activity
+from workflows.common import ACTIVITY_TIMEOUT, Case, command, may_start_as, rejection, run_activity, start_input
 
 RELEASE_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=10),
@@ -94,6 +94,7 @@ WITHDRAWABLE = frozenset({"Eligible", "Allocated", "Signed", "Contracted", "AtCu
 class ImportPurchaseWorkflow:
     @workflow.init
     def __init__(self, start: dict[str, Any]) -> None:
+        start = start_input(start)
         self._start_error: str | None = None
         try:
             begin = parse_start(rules.Start, start)
@@ -113,13 +114,14 @@ class ImportPurchaseWorkflow:
             self.p = PurchaseCase("", "", "", False, False, "", "", 0)
         self.p.clock = workflow.now
         self.machine = ImportPurchaseMachine(self.p)
-        self.case = Case(self.machine, rules.UPDATE_ROLES, self._describe, self._why_disabled)
+        self.case = Case(self.machine, rules.UPDATE_ROLES, self._describe, self._why_disabled, extras=(dict, self._resumed))
         self._release_task: asyncio.Task[None] | None = None
 
     @workflow.run
     async def run(self, start: dict[str, Any]) -> dict[str, Any]:
-        await self.case.open(start, self._start_error, self._may_start)
-        await self._register()
+        if not self.case.resume(start):
+            await self.case.open(start, self._start_error, self._may_start)
+            await self._register()
         await self.case.run(self._next_deadline, done=self.p.is_over)
         return self.status()
 
@@ -370,6 +372,11 @@ class ImportPurchaseWorkflow:
         p.withdrawal_penalty_rial = rules.withdrawal_penalty_rial(p)
         p.refund_rial = rules.refund_after_withdrawal(p, p.withdrawal_penalty_rial)
         self.case.fire("deposit_unblocked", c.actor, withdrawal_penalty_rial=p.withdrawal_penalty_rial, refund_rial=p.refund_rial)
+
+    def _resumed(self, extras: dict[str, Any]) -> None:
+        """A continued run picks up a deposit release the previous run had under way."""
+        if self.p.deposit_releasing and self.p.deposit_released_at is None:
+            self._release_task = asyncio.create_task(self._release_deposit())
 
     def _begin_release(self, left_at: datetime | None = None) -> None:
         """Start the deposit's release, due within 72 hours of leaving for this state (seed 000)."""

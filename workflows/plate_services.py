@@ -24,7 +24,7 @@ with workflow.unsafe.imports_passed_through():
     from lifecycles import plate_services as rules
     from lifecycles.plate_services import PlateServiceMachine, ServiceFile
 
-from workflows.common import Case, command, may_start_as, rejection, run_activity
+from workflows.common import Case, command, may_start_as, rejection, run_activity, start_input
 from workflows.plate_common import (
     PlateCaseWorkflow,
     check_document_kind,
@@ -39,6 +39,7 @@ from workflows.plate_common import (
 class PlateServiceWorkflow(PlateCaseWorkflow):
     @workflow.init
     def __init__(self, start: dict[str, Any]) -> None:
+        start = start_input(start)
         self._start_error: str | None = None
         self.start: rules.ServiceStart | None = None
         try:
@@ -52,6 +53,9 @@ class PlateServiceWorkflow(PlateCaseWorkflow):
 
     @workflow.run
     async def run(self, start: dict[str, Any]) -> dict[str, Any]:
+        if self.case.resume(start):
+            await self.case.run(self._next_deadline)
+            return self.status()
         await self.case.open(start, self._start_error, self._may_start)
         s = self.start
         assert s is not None

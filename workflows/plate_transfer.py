@@ -29,7 +29,7 @@ with workflow.unsafe.imports_passed_through():
     from lifecycles import plates as rules
     from lifecycles.plates import PlateFile, PlateTransferMachine, VehicleNumberingMachine
 
-from workflows.common import Case, command, may_start_as, rejection, run_activity
+from workflows.common import Case, command, may_start_as, rejection, run_activity, start_input
 from workflows.plate_common import (
     PlateCaseWorkflow,
     check_document_kind,
@@ -46,6 +46,7 @@ class VehicleNumberingWorkflow(PlateCaseWorkflow):
 
     @workflow.init
     def __init__(self, start: dict[str, Any]) -> None:
+        start = start_input(start)
         self._start_error: str | None = None
         self.start: rules.NumberingStart | None = None
         try:
@@ -59,6 +60,9 @@ class VehicleNumberingWorkflow(PlateCaseWorkflow):
 
     @workflow.run
     async def run(self, start: dict[str, Any]) -> dict[str, Any]:
+        if self.case.resume(start):
+            await self.case.run(lambda: None)
+            return self.status()
         await self.case.open(start, self._start_error, self._may_start)
         s = self.start
         assert s is not None
@@ -188,6 +192,7 @@ class PlateTransferWorkflow(PlateCaseWorkflow):
 
     @workflow.init
     def __init__(self, start: dict[str, Any]) -> None:
+        start = start_input(start)
         self._start_error: str | None = None
         self.start: rules.TransferStart | None = None
         try:
@@ -197,11 +202,17 @@ class PlateTransferWorkflow(PlateCaseWorkflow):
             self._start_error = str(err)
             self.file = PlateFile(vin="", checklist={}, fee_rial=0)
         self.machine = PlateTransferMachine(self.file)
-        self.case = Case(self.machine, rules.TRANSFER_UPDATE_ROLES, self._describe, lambda update: None)
+        self.case = Case(
+            self.machine, rules.TRANSFER_UPDATE_ROLES, self._describe, lambda update: None,
+            extras=(lambda: {"title_transfer_locked_until": self.title_transfer_locked_until}, self._resumed),
+        )
         self.title_transfer_locked_until: str | None = None
 
     @workflow.run
     async def run(self, start: dict[str, Any]) -> dict[str, Any]:
+        if self.case.resume(start):
+            await self.case.run(lambda: None)
+            return self.status()
         await self.case.open(start, self._start_error, self._may_start)
         s = self.start
         assert s is not None
@@ -215,6 +226,9 @@ class PlateTransferWorkflow(PlateCaseWorkflow):
         settle_eligibility(self.case, self.file, facts.reasons)
         await self.case.run(lambda: None)
         return self.status()
+
+    def _resumed(self, extras: dict[str, Any]) -> None:
+        self.title_transfer_locked_until = extras["title_transfer_locked_until"]
 
     @workflow.query
     def status(self) -> dict[str, Any]:

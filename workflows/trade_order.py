@@ -33,7 +33,7 @@ with workflow.unsafe.imports_passed_through():
     from lifecycles import trade_order as rules
     from lifecycles.trade_order import TradeFile, TradeOrderMachine
 
-from workflows.common import Case, command, may_start_as, rejection, run_activity
+from workflows.common import Case, command, may_start_as, rejection, run_activity, start_input
 
 
 async def quote_fee(total_eur: Decimal) -> FeeQuote:
@@ -72,6 +72,7 @@ def fee_deadline_from_now() -> str:
 class TradeOrderWorkflow:
     @workflow.init
     def __init__(self, start: dict[str, Any]) -> None:
+        start = start_input(start)
         self._start_error: str | None = None
         try:
             begin = parse_start(rules.Start, start)
@@ -88,7 +89,8 @@ class TradeOrderWorkflow:
 
     @workflow.run
     async def run(self, start: dict[str, Any]) -> dict[str, Any]:
-        await self.case.open(start, self._start_error, self._may_start)
+        if not self.case.resume(start):
+            await self.case.open(start, self._start_error, self._may_start)
         await self.case.run(self._next_deadline)
         return self.status()
 

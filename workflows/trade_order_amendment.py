@@ -25,7 +25,7 @@ with workflow.unsafe.imports_passed_through():
     from lifecycles.trade_order import TradeFile
     from lifecycles.trade_order_amendment import Amendment, AmendmentMachine
 
-from workflows.common import Case, command, invalid_input, may_start_as, rejection, run_activity
+from workflows.common import Case, command, invalid_input, may_start_as, rejection, run_activity, start_input
 from workflows.trade_order import check_fee_payment, fee_deadline_from_now, quote_fee, rules_date
 
 COMMANDS: dict[str, type[Command]] = {"edit": rules.Edit, "submit": Command, "cancel": Command, "pay_fee": rules.PayFee}
@@ -36,6 +36,7 @@ KIND_FA = {"edit": "ویرایش", "renewal": "تمدید"}
 class TradeOrderAmendmentWorkflow:
     @workflow.init
     def __init__(self, start: dict[str, Any]) -> None:
+        start = start_input(start)
         self._start_error: str | None = None
         try:
             begin = parse_start(amend.Start, start)
@@ -50,6 +51,9 @@ class TradeOrderAmendmentWorkflow:
 
     @workflow.run
     async def run(self, start: dict[str, Any]) -> dict[str, Any]:
+        if self.case.resume(start):
+            await self.case.run(self._next_deadline)
+            return self.status()
         await self.case.open(start, self._start_error, self._may_start)
         order = self._order
         assert order is not None
