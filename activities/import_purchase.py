@@ -3,16 +3,23 @@
 Each takes one dataclass, is keyed by the workflow id (and a step where a case does a thing more
 than once), and finds its own earlier write on a retry. Instants travel as ``datetime`` (UTC),
 never ``date``.
+
+A rule across cases (one open registration per person, one vehicle per VIN) is judged inside the
+transaction that writes, after locking the row it hangs on (the person, the vehicle: ``FOR
+UPDATE`` on PostgreSQL, ``BEGIN IMMEDIATE`` on SQLite), and a unique index decides the rest.
 """
 
 from __future__ import annotations
 
 import hmac
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -20,6 +27,7 @@ from temporalio.exceptions import ApplicationError
 from activities.escrow import EscrowHold, escrow_adapter
 from domain import policy
 from domain.display import iso
+from domain.identifiers import VIN_PROBLEM, normalize_vin
 from lifecycles.import_purchase import EligibilityFacts, active_plate_reasons, eligibility_reasons
 from registry.db import session_scope
 from registry.models import (
@@ -37,7 +45,7 @@ from registry.models import (
 
 def _utc(instant: datetime) -> datetime:
     """SQLite hands instants back without a zone; the registry stores them in UTC."""
-    return instant if instant.tzinfo else instant.replace(tzinfo=timezone.utc)
+    return instant if instant.tzinfo else instant.replace(tzinfo=UTC)
 
 
 def _server_time() -> datetime:
@@ -60,13 +68,23 @@ class Registration:
     at: datetime
 
 
+def _rejected(message: str) -> ApplicationError:
+    return ApplicationError(message, type="Rejected", non_retryable=True)
+
+
 @activity.defn
 def record_registration(r: Registration) -> None:
-    """The applicant in the people registry and the deposit in the escrow ledger (blocked)."""
-    with session_scope() as session:
-        if session.get(Person, r.national_id) is None:
-            session.add(Person(national_id=r.national_id, full_name=r.full_name))
+    """The applicant in the people registry and the deposit in the escrow ledger (blocked).
+
+    The deposit is blocked first, so a case whose id names another case's deposit (a closed
+    case's, released) is refused before it writes anything."""
     escrow_adapter().block(EscrowHold(r.workflow_id, r.national_id, r.bank, r.account, r.amount_rial), r.at)
+    try:
+        with session_scope() as session:
+            if session.get(Person, r.national_id) is None:
+                session.add(Person(national_id=r.national_id, full_name=r.full_name))
+    except IntegrityError:
+        pass  # another case of the same person added them at the same instant: they are there
 
 
 @dataclass
@@ -94,16 +112,42 @@ def _open_schemes_elsewhere(session: Session, national_id: str, workflow_id: str
     )
 
 
+def _lock_person(session: Session, national_id: str) -> None:
+    """Take the person's row first: two registrations of one person take turns (PostgreSQL;
+    SQLite's transactions already do), so the second sees the first's open case."""
+    session.get(Person, national_id, with_for_update=True)
+
+
+OPEN_ELSEWHERE = "already registered in another sale scheme (one open case per person)"
+"""The reason a registration that lost a race to another case of the same person gets."""
+
+
 def _active_plates(session: Session, national_id: str) -> list[str]:
     return list(
-        session.scalars(select(PlateRecord.plate).where(PlateRecord.owner_national_id == national_id, PlateRecord.active.is_(True)))
+        session.scalars(
+            select(PlateRecord.plate).where(PlateRecord.owner_national_id == national_id, PlateRecord.active.is_(True))
+        )
     )
 
 
 @activity.defn
 def check_eligibility(request: EligibilityRequest) -> list[str]:
     """Every reason the applicant is not eligible; when there is none, the registration opens."""
+    try:
+        return _check_and_open(request)
+    except IntegrityError:
+        # Another case of this person opened at the same instant and the unique index chose it.
+        with session_scope() as session:
+            if session.get(SchemeRegistration, request.workflow_id) is not None:
+                return []  # this case's own registration, written by an earlier attempt
+            if _open_schemes_elsewhere(session, request.national_id, request.workflow_id):
+                return [OPEN_ELSEWHERE]
+        raise
+
+
+def _check_and_open(request: EligibilityRequest) -> list[str]:
     with session_scope() as session:
+        _lock_person(session, request.national_id)
         person = session.get(Person, request.national_id)
         licence = request.declared_driving_license
         if person is not None and person.has_driving_license is not None:
@@ -120,18 +164,26 @@ def check_eligibility(request: EligibilityRequest) -> list[str]:
             last_new_car_purchase=iso(_utc(last_purchase)) if last_purchase else None,
             active_plates=_active_plates(session, request.national_id),
             other_open_schemes=_open_schemes_elsewhere(session, request.national_id, request.workflow_id),
-            bank_approved=session.scalar(select(EscrowBank.bank_id).where(func.lower(EscrowBank.bank_id) == request.bank.lower())) is not None,
+            bank_approved=session.scalar(select(EscrowBank.bank_id).where(func.lower(EscrowBank.bank_id) == request.bank.lower()))
+            is not None,
             deposit_rial=request.amount_rial,
         )
         reasons = eligibility_reasons(facts)
-        if not reasons and session.get(SchemeRegistration, request.workflow_id) is None:
+        own = session.get(SchemeRegistration, request.workflow_id)
+        if own is not None and own.national_id != request.national_id:
+            raise _rejected("this workflow id's scheme registration belongs to another case; every case needs an id of its own")
+        if not reasons and own is None:
             # In the same transaction as the check, so one person holds one open case.
             session.add(
                 SchemeRegistration(
-                    workflow_id=request.workflow_id, scheme_id=request.scheme_id, national_id=request.national_id,
-                    open=True, registered_at=request.at,
+                    workflow_id=request.workflow_id,
+                    scheme_id=request.scheme_id,
+                    national_id=request.national_id,
+                    open=True,
+                    registered_at=request.at,
                 )
             )
+            session.flush()
         return reasons
 
 
@@ -167,8 +219,12 @@ def record_allocation(record: AllocationRecord) -> None:
         if row is None:
             session.add(
                 Allocation(
-                    workflow_id=record.workflow_id, offering_id=record.offering_id, importer_id=record.importer_id,
-                    model=record.model, active=True, allocated_at=record.at,
+                    workflow_id=record.workflow_id,
+                    offering_id=record.offering_id,
+                    importer_id=record.importer_id,
+                    model=record.model,
+                    active=True,
+                    allocated_at=record.at,
                 )
             )
         elif (row.offering_id, row.importer_id, row.model) != (record.offering_id, record.importer_id, record.model):
@@ -188,25 +244,61 @@ class DeliveryRecord:
 
 
 @activity.defn
-def record_delivery(record: DeliveryRecord) -> None:
-    """The car in the vehicle registry (title locked a year), the purchase for the 48-month rule."""
+def record_delivery(record: DeliveryRecord) -> list[str]:
+    """The car in the vehicle registry (title locked a year), the purchase for the 48-month rule.
+
+    The no-active-plate rule is checked again in the writing transaction, under the person's row
+    lock that numbering and transfer take too: a plate the buyer got since ``recheck_active_plate``
+    stops the delivery. Returns why it was not recorded (empty when it was, or was already).
+    """
+    try:
+        vin = normalize_vin(record.vin)
+    except ValueError:
+        raise _rejected(f"deliver: {VIN_PROBLEM}") from None
+    try:
+        return _deliver(record, vin)
+    except IntegrityError:
+        # A numbering of the same VIN wrote its vehicle row at the same instant.
+        with session_scope() as session:
+            vehicle = session.get(Vehicle, vin)
+            if vehicle is None or vehicle.source_workflow_id == record.workflow_id:
+                raise
+        raise _rejected(VIN_TAKEN) from None
+
+
+VIN_TAKEN = "deliver: the VIN is already registered to another vehicle record (one vehicle per VIN)"
+
+
+def _deliver(record: DeliveryRecord, vin: str) -> list[str]:
     with session_scope() as session:
-        vehicle = session.get(Vehicle, record.vin)
+        _lock_person(session, record.national_id)
+        vehicle = session.get(Vehicle, vin, with_for_update=True)
         if vehicle is not None and vehicle.source_workflow_id != record.workflow_id:
-            raise ApplicationError(f"deliver: VIN {record.vin} is already registered to another vehicle record", type="Rejected", non_retryable=True)
+            raise _rejected(VIN_TAKEN)
         if vehicle is None:
+            reasons = active_plate_reasons(_active_plates(session, record.national_id))
+            if reasons:
+                return reasons
             session.add(
                 Vehicle(
-                    vin=record.vin, owner_national_id=record.national_id, kind="passenger_car", model=record.model,
-                    title_transfer_locked_until=record.title_transfer_locked_until, delivered_at=record.at,
+                    vin=vin,
+                    owner_national_id=record.national_id,
+                    kind="passenger_car",
+                    model=record.model,
+                    title_transfer_locked_until=record.title_transfer_locked_until,
+                    delivered_at=record.at,
                     source_workflow_id=record.workflow_id,
                 )
             )
         if session.scalar(select(NewCarPurchase.id).where(NewCarPurchase.workflow_id == record.workflow_id)) is None:
-            session.add(NewCarPurchase(national_id=record.national_id, vin=record.vin, workflow_id=record.workflow_id, purchased_at=record.at))
+            session.add(
+                NewCarPurchase(national_id=record.national_id, vin=vin, workflow_id=record.workflow_id, purchased_at=record.at)
+            )
         registration = session.get(SchemeRegistration, record.workflow_id)
         if registration is not None:
             registration.open = False
+        session.flush()
+    return []
 
 
 @dataclass
@@ -243,7 +335,19 @@ def reinstate_registration(request: Reinstatement) -> list[str]:
     A freed car counts as given away once any newer allocation of the same offering exists: the
     ledger knows no offering's capacity, so any later sale may have used the freed slot.
     """
+    try:
+        return _reinstate(request)
+    except IntegrityError:
+        # Another case of this person opened at the same instant and the unique index chose it.
+        with session_scope() as session:
+            if _open_schemes_elsewhere(session, request.national_id, request.workflow_id):
+                return [OPEN_ELSEWHERE]
+        raise
+
+
+def _reinstate(request: Reinstatement) -> list[str]:
     with session_scope() as session:
+        _lock_person(session, request.national_id)
         reasons: list[str] = []
         allocation = session.get(Allocation, request.workflow_id)
         if allocation is not None and not allocation.active:
@@ -266,6 +370,7 @@ def reinstate_registration(request: Reinstatement) -> list[str]:
             registration.open = True
         if allocation is not None:
             allocation.active, allocation.released_at = True, None
+        session.flush()
         return []
 
 
@@ -326,8 +431,10 @@ def issue_withdrawal_code(request: CodeRequest) -> None:
         erase_expired_codes(session, request.at)
         earlier = session.scalars(
             select(OutboxMessage).where(
-                OutboxMessage.workflow_id == request.workflow_id, OutboxMessage.kind == "sms_code",
-                OutboxMessage.step != request.step, OutboxMessage.code.is_not(None),
+                OutboxMessage.workflow_id == request.workflow_id,
+                OutboxMessage.kind == "sms_code",
+                OutboxMessage.step != request.step,
+                OutboxMessage.code.is_not(None),
             )
         ).all()
         for message in earlier:
@@ -338,9 +445,14 @@ def issue_withdrawal_code(request: CodeRequest) -> None:
             minutes = int(policy.WITHDRAWAL_CODE_TTL.total_seconds() // 60)
             session.add(
                 OutboxMessage(
-                    workflow_id=request.workflow_id, step=request.step, to=request.to, kind="sms_code",
+                    workflow_id=request.workflow_id,
+                    step=request.step,
+                    to=request.to,
+                    kind="sms_code",
                     text=f"کد تأیید انصراف از طرح خرید خودروی وارداتی: {code} — تا {minutes} دقیقه معتبر است. آن را به کسی ندهید.",
-                    code=code, code_expires_at=request.expires_at, created_at=request.at,
+                    code=code,
+                    code_expires_at=request.expires_at,
+                    created_at=request.at,
                 )
             )
 
@@ -409,19 +521,19 @@ def release_deposit(request: DepositRequest) -> str:
 @activity.defn
 def reblock_deposit(request: DepositRequest) -> None:
     """Block the deposit again for a reinstated case whose deposit was already released."""
-    escrow_adapter().block(request.hold(), request.at)
+    escrow_adapter().reblock(request.hold(), request.at)
 
 
 @activity.defn
 def record_deposit_unblocked(request: DepositRequest) -> None:
     """The bank reports the applicant took the deposit out of escrow: the ledger says so."""
     with session_scope() as session:
-        row = session.get(EscrowDeposit, request.workflow_id)
-        if row is not None and row.status == "blocked":
+        row = session.get(EscrowDeposit, request.workflow_id, with_for_update=True)
+        if row is not None and row.status == "blocked" and row.national_id == request.national_id:
             row.status, row.released_at = "unblocked", request.at
 
 
-ACTIVITIES = [
+ACTIVITIES: list[Callable[..., Any]] = [
     record_registration,
     check_eligibility,
     recheck_active_plate,

@@ -4,20 +4,28 @@ Each is idempotent per workflow id: a plate is allocated once per case (``plate_
 a transfer or a service's effect is written once with its result (``vehicle_services``), and a
 retry returns what the first run wrote. Arguments are one dataclass with ISO strings, never
 ``date`` objects (the Temporal JSON converter cannot encode them).
+
+Every completion judges its preconditions again inside the transaction that writes, after
+locking the vehicle's row (``FOR UPDATE`` on PostgreSQL; SQLite transactions take the write lock
+at ``BEGIN IMMEDIATE``), and the database's unique indexes (one active plate per VIN) decide
+what a lock cannot cover: the loser of a race is refused with the rule it broke, never written.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from domain import policy
+from domain.identifiers import VIN_PROBLEM, normalize_vin
 from lifecycles.plates import plate_candidate, plate_region, transfer_series
 from registry.db import session_scope
 from registry.models import FuelCard, Person, PlateAllocation, PlateRecord, Vehicle, VehicleServiceRecord
@@ -39,12 +47,29 @@ def _vehicle_changed(message: str) -> ApplicationError:
     return ApplicationError(message, type=VEHICLE_CHANGED, non_retryable=True)
 
 
+def _vin(value: str) -> str:
+    """The VIN's one spelling, whatever a case's input carried (histories from before inputs
+    were normalised may hold e.g. a trailing newline): one car, one registry key."""
+    try:
+        return normalize_vin(value)
+    except ValueError:
+        raise _refused(VIN_PROBLEM) from None
+
+
 def _active_plate(session: Session, vin: str) -> PlateRecord | None:
-    return session.scalar(select(PlateRecord).where(PlateRecord.vin == vin, PlateRecord.active.is_(True)))
+    """The VIN's active plate, locked for the rest of the transaction where the database can."""
+    return session.scalar(select(PlateRecord).where(PlateRecord.vin == vin, PlateRecord.active.is_(True)).with_for_update())
+
+
+def _locked_vehicle(session: Session, vin: str) -> Vehicle | None:
+    """The vehicle's row, locked first thing in a completion: two completions on one car take
+    turns, and the second reads what the first wrote."""
+    return session.get(Vehicle, vin, with_for_update=True)
 
 
 def _upsert_person(session: Session, national_id: str, full_name: str | None) -> None:
-    person = session.get(Person, national_id)
+    # Locked: a delivery to this person re-checks "no active plate" under the same row lock.
+    person = session.get(Person, national_id, with_for_update=True)
     if person is None:
         session.add(Person(national_id=national_id, full_name=full_name or ""))
     elif full_name:
@@ -58,13 +83,26 @@ def _allocate(session: Session, workflow_id: str, vin: str, owner: str, category
         return known.plate
     for attempt in range(MAX_PLATE_ATTEMPTS):
         candidate = plate_candidate(workflow_id, attempt, category, region)
-        if session.get(PlateRecord, candidate) is None and session.scalar(select(PlateAllocation).where(PlateAllocation.plate == candidate)) is None:
+        if (
+            session.get(PlateRecord, candidate) is None
+            and session.scalar(select(PlateAllocation).where(PlateAllocation.plate == candidate)) is None
+        ):
             break
     else:
         raise _refused(f"no free plate found in region {region} after {MAX_PLATE_ATTEMPTS} candidates")
     # Both primary keys (plate, workflow id) make a concurrent duplicate fail and retry.
     session.add(PlateAllocation(workflow_id=workflow_id, plate=candidate, vin=vin, allocated_at=at))
-    session.add(PlateRecord(plate=candidate, vin=vin, owner_national_id=owner, category=category, active=True, issued_at=at, workflow_id=workflow_id))
+    session.add(
+        PlateRecord(
+            plate=candidate,
+            vin=vin,
+            owner_national_id=owner,
+            category=category,
+            active=True,
+            issued_at=at,
+            workflow_id=workflow_id,
+        )
+    )
     session.flush()
     return candidate
 
@@ -93,15 +131,16 @@ class NumberingCheck:
 @activity.defn
 def check_numbering_registry(request: NumberingCheck) -> list[str]:
     """Registry reasons to refuse a numbering: the VIN already numbered, another owner, scrapped."""
+    vin = _vin(request.vin)
     with session_scope() as session:
         reasons: list[str] = []
-        vehicle = session.get(Vehicle, request.vin)
-        active = _active_plate(session, request.vin)
+        vehicle = session.get(Vehicle, vin)
+        active = _active_plate(session, vin)
         own = session.get(PlateAllocation, request.workflow_id)
         if active is not None and (own is None or own.plate != active.plate):
-            reasons.append(f"VIN {request.vin} is already numbered (plate {active.plate})")
+            reasons.append(f"VIN {vin} is already numbered (plate {active.plate})")
         elif vehicle is not None and vehicle.plate and own is None:
-            reasons.append(f"VIN {request.vin} is already numbered (plate {vehicle.plate})")
+            reasons.append(f"VIN {vin} is already numbered (plate {vehicle.plate})")
         if vehicle is not None and vehicle.owner_national_id != request.owner_national_id:
             reasons.append("the registry records another owner for this VIN")
         if vehicle is not None and vehicle.scrapped_at is not None:
@@ -125,26 +164,60 @@ class NumberingRequest:
 
 @activity.defn
 def number_vehicle(request: NumberingRequest) -> str:
-    """Issue the case's plate and record the vehicle with its owner; the same plate on retries."""
-    with session_scope() as session:
-        known = session.get(PlateAllocation, request.workflow_id)
-        if known is not None:
-            return known.plate
-        active = _active_plate(session, request.vin)
-        if active is not None:
-            raise _vehicle_changed(f"VIN {request.vin} was numbered meanwhile (plate {active.plate})")
-        _upsert_person(session, request.owner_national_id, request.owner_full_name)
-        plate = _allocate(session, request.workflow_id, request.vin, request.owner_national_id, request.category, request.region_code, request.at)
-        vehicle = session.get(Vehicle, request.vin)
-        if vehicle is None:
-            vehicle = Vehicle(vin=request.vin, owner_national_id=request.owner_national_id, source_workflow_id=request.workflow_id)
-            session.add(vehicle)
-        vehicle.owner_national_id = request.owner_national_id
-        vehicle.kind = vehicle.kind or request.kind
-        vehicle.production_year = vehicle.production_year or request.production_year
-        vehicle.fuel = vehicle.fuel or request.fuel
-        vehicle.plate = plate
-        return plate
+    """Issue the case's plate and record the vehicle with its owner; the same plate on retries.
+
+    A vehicle the registry already knows (e.g. an imported car delivered while this case ran)
+    keeps its owner and title lock: numbering never changes owners, so a case naming another
+    owner is refused, as is a VIN numbered or scrapped meanwhile."""
+    vin = _vin(request.vin)
+    try:
+        with session_scope() as session:
+            vehicle = _locked_vehicle(session, vin)
+            known = session.get(PlateAllocation, request.workflow_id)
+            if known is not None:
+                return known.plate
+            refusal = _numbering_refusal(session, vin, vehicle, request.owner_national_id)
+            if refusal is not None:
+                raise refusal
+            _upsert_person(session, request.owner_national_id, request.owner_full_name)
+            plate = _allocate(
+                session, request.workflow_id, vin, request.owner_national_id, request.category, request.region_code, request.at
+            )
+            if vehicle is None:
+                vehicle = Vehicle(vin=vin, owner_national_id=request.owner_national_id, source_workflow_id=request.workflow_id)
+                session.add(vehicle)
+            vehicle.kind = vehicle.kind or request.kind
+            vehicle.production_year = vehicle.production_year or request.production_year
+            vehicle.fuel = vehicle.fuel or request.fuel
+            vehicle.plate = plate
+            session.flush()
+            return plate
+    except IntegrityError:
+        # Another case's write won a unique key (the VIN's one active plate, the vehicle row):
+        # judged again after it, this case's own earlier write is found or the case refused.
+        with session_scope() as session:
+            known = session.get(PlateAllocation, request.workflow_id)
+            if known is not None:
+                return known.plate
+            refusal = _numbering_refusal(session, vin, session.get(Vehicle, vin), request.owner_national_id)
+        if refusal is not None:
+            raise refusal from None
+        raise  # a plate number taken by another case at the same instant: the retry draws another
+
+
+def _numbering_refusal(session: Session, vin: str, vehicle: Vehicle | None, owner: str) -> ApplicationError | None:
+    if _active_plate(session, vin) is not None or (vehicle is not None and vehicle.plate):
+        return _vehicle_changed("the VIN was numbered meanwhile by another case (a vehicle carries one active plate)")
+    if vehicle is None:
+        return None
+    if vehicle.scrapped_at is not None:
+        return _vehicle_changed("the vehicle was scrapped")
+    if vehicle.owner_national_id != owner:
+        locked = " and its title is locked against transfer" if vehicle.title_transfer_locked_until is not None else ""
+        return _vehicle_changed(
+            f"the registry records another owner for this VIN{locked} (e.g. an imported car delivered meanwhile): numbering never changes the owner"
+        )
+    return None
 
 
 # --- facts every after-numbering case starts from ---
@@ -175,12 +248,13 @@ class VehicleFacts:
 @activity.defn
 def check_vehicle(request: VehicleCheck) -> VehicleFacts:
     """What the registry says about a numbered vehicle, and why a transfer or service is refused."""
+    vin = _vin(request.vin)
     with session_scope() as session:
-        vehicle = session.get(Vehicle, request.vin)
+        vehicle = session.get(Vehicle, vin)
         if vehicle is None:
-            return VehicleFacts(reasons=[f"VIN {request.vin} is not in the registry"])
+            return VehicleFacts(reasons=[f"VIN {vin} is not in the registry"])
         done = _done(session, request.workflow_id)
-        active = _active_plate(session, request.vin)
+        active = _active_plate(session, vin)
         facts = VehicleFacts(
             plate=active.plate if active else None,
             plate_category=active.category if active else None,
@@ -196,7 +270,7 @@ def check_vehicle(request: VehicleCheck) -> VehicleFacts:
         if vehicle.scrapped_at is not None:
             facts.reasons.append("the vehicle was scrapped")
         elif active is None:
-            facts.reasons.append(f"VIN {request.vin} has no active plate (not numbered)")
+            facts.reasons.append(f"VIN {vin} has no active plate (not numbered)")
         if request.purpose == "transfer":
             facts.reasons += _transfer_reasons(vehicle, active, request.at)
         if request.purpose == "scrapping" and active is not None and active.category == "historic":
@@ -209,7 +283,9 @@ def _transfer_reasons(vehicle: Vehicle, active: PlateRecord | None, at: datetime
     locked = vehicle.title_transfer_locked_until
     if locked is not None:
         if locked > at:
-            reasons.append(f"the title is locked until {locked.date().isoformat()}: an imported purchase may not be transferred within a year of delivery")
+            reasons.append(
+                f"the title is locked until {locked.date().isoformat()}: an imported purchase may not be transferred within a year of delivery"
+            )
     if active is not None and active.category == "temporary_transit":
         reasons.append("a temporary-transit vehicle may not be handed over to anyone else (seed 004)")
     return reasons
@@ -240,37 +316,69 @@ class TransferResult:
 def transfer_vehicle(request: TransferRequest) -> TransferResult:
     """The buyer becomes the owner: the seller's plate is detached and stays in the seller's name
     («پلاک به نام مالک»), the buyer gets a new plate, the fuel card follows the car (seed 002)."""
-    with session_scope() as session:
-        done = _done(session, request.workflow_id)
+    vin = _vin(request.vin)
+    try:
+        with session_scope() as session:
+            # Owner, scrapping and title lock are judged again here, in the transaction that
+            # moves the car, after its row is locked: of two sales of one car, the second sees
+            # the first's buyer as the owner and is refused.
+            vehicle = _locked_vehicle(session, vin)
+            done = _done(session, request.workflow_id)  # after the lock: an earlier attempt's write is visible
+            if done is not None:
+                return TransferResult(**done)
+            refusal = _transfer_refusal(vehicle, request)
+            if refusal is not None:
+                raise refusal
+            assert vehicle is not None
+            old = _active_plate(session, vin)
+            region = request.region_code or (plate_region(old.plate) if old else policy.PLATE_DEFAULT_REGION_CODE)
+            if old is not None:
+                _end_plate(old, "kept_by_owner", request.at)
+                session.flush()
+            _upsert_person(session, request.buyer_national_id, request.buyer_full_name)
+            plate = _allocate(
+                session,
+                request.workflow_id,
+                vin,
+                request.buyer_national_id,
+                transfer_series(old.category if old else None),
+                region,
+                request.at,
+            )
+            vehicle.owner_national_id = request.buyer_national_id
+            vehicle.plate = plate
+            cards = session.scalars(select(FuelCard).where(FuelCard.vin == vin)).all()
+            for card in cards:
+                card.owner_national_id = request.buyer_national_id
+            result = TransferResult(plate=plate, previous_plate=old.plate if old else None, fuel_card_moved=bool(cards))
+            session.add(
+                VehicleServiceRecord(
+                    workflow_id=request.workflow_id, vin=vin, service="transfer", detail=vars(result), completed_at=request.at
+                )
+            )
+            session.flush()
+            return result
+    except IntegrityError:
+        with session_scope() as session:
+            done = _done(session, request.workflow_id)
+            refusal = None if done is not None else _transfer_refusal(session.get(Vehicle, vin), request)
         if done is not None:
             return TransferResult(**done)
-        # Owner, scrapping and title lock are judged again here, in the transaction that moves
-        # the car (the row locked where the database can), not trusted from the case's start.
-        vehicle = session.get(Vehicle, request.vin, with_for_update=True)
-        if vehicle is None or vehicle.owner_national_id != request.seller_national_id:
-            raise _vehicle_changed("the seller no longer owns this vehicle in the registry")
-        if vehicle.scrapped_at is not None:
-            raise _vehicle_changed("the vehicle was scrapped")
-        if vehicle.title_transfer_locked_until is not None and vehicle.title_transfer_locked_until > request.at:
-            raise _vehicle_changed("the title is locked against transfer (an imported purchase within a year of delivery)")
-        old = _active_plate(session, request.vin)
-        region = request.region_code or (plate_region(old.plate) if old else policy.PLATE_DEFAULT_REGION_CODE)
-        if old is not None:
-            _end_plate(old, "kept_by_owner", request.at)
-            session.flush()
-        _upsert_person(session, request.buyer_national_id, request.buyer_full_name)
-        plate = _allocate(
-            session, request.workflow_id, request.vin, request.buyer_national_id,
-            transfer_series(old.category if old else None), region, request.at,
+        if refusal is not None:
+            raise refusal from None
+        raise
+
+
+def _transfer_refusal(vehicle: Vehicle | None, request: TransferRequest) -> ApplicationError | None:
+    if vehicle is None or vehicle.owner_national_id != request.seller_national_id:
+        return _vehicle_changed(
+            "the seller no longer owns this vehicle in the registry (its owner changed since this case's check)"
         )
-        vehicle.owner_national_id = request.buyer_national_id
-        vehicle.plate = plate
-        cards = session.scalars(select(FuelCard).where(FuelCard.vin == request.vin)).all()
-        for card in cards:
-            card.owner_national_id = request.buyer_national_id
-        result = TransferResult(plate=plate, previous_plate=old.plate if old else None, fuel_card_moved=bool(cards))
-        session.add(VehicleServiceRecord(workflow_id=request.workflow_id, vin=request.vin, service="transfer", detail=vars(result), completed_at=request.at))
-        return result
+    if vehicle.scrapped_at is not None:
+        return _vehicle_changed("the vehicle was scrapped")
+    if vehicle.title_transfer_locked_until is not None and vehicle.title_transfer_locked_until > request.at:
+        return _vehicle_changed("the title is locked against transfer (an imported purchase within a year of delivery)")
+    return None
 
 
 # --- after-numbering services ---
@@ -290,53 +398,77 @@ class ServiceCompletion:
 @activity.defn
 def complete_service(request: ServiceCompletion) -> dict[str, Any]:
     """Apply a service's effect on the registry once and record it; returns the record's detail."""
-    with session_scope() as session:
-        done = _done(session, request.workflow_id)
+    vin = _vin(request.vin)
+    try:
+        with session_scope() as session:
+            vehicle = _locked_vehicle(session, vin)
+            done = _done(session, request.workflow_id)  # after the lock: an earlier attempt's write is visible
+            if done is not None:
+                return done
+            refusal = _service_refusal(vehicle, request)
+            if refusal is not None:
+                raise refusal
+            assert vehicle is not None
+            detail = dict(request.detail)
+            effect = _EFFECTS.get(request.service)
+            if effect is not None:
+                detail.update(effect(session, vin, request, vehicle))
+            session.add(
+                VehicleServiceRecord(
+                    workflow_id=request.workflow_id, vin=vin, service=request.service, detail=detail, completed_at=request.at
+                )
+            )
+            session.flush()
+            return detail
+    except IntegrityError:
+        with session_scope() as session:
+            done = _done(session, request.workflow_id)
+            refusal = None if done is not None else _service_refusal(session.get(Vehicle, vin), request)
         if done is not None:
             return done
-        vehicle = session.get(Vehicle, request.vin, with_for_update=True)
-        if vehicle is None or vehicle.owner_national_id != request.owner_national_id:
-            raise _vehicle_changed("the applicant no longer owns this vehicle in the registry")
-        if vehicle.scrapped_at is not None:
-            raise _vehicle_changed("the vehicle was scrapped")
-        detail = dict(request.detail)
-        effect = _EFFECTS.get(request.service)
-        if effect is not None:
-            detail.update(effect(session, request, vehicle))
-        session.add(VehicleServiceRecord(workflow_id=request.workflow_id, vin=request.vin, service=request.service, detail=detail, completed_at=request.at))
-        return detail
+        if refusal is not None:
+            raise refusal from None
+        raise
 
 
-def _new_plate(session: Session, request: ServiceCompletion, vehicle: Vehicle) -> dict[str, Any]:
-    old = _active_plate(session, request.vin)
+def _service_refusal(vehicle: Vehicle | None, request: ServiceCompletion) -> ApplicationError | None:
+    if vehicle is None or vehicle.owner_national_id != request.owner_national_id:
+        return _vehicle_changed("the applicant no longer owns this vehicle in the registry")
+    if vehicle.scrapped_at is not None:
+        return _vehicle_changed("the vehicle was scrapped")
+    return None
+
+
+def _new_plate(session: Session, vin: str, request: ServiceCompletion, vehicle: Vehicle) -> dict[str, Any]:
+    old = _active_plate(session, vin)
     category = old.category if old else "imported"
     region = plate_region(old.plate) if old else policy.PLATE_DEFAULT_REGION_CODE
     if old is not None:
         _end_plate(old, "lost_or_stolen", request.at)
         session.flush()
-    plate = _allocate(session, request.workflow_id, request.vin, request.owner_national_id, category, region, request.at)
+    plate = _allocate(session, request.workflow_id, vin, request.owner_national_id, category, region, request.at)
     vehicle.plate = plate
     return {"plate": plate, "previous_plate": old.plate if old else None}
 
 
-def _remade_plate(session: Session, request: ServiceCompletion, vehicle: Vehicle) -> dict[str, Any]:
+def _remade_plate(session: Session, vin: str, request: ServiceCompletion, vehicle: Vehicle) -> dict[str, Any]:
     return {"plate": vehicle.plate, "remade": True}
 
 
-def _part_change(session: Session, request: ServiceCompletion, vehicle: Vehicle) -> dict[str, Any]:
+def _part_change(session: Session, vin: str, request: ServiceCompletion, vehicle: Vehicle) -> dict[str, Any]:
     change = request.detail.get("change") or {}
     if change.get("part") == "colour":
         vehicle.colour = change.get("colour")
     return {}
 
 
-def _scrap(session: Session, request: ServiceCompletion, vehicle: Vehicle) -> dict[str, Any]:
-    old = _active_plate(session, request.vin)
+def _scrap(session: Session, vin: str, request: ServiceCompletion, vehicle: Vehicle) -> dict[str, Any]:
+    old = _active_plate(session, vin)
     if old is not None:
         _end_plate(old, "scrapped", request.at)
     vehicle.scrapped_at = request.at
     vehicle.plate = None
-    cards = session.scalars(select(FuelCard).where(FuelCard.vin == request.vin)).all()
+    cards = session.scalars(select(FuelCard).where(FuelCard.vin == vin)).all()
     for card in cards:
         card.status = "cancelled"
     return {"previous_plate": old.plate if old else None, "fuel_cards_cancelled": len(cards)}
@@ -350,4 +482,10 @@ _EFFECTS = {
 }
 """Services that change the registry beyond their record (the rest issue a paper: card, document)."""
 
-ACTIVITIES = [check_numbering_registry, number_vehicle, check_vehicle, transfer_vehicle, complete_service]
+ACTIVITIES: list[Callable[..., Any]] = [
+    check_numbering_registry,
+    number_vehicle,
+    check_vehicle,
+    transfer_vehicle,
+    complete_service,
+]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
@@ -13,6 +13,7 @@ from sqlalchemy import select
 from activities.import_purchase import erase_expired_codes
 from cli.common import console
 from domain.display import iso, jalali_datetime, rials
+from domain.identifiers import normalize_vin
 from registry.db import migrate, session_scope
 from registry.models import ExchangeRate, OutboxMessage, PlateRecord, Vehicle
 from registry.refdata import DEFAULT_REFDATA, dump_refdata, load_refdata_file, set_rate
@@ -42,7 +43,9 @@ def rates_list() -> None:
     migrate()
     with session_scope() as session:
         for r in session.scalars(select(ExchangeRate).order_by(ExchangeRate.effective_at)):
-            print(json.dumps({"currency": r.currency, "rial_per_unit": str(r.rial_per_unit), "effective_at": iso(r.effective_at)}))
+            print(
+                json.dumps({"currency": r.currency, "rial_per_unit": str(r.rial_per_unit), "effective_at": iso(r.effective_at)})
+            )
 
 
 @refdata.command("load")
@@ -64,7 +67,7 @@ def outbox(to: str | None = typer.Option(None, "--to", help="only messages to th
     """Print the notifications lifecycles sent, newest last, one JSON object a line."""
     migrate()
     with session_scope() as session:
-        erase_expired_codes(session, datetime.now(timezone.utc))  # a code past its time is not shown, nor kept
+        erase_expired_codes(session, datetime.now(UTC))  # a code past its time is not shown, nor kept
         query = select(OutboxMessage).order_by(OutboxMessage.id)
         if to:
             query = query.where(OutboxMessage.to == to)
@@ -77,6 +80,11 @@ def outbox(to: str | None = typer.Option(None, "--to", help="only messages to th
 
 def vehicle(vin: str) -> None:
     """Print the registry's record of a vehicle as one JSON object."""
+    try:
+        vin = normalize_vin(vin)  # as the registry stores it: a pasted VIN with spaces still finds the car
+    except ValueError as err:
+        console.print(f"[red]{err}[/red]")
+        raise typer.Exit(2) from None
     migrate()
     with session_scope() as session:
         v = session.get(Vehicle, vin)
@@ -100,8 +108,13 @@ def vehicle(vin: str) -> None:
                     "scrapped_at": iso(v.scrapped_at),
                     "plates": [
                         {
-                            "plate": p.plate, "owner_national_id": p.owner_national_id, "category": p.category, "active": p.active,
-                            "issued_at": iso(p.issued_at), "ended_at": iso(p.ended_at), "end_reason": p.end_reason,
+                            "plate": p.plate,
+                            "owner_national_id": p.owner_national_id,
+                            "category": p.category,
+                            "active": p.active,
+                            "issued_at": iso(p.issued_at),
+                            "ended_at": iso(p.ended_at),
+                            "end_reason": p.end_reason,
                         }
                         for p in plates
                     ],

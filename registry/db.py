@@ -7,10 +7,11 @@ without it, a SQLite file under ``.data/`` beside the project.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
@@ -27,7 +28,7 @@ def database_url() -> str:
     return f"sqlite:///{DEFAULT_SQLITE_PATH}"
 
 
-@lru_cache(maxsize=None)
+@cache
 def engine_for(url: str) -> Engine:
     if url.startswith("sqlite"):
         # hide_parameters: a database error names no bound value (national ids, names) in logs
@@ -36,6 +37,9 @@ def engine_for(url: str) -> Engine:
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record) -> None:  # pragma: no cover - driver hook
+            # pysqlite's own BEGIN comes only before the first write, so a transaction's reads
+            # ran outside it (check-then-act races). It emits none now: see ``_begin`` below.
+            dbapi_connection.isolation_level = None
             cursor = dbapi_connection.cursor()
             # WAL lets the CLI read while the worker writes; foreign keys are off by default.
             cursor.execute("PRAGMA journal_mode=WAL")
@@ -43,6 +47,13 @@ def engine_for(url: str) -> Engine:
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _begin(connection) -> None:  # pragma: no cover - driver hook
+            # SQLAlchemy's pysqlite recipe: every transaction takes the write lock at its start,
+            # so writers run one at a time with their reads inside (as row locks and unique
+            # indexes make them on PostgreSQL); a busy writer waits up to busy_timeout.
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, pool_pre_ping=True, hide_parameters=True)

@@ -6,11 +6,26 @@ reference, a VIN) so a retried activity finds its own earlier write instead of a
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, DateTime, ForeignKey, Integer, MetaData, Numeric, String, Text, TypeDecorator, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    ColumnElement,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING = {
@@ -37,15 +52,21 @@ class UtcDateTime(TypeDecorator[datetime]):
     def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
         if value is None:
             return None
-        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
         if value is None:
             return None
-        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 Instant = UtcDateTime()
+
+
+def only_where(condition: ColumnElement[bool]) -> dict[str, Any]:
+    """The options of a partial index, for both databases the registry runs on."""
+    return {"sqlite_where": condition, "postgresql_where": condition}
+
 
 # --- reference data (loaded with `starter.py refdata load`) ---
 
@@ -294,6 +315,12 @@ class PlateRecord(Base):
     """``kept_by_owner`` (detached at a transfer, stays in the seller's name), ``lost_or_stolen``, ``scrapped``."""
 
 
+ONE_ACTIVE_PLATE_PER_VIN = "uq_plates_vin_active"
+"""A vehicle carries one active plate: the database, not a read before the write, decides two
+completions racing for one VIN (the loser's insert fails and is refused)."""
+Index(ONE_ACTIVE_PLATE_PER_VIN, PlateRecord.vin, unique=True, **only_where(PlateRecord.active.is_(True)))
+
+
 class EscrowDeposit(Base):
     """The deposit blocked in an applicant's escrow account until delivery (seed 001)."""
 
@@ -320,8 +347,18 @@ class SchemeRegistration(Base):
     registered_at: Mapped[datetime] = mapped_column(Instant)
 
 
+ONE_OPEN_REGISTRATION_PER_PERSON = "uq_scheme_registrations_national_id_open"
+"""One open sale-scheme case per person (seed 001), decided by the database under a race."""
+Index(
+    ONE_OPEN_REGISTRATION_PER_PERSON, SchemeRegistration.national_id, unique=True, **only_where(SchemeRegistration.open.is_(True))
+)
+
+
 class Allocation(Base):
-    """A car of an offering given to a case; freed when the case withdraws."""
+    """A car of an offering given to a case; freed when the case withdraws.
+
+    An offering has no seats or capacity in the registry (the importer's stock is not known
+    here), so no index can say "one case per car"; only one allocation per case (the key)."""
 
     __tablename__ = "allocations"
     workflow_id: Mapped[str] = mapped_column(String(200), primary_key=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -75,7 +75,7 @@ def set_rate(currency: str, rial_per_unit: Decimal, effective_at: datetime | Non
         raise ValueError("a rate must be positive")
     with session_scope() as session:
         rate = ExchangeRate(
-            currency=currency.upper(), rial_per_unit=rial_per_unit, effective_at=effective_at or datetime.now(timezone.utc)
+            currency=currency.upper(), rial_per_unit=rial_per_unit, effective_at=effective_at or datetime.now(UTC)
         )
         session.add(rate)
         return rate
@@ -85,8 +85,12 @@ def dump_refdata(session: Session) -> dict[str, Any]:
     from sqlalchemy import select
 
     return {
-        "veteran_car_tariffs": [TariffEntry.model_validate(t, from_attributes=True).model_dump() for t in session.scalars(select(VeteranCarTariff))],
+        "veteran_car_tariffs": [
+            TariffEntry.model_validate(t, from_attributes=True).model_dump() for t in session.scalars(select(VeteranCarTariff))
+        ],
         "goods": [GoodsEntry.model_validate(g, from_attributes=True).model_dump() for g in session.scalars(select(Goods))],
-        "foreign_sellers": [SellerEntry.model_validate(s, from_attributes=True).model_dump() for s in session.scalars(select(ForeignSeller))],
+        "foreign_sellers": [
+            SellerEntry.model_validate(s, from_attributes=True).model_dump() for s in session.scalars(select(ForeignSeller))
+        ],
         "escrow_banks": [b.bank_id for b in session.scalars(select(EscrowBank))],
     }

@@ -3,6 +3,7 @@
 Revision ID: 0002_trade_order
 Revises: 0001
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa

@@ -4,15 +4,11 @@ Revision ID: 0003
 Revises: 0002_plates, 0002_trade_order
 Create Date: 2026-11-22 00:22:45.172819
 """
+
 from __future__ import annotations
 
-import sqlalchemy as sa
-from alembic import op
-
-
-
-revision = '0003'
-down_revision = ('0002_plates', '0002_trade_order')
+revision = "0003"
+down_revision = ("0002_plates", "0002_trade_order")
 branch_labels = None
 depends_on = None
 

@@ -4,6 +4,7 @@ SMS codes kept in clear only while live
 Revision ID: 0005
 Revises: 0004
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -52,11 +53,22 @@ def upgrade() -> None:
     )
     bind = op.get_bind()
     old = sa.table(
-        "payments", sa.column("payment_ref"), sa.column("workflow_id"), sa.column("purpose"), sa.column("amount_rial"), sa.column("paid_at")
+        "payments",
+        sa.column("payment_ref"),
+        sa.column("workflow_id"),
+        sa.column("purpose"),
+        sa.column("amount_rial"),
+        sa.column("paid_at"),
     )
     new = sa.table(
-        "payments_v2", sa.column("bank_id"), sa.column("payment_ref"), sa.column("ref_key"), sa.column("workflow_id"),
-        sa.column("purpose"), sa.column("amount_rial"), sa.column("paid_at"),
+        "payments_v2",
+        sa.column("bank_id"),
+        sa.column("payment_ref"),
+        sa.column("ref_key"),
+        sa.column("workflow_id"),
+        sa.column("purpose"),
+        sa.column("amount_rial"),
+        sa.column("paid_at"),
     )
     rows = [dict(r._mapping) for r in bind.execute(sa.select(old))]
     seen: set[str] = set()
