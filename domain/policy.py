@@ -15,6 +15,36 @@ MAX_RIAL = 10**15
 """Our bound on any rial amount a command carries (a thousand trillion rials, far above any car or
 fee): a 40-digit amount is refused by the validator, never handed to a database column."""
 
+MAX_EUR = 10**9
+"""Our bound on any EUR amount a command carries (a billion euros, far above any car order)."""
+
+MIN_YEAR, MAX_YEAR = 1900, 2100
+"""Our bound on the year of any date a command carries: a year 9999 would overflow the deadlines
+computed from it, and no proforma, delivery or newspaper date lies outside this range."""
+
+MAX_CHOICES = 10
+"""Our bound on the values of one multi-valued field (entry borders, customs, shipping methods of
+a file with multiple shipments)."""
+
+MAX_GOODS_LINES = 50
+"""Our bound on the goods lines one edit or copied file carries (a veteran's order is one car)."""
+
+MAX_DOCUMENTS = 50
+"""Our bound on the documents a copied file carries."""
+
+MAX_QUANTITY = 1_000
+"""Our bound on one goods line's quantity."""
+
+# --- Activity failures (ours) ---
+
+ACTIVITY_ALERT_AFTER_ATTEMPTS = 5
+"""A retrying activity writes one operator alert to the outbox from this attempt on (with the
+lifecycles' retry policy, some 15 seconds after its first failure); our choice."""
+
+ACTIVITY_INTEGRITY_ATTEMPTS = 3
+"""Attempts a database integrity error gets before it is refused for good: a concurrent attempt of
+the same idempotent step may have written the row, and the next attempt finds it; our choice."""
+
 # --- Trade-order registration: seed 003_e31f3f46ba2dcbd4 (§13 "آماده پرداخت کارمزد") ---
 
 FEE_WINDOW = timedelta(days=15)
@@ -80,6 +110,11 @@ REINSTATEMENT_WINDOW = timedelta(days=30)
 """How long a withdrawn case stays open for the operator to reinstate a mistaken withdrawal.
 Seed 000 tells of 4,260 mistaken withdrawals reinstated weeks later («نوبت‌های حذف شده را به
 حالت اول بازگرداند»); the window's length is our choice."""
+
+RECONCILIATION_INTERVAL = timedelta(minutes=15)
+"""How often the registry's holds (open registrations, allocations, blocked deposits) of closed
+cases are looked for and released (workflows/reconciliation.py); our choice, well inside the
+72-hour deposit release window of seed 000."""
 
 # --- Plates: seed 004_deeca06ae7fe51fe ---
 

@@ -16,8 +16,22 @@ from pydantic import AfterValidator, StringConstraints
 from statemachine import State, StateMachine
 
 from domain import policy
-from domain.commands import Code, Command, Day, NationalId, PositiveRials, Rials, Strict, Text, PaymentRef
+from domain.commands import (
+    ABORT_ROLES,
+    Abort,
+    Code,
+    Command,
+    Day,
+    ModelName,
+    NationalId,
+    PaymentRef,
+    PersonName,
+    PositiveRials,
+    Rials,
+    Strict,
+)
 from domain.display import TEHRAN, iso, parse_instant
+from domain.identifiers import normalize_vin
 from domain.money import percent_of
 
 
@@ -42,6 +56,7 @@ class ImportPurchaseMachine(StateMachine):
     Withdrawn = State("انصراف")
     CancelledForDelay = State("فسخ به علت تأخیر", final=True)
     Voided = State("ابطال ثبت‌نام", final=True)
+    Aborted = State("لغو به دستور کارشناس", final=True)
 
     # Eligibility runs by itself right after registration.
     found_eligible = Registered.to(Eligible)
@@ -92,6 +107,9 @@ class ImportPurchaseMachine(StateMachine):
     # «در صورت برداشت، ثبت‌نام فرد ابطال خواهد شد»: the bank reports the deposit withdrawn.
     deposit_unblocked = Voided.from_(Eligible, Allocated, Signed, Contracted, AtCustoms, AwaitingDelivery)
 
+    # An operator may end any open case, giving a reason (Case.abort releases what it holds).
+    abort = Aborted.from_.any()
+
 
 UPDATE_ROLES: dict[str, frozenset[str]] = {
     "allocate": frozenset({"operator"}),
@@ -104,6 +122,7 @@ UPDATE_ROLES: dict[str, frozenset[str]] = {
     "cancel_for_delay": frozenset({"applicant"}),
     "deposit_unblocked": frozenset({"bank"}),
     "reinstate": frozenset({"operator"}),
+    "abort": ABORT_ROLES,
 }
 """Who may give each update; every update is an event of the machine with the same name."""
 
@@ -118,8 +137,8 @@ PAYMENT_STAGES = {"2": "Signed", "3": "AtCustoms"}
 
 # --- commands and their field rules ---
 
-Vin = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-HJ-NPR-Za-hj-npr-z0-9]{17}$"), AfterValidator(str.upper)]
-"""17 characters, no I, O or Q (ISO 3779)."""
+Vin = Annotated[str, AfterValidator(normalize_vin)]
+"""17 characters, no I, O or Q (ISO 3779), in its one spelling (:func:`domain.identifiers.normalize_vin`)."""
 
 WithdrawalCode = Annotated[str, StringConstraints(strip_whitespace=True, pattern=rf"^[0-9]{{{policy.WITHDRAWAL_CODE_DIGITS}}}$")]
 
@@ -127,7 +146,7 @@ WithdrawalCode = Annotated[str, StringConstraints(strip_whitespace=True, pattern
 class Applicant(Strict):
     national_id: NationalId
     """A natural person's 10-digit national id (کد ملی)."""
-    full_name: Text
+    full_name: PersonName
     has_driving_license: bool
     is_legal_entity: bool = False
     """Set when a company applies through a representative: legal entities may not buy (seed 001)."""
@@ -151,7 +170,7 @@ class Start(Strict):
 class Allocate(Command):
     offering_id: Code
     importer_id: Code
-    model: Text
+    model: ModelName
     base_price_rial: PositiveRials
     """Fixed at the contract: it never changes afterwards (seed 001)."""
     pre_customs_costs_rial: Rials
@@ -193,6 +212,7 @@ COMMANDS: dict[str, type[Command]] = {
     "cancel_for_delay": Command,
     "deposit_unblocked": Command,
     "reinstate": Command,
+    "abort": Abort,
 }
 """The argument model of every update."""
 
@@ -334,7 +354,7 @@ class PurchaseCase:
 
     def is_over(self) -> bool:
         """The workflow may end: a final outcome with no deposit left blocked or being released."""
-        if self.state == "Voided":
+        if self.state in ("Voided", "Aborted"):
             return True
         if self.state == "Withdrawn":
             return self.deposit_released_at is not None and self.reinstatement_closed

@@ -10,14 +10,14 @@ days), the fee, and the registry effect the completing activity applies.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
 from statemachine import State, StateMachine
 
 from domain import policy
-from domain.commands import Code, Command, Strict
+from domain.commands import ABORT_ROLES, Abort, Code, Command, Day, ShortCode, Strict
 from domain.display import TEHRAN
 from lifecycles.plates import (
     IDENTITY,
@@ -34,8 +34,12 @@ from lifecycles.plates import (
 )
 
 ServiceName = Literal[
-    "duplicate_vehicle_card", "duplicate_ownership_document", "lost_or_stolen_plates",
-    "damaged_plates", "part_change", "scrapping",
+    "duplicate_vehicle_card",
+    "duplicate_ownership_document",
+    "lost_or_stolen_plates",
+    "damaged_plates",
+    "part_change",
+    "scrapping",
 ]
 
 
@@ -134,7 +138,7 @@ class PartChange(Strict):
     """What a part-change case changes, and the current part's facts the new one must match."""
 
     part: Part
-    colour: Code | None = None
+    colour: ShortCode | None = None
     """Colour change: the new colour's code (not an armed-forces or taxi colour)."""
     cylinders: int | None = Field(default=None, ge=1, le=16, strict=True)
     """Engine: the current engine's cylinder count (the new one must have the same)."""
@@ -187,7 +191,7 @@ class ServiceStart(Strict):
 
 
 class SubmitServiceDocument(SubmitDocument):
-    published_on: date | None = None
+    published_on: Day | None = None
     """``newspaper_notice``: the day the notice was printed (default: today, Tehran)."""
     part: NewPart | None = None
     """``part_invoice``: the new part as invoiced."""
@@ -207,6 +211,7 @@ UPDATE_ROLES: dict[str, frozenset[str]] = {
     "consent": frozenset({"owner"}),
     "pay_fee": frozenset({"bank"}),
     "cancel": frozenset({"applicant", "owner"}),
+    "abort": ABORT_ROLES,
 }
 COMMANDS: dict[str, type[Command]] = {
     "submit_document": SubmitServiceDocument,
@@ -214,6 +219,7 @@ COMMANDS: dict[str, type[Command]] = {
     "consent": Command,
     "pay_fee": PayPlateFee,
     "cancel": Command,
+    "abort": Abort,
 }
 
 
@@ -231,6 +237,7 @@ class PlateServiceMachine(StateMachine):
     Completed = State("انجام شد", final=True)
     Rejected = State("رد شد", final=True)
     Cancelled = State("انصراف", final=True)
+    Aborted = State("لغو به دستور کارشناس", final=True)
 
     eligibility_failed = Open.to(Rejected)
     submit_document = Open.to.itself(internal=True) | Permitted.to.itself(internal=True)
@@ -255,6 +262,9 @@ class PlateServiceMachine(StateMachine):
     """The registry refused the completion: the applicant no longer owns the car, or it was
     scrapped (the case ends; see :func:`workflows.plate_common.end_if_vehicle_changed`)."""
     cancel = Open.to(Cancelled) | Permitted.to(Cancelled) | NoticePeriod.to(Cancelled) | AwaitingFee.to(Cancelled)
+
+    # An operator may end any open case, giving a reason (Case.abort releases what it holds).
+    abort = Aborted.from_.any()
 
 
 @dataclass
@@ -389,7 +399,7 @@ def notice_wait_ends(published_on: date) -> datetime:
     """The first instant at which more than ten days have passed since the publication day:
     midnight (Tehran) at the start of the eleventh day after it, in UTC."""
     day = published_on + policy.DUPLICATE_OWNERSHIP_DOC_NOTICE_WAIT + timedelta(days=1)
-    return datetime.combine(day, time(0), tzinfo=TEHRAN).astimezone(timezone.utc)
+    return datetime.combine(day, time(0), tzinfo=TEHRAN).astimezone(UTC)
 
 
 def tehran_today(now: datetime) -> date:

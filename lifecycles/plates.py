@@ -24,28 +24,31 @@ from pydantic import AfterValidator, Field, model_validator
 from statemachine import State, StateMachine
 
 from domain import policy
-from domain.commands import Code, Command, NationalId, PositiveRials, Strict, Text, PaymentRef
+from domain.commands import ABORT_ROLES, Abort, Code, Command, NationalId, Note, PaymentRef, PersonName, PositiveRials, Strict
+from domain.identifiers import normalize_vin
 
 # --- shared vocabulary ---
 
-VIN_PATTERN = re.compile(r"^[A-HJ-NPR-Z0-9]{17}$")
-"""17 characters, digits and capital letters except I, O and Q (ISO 3779)."""
-
-
-def _vin(value: str) -> str:
-    if not VIN_PATTERN.match(value):
-        raise ValueError("a VIN is 17 characters: digits and capital letters except I, O and Q")
-    return value
-
-
-Vin = Annotated[str, AfterValidator(_vin)]
+Vin = Annotated[str, AfterValidator(normalize_vin)]
+"""17 characters, digits and capital letters except I, O and Q (ISO 3779), in its one spelling
+(:func:`domain.identifiers.normalize_vin`): "VIN\\n" and "vin" are the same car, never a second one."""
 RegionCode = Annotated[str, Field(pattern=r"^[1-9][0-9]$")]
 """The plate's two-digit region code (10–99)."""
 
 Category = Literal["imported", "auction", "temporary_transit", "historic", "veteran"]
 VehicleKind = Literal[
-    "passenger_car", "taxi", "government_car", "pickup", "light_truck", "truck", "tractor_unit",
-    "minibus", "city_bus", "intercity_bus", "motorcycle", "chassis",
+    "passenger_car",
+    "taxi",
+    "government_car",
+    "pickup",
+    "light_truck",
+    "truck",
+    "tractor_unit",
+    "minibus",
+    "city_bus",
+    "intercity_bus",
+    "motorcycle",
+    "chassis",
 ]
 Fuel = Literal["petrol", "diesel", "dual_fuel", "cng", "lpg", "hybrid", "electric"]
 Origin = Literal["domestic", "imported"]
@@ -61,9 +64,16 @@ CATEGORY_LABELS: dict[str, str] = {
 }
 
 IMPORT_BAN_CLASS: dict[str, str] = {
-    "passenger_car": "passenger_car", "taxi": "passenger_car", "government_car": "passenger_car",
-    "truck": "truck", "light_truck": "truck", "tractor_unit": "truck",
-    "minibus": "bus", "city_bus": "bus", "intercity_bus": "bus", "chassis": "chassis",
+    "passenger_car": "passenger_car",
+    "taxi": "passenger_car",
+    "government_car": "passenger_car",
+    "truck": "truck",
+    "light_truck": "truck",
+    "tractor_unit": "truck",
+    "minibus": "bus",
+    "city_bus": "bus",
+    "intercity_bus": "bus",
+    "chassis": "chassis",
 }
 """Which of seed 004's import bans («سواری»; «کامیون و اتوبوس و شاسی») a kind falls under."""
 
@@ -196,7 +206,7 @@ def checklist_kinds(requirements: tuple[Requirement, ...], tags: set[str]) -> li
 
 class Person(Strict):
     national_id: NationalId
-    full_name: Text
+    full_name: PersonName
 
 
 class PartyId(Strict):
@@ -258,13 +268,13 @@ class TransferStart(Strict):
 class SubmitDocument(Command):
     kind: Code
     """A document kind from the case's checklist."""
-    reference: Text | None = None
+    reference: Note | None = None
     """The document's number or a note (e.g. insurance policy number)."""
 
 
 class Inspect(Command):
     passed: bool
-    notes: Text | None = None
+    notes: Note | None = None
 
     @model_validator(mode="after")
     def _notes_when_failing(self) -> Inspect:
@@ -286,11 +296,13 @@ NUMBERING_UPDATE_ROLES: dict[str, frozenset[str]] = {
     "submit_document": frozenset({"applicant", "officer"}),
     "inspect": frozenset({"officer"}),
     "pay_plate_fee": frozenset({"bank"}),
+    "abort": ABORT_ROLES,
 }
 NUMBERING_COMMANDS: dict[str, type[Command]] = {
     "submit_document": SubmitDocument,
     "inspect": Inspect,
     "pay_plate_fee": PayPlateFee,
+    "abort": Abort,
 }
 
 TRANSFER_UPDATE_ROLES: dict[str, frozenset[str]] = {
@@ -300,6 +312,7 @@ TRANSFER_UPDATE_ROLES: dict[str, frozenset[str]] = {
     "consent": frozenset({"seller"}),  # the registered owner's own consent to the sale, with the owner's token
     "pay_plate_fee": frozenset({"bank"}),
     "cancel": frozenset({"seller", "buyer"}),
+    "abort": ABORT_ROLES,
 }
 TRANSFER_COMMANDS: dict[str, type[Command]] = {
     "submit_document": SubmitDocument,
@@ -307,6 +320,7 @@ TRANSFER_COMMANDS: dict[str, type[Command]] = {
     "consent": Command,
     "pay_plate_fee": PayPlateFee,
     "cancel": Command,
+    "abort": Abort,
 }
 
 
@@ -320,6 +334,7 @@ class VehicleNumberingMachine(StateMachine):
     AwaitingFee = State("منتظر پرداخت وجه پلاک")
     Numbered = State("شماره‌گذاری شد", final=True)
     Rejected = State("رد شد", final=True)
+    Aborted = State("لغو به دستور کارشناس", final=True)
 
     eligibility_failed = Open.to(Rejected)
     submit_document = Open.to.itself(internal=True)
@@ -328,6 +343,9 @@ class VehicleNumberingMachine(StateMachine):
     pay_plate_fee = AwaitingFee.to(Numbered)
     registry_refused = AwaitingFee.to(Rejected)
     """The registry refused the plate because the VIN was numbered meanwhile (the case ends)."""
+
+    # An operator may end any open case, giving a reason (Case.abort releases what it holds).
+    abort = Aborted.from_.any()
 
 
 class PlateTransferMachine(StateMachine):
@@ -338,6 +356,7 @@ class PlateTransferMachine(StateMachine):
     Transferred = State("انتقال یافت", final=True)
     Rejected = State("رد شد", final=True)
     Cancelled = State("انصراف", final=True)
+    Aborted = State("لغو به دستور کارشناس", final=True)
 
     eligibility_failed = Open.to(Rejected)
     submit_document = Open.to.itself(internal=True)
@@ -348,6 +367,9 @@ class PlateTransferMachine(StateMachine):
     registry_refused = AwaitingFee.to(Rejected)
     """The registry refused the transfer: the seller no longer owns the car, or it was scrapped."""
     cancel = Open.to(Cancelled) | AwaitingFee.to(Cancelled)
+
+    # An operator may end any open case, giving a reason (Case.abort releases what it holds).
+    abort = Aborted.from_.any()
 
 
 # --- the case data the guards read ---
@@ -452,7 +474,9 @@ def _import_ban(start: NumberingStart, age: int) -> list[str]:
         return []
     limit = policy.IMPORT_BAN_AGE_YEARS[ban_class]
     if age > limit:
-        return [f"import ban: a {ban_class} more than {limit} year(s) after production may not be imported (produced {start.vehicle.production_year}, {age} years)"]
+        return [
+            f"import ban: a {ban_class} more than {limit} year(s) after production may not be imported (produced {start.vehicle.production_year}, {age} years)"
+        ]
     return []
 
 

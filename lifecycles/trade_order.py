@@ -12,11 +12,33 @@ from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, BaseModel, Field, ValidationError, model_validator
 from statemachine import State, StateMachine
 
 from domain import policy
-from domain.commands import Code, Command, Day, Eur, Flag, NationalId, PositiveRials, Rejected, Sha256, Strict, Text, parse, PaymentRef
+from domain.commands import (
+    ABORT_ROLES,
+    Abort,
+    Code,
+    Command,
+    Day,
+    Eur,
+    Flag,
+    NationalId,
+    Note,
+    PaymentRef,
+    PersonName,
+    PositiveRials,
+    Rejected,
+    Sha256,
+    ShortCode,
+    Strict,
+    TariffCode,
+    Text,
+    WorkflowId,
+    describe_errors,
+    parse,
+)
 from domain.money import to_rials
 
 
@@ -36,6 +58,7 @@ class TradeOrderMachine(StateMachine):
     AwaitingFee = State("آماده پرداخت کارمزد")
     Registered = State("ثبت سفارش", final=True)
     Voided = State("ابطال", final=True)
+    Aborted = State("لغو به دستور کارشناس", final=True)
 
     # Filling the file in. Sections are saved in Draft; once submitted, changes go through
     # `edit` (and goods/documents additions), which bring a rejected file back to New.
@@ -76,6 +99,9 @@ class TradeOrderMachine(StateMachine):
     pay_fee = AwaitingFee.to(Registered)
     fee_expired = AwaitingFee.to(New)
 
+    # An operator may end any open case, giving a reason (Case.abort releases what it holds).
+    abort = Aborted.from_.any()
+
 
 UPDATE_ROLES: dict[str, frozenset[str]] = {
     "save_main_info": frozenset({"applicant"}),
@@ -93,6 +119,7 @@ UPDATE_ROLES: dict[str, frozenset[str]] = {
     "request_registration": frozenset({"applicant"}),
     "expert_decide": frozenset({"expert"}),
     "pay_fee": frozenset({"bank"}),
+    "abort": ABORT_ROLES,
 }
 """Who may give each update; every update is an event of the machine with the same name."""
 
@@ -102,12 +129,15 @@ CurrencySource = Literal["bank_system", "own_exports", "own_currency", "others_c
 ShippingMethod = Code
 """Free text: the methods allowed depend on the contract type (seed 003 §2), which the file does not carry."""
 DocumentKind = Literal["proforma", "contract", "other"]
+Choices = Annotated[list[Code], Field(max_length=policy.MAX_CHOICES)]
+"""Several values of one field, for a file with multiple shipments."""
 
 
 class Seller(Strict):
-    type: Code
+    type: ShortCode
     id: Code
-    name: Text
+    name: PersonName
+    """A foreign seller as the foreign-seller registry names it (``foreign_sellers``)."""
 
 
 class MainInfoFields(Strict):
@@ -119,10 +149,10 @@ class MainInfoFields(Strict):
 
 
 class TransportFields(Strict):
-    shipping_method: ShippingMethod | list[ShippingMethod] | None = None
-    entry_border: Code | list[Code] | None = None
-    destination_customs: Code | list[Code] | None = None
-    origin_country: Code | list[Code] | None = None
+    shipping_method: ShippingMethod | Choices | None = None
+    entry_border: Code | Choices | None = None
+    destination_customs: Code | Choices | None = None
+    origin_country: Code | Choices | None = None
     loading_place: Text | None = None
     fleet: Code | None = None
     multiple_shipments: Flag | None = None
@@ -138,17 +168,17 @@ class FinancialFields(Strict):
     discount_eur: Eur | None = None
 
 
-Quantity = Annotated[int, Field(gt=0, strict=True)]
+Quantity = Annotated[int, Field(gt=0, le=policy.MAX_QUANTITY, strict=True)]
 
 
 class GoodsItem(Strict):
-    tariff_code: Code
-    goods_id: Code
+    tariff_code: TariffCode
+    goods_id: ShortCode
     fob_eur: Eur
     """The line's FOB value in EUR (the seed sums these into the proforma total)."""
     quantity: Quantity = 1
     manufacturer: Text | None = None
-    technical_specs: Text | None = None
+    technical_specs: Note | None = None
     standard: Text | None = None
 
 
@@ -211,7 +241,7 @@ class AttachDocument(Command, Document):
 class Edit(Command, MainInfoFields, TransportFields, FinancialFields):
     """Any section's fields; ``goods`` (when given) replaces the goods list."""
 
-    goods: list[GoodsItem] | None = None
+    goods: Annotated[list[GoodsItem], Field(max_length=policy.MAX_GOODS_LINES)] | None = None
 
     @model_validator(mode="after")
     def _rules(self) -> Edit:
@@ -222,7 +252,7 @@ class Edit(Command, MainInfoFields, TransportFields, FinancialFields):
 
 class Decision(Command):
     approve: Flag
-    reason: Text | None = None
+    reason: Note | None = None
 
     @model_validator(mode="after")
     def _reason_when_rejecting(self) -> Decision:
@@ -236,16 +266,35 @@ class PayFee(Command):
     amount_rial: PositiveRials
 
 
+class Sections(Strict):
+    """A file's content as `copy` carries it (:meth:`TradeFile.sections`), every part bounded."""
+
+    main_info: MainInfoSection = MainInfoSection()
+    transport: TransportSection = TransportSection()
+    financials: FinancialFields = FinancialFields()
+    goods: Annotated[list[GoodsItem], Field(max_length=policy.MAX_GOODS_LINES)] = []
+    documents: Annotated[list[Document], Field(max_length=policy.MAX_DOCUMENTS)] = []
+
+
+def _bounded_sections(sections: dict[str, Any]) -> dict[str, Any]:
+    # Kept as the dict the workflow fills the file from; only checked here, in the start's parse.
+    try:
+        Sections.model_validate(sections)
+    except ValidationError as err:
+        raise ValueError(describe_errors(err)) from None
+    return sections
+
+
 class Start(Strict):
     """The workflow's input; ``sections`` (from `copy`) pre-fills a new Draft."""
 
     class Applicant(Strict):
         national_id: NationalId
-        full_name: Text
+        full_name: PersonName
 
     applicant: Applicant
-    sections: dict[str, Any] | None = None
-    copied_from: str | None = None
+    sections: Annotated[dict[str, Any], AfterValidator(_bounded_sections)] | None = None
+    copied_from: WorkflowId | None = None
 
 
 COMMANDS: dict[str, type[Command]] = {
@@ -264,6 +313,7 @@ COMMANDS: dict[str, type[Command]] = {
     "request_registration": Command,
     "expert_decide": Decision,
     "pay_fee": PayFee,
+    "abort": Abort,
 }
 """The argument model of every update."""
 
@@ -340,7 +390,7 @@ class TradeFile:
         }
 
 
-def fields_of(command: Command, names: tuple[str, ...]) -> dict[str, Any]:
+def fields_of(command: BaseModel, names: tuple[str, ...]) -> dict[str, Any]:
     """The given fields the command carries, JSON-ready (dates ISO, EUR as strings)."""
     data = command.model_dump(mode="json", include=set(names), exclude_unset=True)
     return {k: v for k, v in data.items() if v is not None}
@@ -349,10 +399,19 @@ def fields_of(command: Command, names: tuple[str, ...]) -> dict[str, Any]:
 def check_edit(file: TradeFile, edit: Edit) -> None:
     """An edit merges into the sections: raise :class:`Rejected` if the merge breaks a field rule
     or leaves a file with goods at a total of zero or less."""
-    for model, current, names in ((MainInfoSection, file.main_info, MAIN_INFO_FIELDS), (TransportSection, file.transport, TRANSPORT_FIELDS)):
+    for model, current, names in (
+        (MainInfoSection, file.main_info, MAIN_INFO_FIELDS),
+        (TransportSection, file.transport, TRANSPORT_FIELDS),
+    ):
         parse(model, {**current, **fields_of(edit, names)})
-    merged = TradeFile(file.applicant_national_id, file.applicant_full_name, main_info=dict(file.main_info),
-                       transport=dict(file.transport), financials=dict(file.financials), goods=list(file.goods))
+    merged = TradeFile(
+        file.applicant_national_id,
+        file.applicant_full_name,
+        main_info=dict(file.main_info),
+        transport=dict(file.transport),
+        financials=dict(file.financials),
+        goods=list(file.goods),
+    )
     apply_edit(merged, edit)
     if merged.goods and proforma_total_eur(merged) <= 0:
         raise Rejected(f"the proforma total would be {proforma_total_eur(merged)} EUR; it must stay above zero")
@@ -399,7 +458,12 @@ def proforma_total_eur(file: TradeFile) -> Decimal:
     """Sum of goods FOB + freight + other costs − discount (seed 003 §3)."""
     fob = sum((Decimal(g["fob_eur"]) for g in file.goods), Decimal(0))
     fin = file.financials
-    return fob + Decimal(fin.get("freight_eur", "0")) + Decimal(fin.get("other_costs_eur", "0")) - Decimal(fin.get("discount_eur", "0"))
+    return (
+        fob
+        + Decimal(fin.get("freight_eur", "0"))
+        + Decimal(fin.get("other_costs_eur", "0"))
+        - Decimal(fin.get("discount_eur", "0"))
+    )
 
 
 def order_fee_rial(total_eur: Decimal, rial_per_eur: Decimal) -> int:

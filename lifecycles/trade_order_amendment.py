@@ -16,7 +16,7 @@ from typing import Literal
 from statemachine import State, StateMachine
 
 from domain import policy
-from domain.commands import Strict
+from domain.commands import ABORT_ROLES, Strict, WorkflowId
 from domain.money import to_rials
 from lifecycles.trade_order import TradeFile
 
@@ -30,6 +30,7 @@ class AmendmentMachine(StateMachine):
     Amended = State("اعمال شده", final=True)
     Lapsed = State("منقضی (کارمزد پرداخت نشد)", final=True)
     Cancelled = State("انصراف", final=True)
+    Aborted = State("لغو به دستور کارشناس", final=True)
 
     edit = Draft.to.itself(internal=True, cond="is_edit")
     # An edited order is inquired again; a renewal keeps the registered content as it is.
@@ -41,17 +42,21 @@ class AmendmentMachine(StateMachine):
     fee_expired = AwaitingFee.to(Lapsed)
     cancel = Draft.to(Cancelled) | InquiringRules.to(Cancelled) | AwaitingFee.to(Cancelled)
 
+    # An operator may end any open case, giving a reason (Case.abort releases what it holds).
+    abort = Aborted.from_.any()
+
 
 UPDATE_ROLES: dict[str, frozenset[str]] = {
     "edit": frozenset({"applicant"}),
     "submit": frozenset({"applicant"}),
     "cancel": frozenset({"applicant"}),
     "pay_fee": frozenset({"bank"}),
+    "abort": ABORT_ROLES,
 }
 
 
 class Start(Strict):
-    order_workflow_id: str
+    order_workflow_id: WorkflowId
     """The TradeOrder case whose registered order is edited or renewed."""
     kind: AmendmentKind
 

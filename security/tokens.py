@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +58,10 @@ def _text_claim(claims: dict[str, Any], name: str, limit: int = 64) -> str:
     value = claims.get(name)
     if not isinstance(value, str) or not value.strip() or len(value) > limit:
         raise TokenRejected(f"claim {name!r} must be a non-empty string of at most {limit} characters")
+    if not value.isprintable():
+        # A subject lands in audit rows and payment rows: no control characters (NUL is refused by
+        # PostgreSQL, and a newline would forge lines in logs).
+        raise TokenRejected(f"claim {name!r} holds control characters")
     return value
 
 
@@ -72,7 +76,7 @@ def _instant(claims: dict[str, Any], name: str) -> datetime:
     value = claims.get(name)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TokenRejected(f"claim {name!r} must be a NumericDate")
-    return datetime.fromtimestamp(value, timezone.utc)
+    return datetime.fromtimestamp(value, UTC)
 
 
 def _shape(token: Any) -> str:
@@ -95,7 +99,7 @@ class TrustedKeys:
     def __init__(self, jwks: dict[str, Any]) -> None:
         entries = jwks.get("keys") if isinstance(jwks, dict) else None
         if not isinstance(entries, list) or not entries:
-            raise ValueError("a JWKS needs a non-empty \"keys\" list")
+            raise ValueError('a JWKS needs a non-empty "keys" list')
         self._keys: dict[str | None, jwt.PyJWK] = {}
         for entry in entries:
             if not isinstance(entry, dict) or entry.get("kty") != "OKP" or entry.get("crv") != "Ed25519":
@@ -207,7 +211,7 @@ class SigningKey:
     ) -> str:
         """A token for one command. ``now`` is the clock the workflow will judge it by (pass the
         time-skipping server's clock in tests)."""
-        issued = now or datetime.now(timezone.utc)
+        issued = now or datetime.now(UTC)
         claims: dict[str, Any] = {
             "sub": sub,
             "role": role,
