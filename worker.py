@@ -1,7 +1,7 @@
 """Runs a worker for every lifecycle: ``python worker.py``; the deploy step: ``python worker.py --setup``.
 
-``--setup`` migrates the registry schema and registers the search attributes the lifecycles use
-(it needs DDL and Temporal operator rights), then exits. The worker itself needs neither: it
+``--setup`` migrates the registry schema, registers the search attributes the lifecycles use and
+creates (or updates) the reconciliation schedule (it needs DDL and Temporal operator rights), then exits. The worker itself needs neither: it
 refuses to start, saying why, when the schema is behind, when it has no trusted actor keys
 (``ACTOR_JWKS_FILE``) or no payload keys (``PAYLOAD_KEYS_FILE``). It connects as the ``temporal``
 CLI does (Temporal's environment configuration: TLS, mTLS, API key, profiles), encrypts every
@@ -15,9 +15,9 @@ import asyncio
 import logging
 import signal
 import sys
-from datetime import timedelta
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from typing import Any
 
 from temporalio.api.enums.v1 import IndexedValueType
@@ -29,9 +29,11 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 import settings
 from activities import import_purchase as import_purchase_activities
-from activities import registry as registry_activities
 from activities import plates as plate_activities
+from activities import registry as registry_activities
+from activities import repair as repair_activities
 from activities import trade_order as trade_order_activities
+from activities.errors import ActivityFailures
 from activities.trust import verify_start_token
 from registry.db import migrate, schema_behind
 from security import tokens
@@ -41,10 +43,19 @@ from workflows.common import SEARCH_ATTRIBUTES
 from workflows.import_purchase import ImportPurchaseWorkflow
 from workflows.plate_services import PlateServiceWorkflow
 from workflows.plate_transfer import PlateTransferWorkflow, VehicleNumberingWorkflow
+from workflows.reconciliation import ReconciliationWorkflow, ensure_schedule
 from workflows.trade_order import TradeOrderWorkflow
 from workflows.trade_order_amendment import TradeOrderAmendmentWorkflow
 
-WORKFLOWS: list[type] = [TradeOrderWorkflow, TradeOrderAmendmentWorkflow, ImportPurchaseWorkflow, VehicleNumberingWorkflow, PlateTransferWorkflow, PlateServiceWorkflow]
+WORKFLOWS: list[type] = [
+    TradeOrderWorkflow,
+    TradeOrderAmendmentWorkflow,
+    ImportPurchaseWorkflow,
+    VehicleNumberingWorkflow,
+    PlateTransferWorkflow,
+    PlateServiceWorkflow,
+    ReconciliationWorkflow,
+]
 ACTIVITIES: list[Callable[..., Any]] = [
     registry_activities.claim_case_id,
     registry_activities.record_transition,
@@ -55,6 +66,7 @@ ACTIVITIES: list[Callable[..., Any]] = [
     *trade_order_activities.ACTIVITIES,
     *import_purchase_activities.ACTIVITIES,
     *plate_activities.ACTIVITIES,
+    *repair_activities.ACTIVITIES,
 ]
 
 
@@ -64,9 +76,7 @@ async def ensure_search_attributes(client: Client, namespace: str) -> None:
     The time-skipping test server has no ListSearchAttributes; there we add them all and take
     "already exists" as success.
     """
-    wanted = {
-        name: IndexedValueType.Value(f"INDEXED_VALUE_TYPE_{kind.upper()}") for name, kind in SEARCH_ATTRIBUTES.items()
-    }
+    wanted = {name: IndexedValueType.Value(f"INDEXED_VALUE_TYPE_{kind.upper()}") for name, kind in SEARCH_ATTRIBUTES.items()}
     try:
         known = await client.operator_service.list_search_attributes(ListSearchAttributesRequest(namespace=namespace))
         wanted = {name: kind for name, kind in wanted.items() if name not in known.custom_attributes}
@@ -109,18 +119,24 @@ def build_worker(
         client,
         task_queue=task_queue,
         workflows=list(workflows),
-        activities=list(activities),
+        # The reconciliation asks Temporal which cases are closed with the worker's own client.
+        activities=[*activities, repair_activities.CaseLookup(client).case_verdicts],
         activity_executor=ThreadPoolExecutor(max_workers=16),
+        # Data the registry refuses fails the update at once; a failure that lasts alerts operators.
+        interceptors=[ActivityFailures(), *options.pop("interceptors", [])],
         **options,
     )
 
 
 async def setup() -> None:
-    """The deploy step: the registry schema and the search attributes, with admin rights."""
+    """The deploy step: the registry schema, the search attributes and the reconciliation schedule, with admin rights."""
     migrate()
     client = await connect()
     await ensure_search_attributes(client, client.namespace)
-    logging.info("schema migrated and search attributes registered on %s", describe(connect_config()))
+    await ensure_schedule(client, settings.TEMPORAL_TASK_QUEUE)
+    logging.info(
+        "schema migrated, search attributes and the reconciliation schedule registered on %s", describe(connect_config())
+    )
 
 
 def load_trust() -> tuple[tokens.TrustedKeys, PayloadKeys]:
@@ -142,7 +158,11 @@ def load_trust() -> tuple[tokens.TrustedKeys, PayloadKeys]:
 async def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--setup", action="store_true", help="migrate the schema, register search attributes, exit")
+    parser.add_argument(
+        "--setup",
+        action="store_true",
+        help="migrate the schema, register search attributes and the reconciliation schedule, exit",
+    )
     if parser.parse_args().setup:
         await setup()
         return
@@ -158,8 +178,12 @@ async def main() -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    logging.info("worker polling %s on %s (%d trusted actor keys)", settings.TEMPORAL_TASK_QUEUE, describe(connect_config()),
-                 len(trusted.key_ids))
+    logging.info(
+        "worker polling %s on %s (%d trusted actor keys)",
+        settings.TEMPORAL_TASK_QUEUE,
+        describe(connect_config()),
+        len(trusted.key_ids),
+    )
     async with worker:
         await stop.wait()
     logging.info("worker stopped")

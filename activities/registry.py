@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import Executable, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -37,7 +37,14 @@ def claim_case_id(claim: CaseIdClaim) -> None:
     with session_scope() as session:
         owner = session.get(CaseClaim, claim.workflow_id)
         if owner is None:
-            session.add(CaseClaim(workflow_id=claim.workflow_id, first_run_id=claim.first_run_id, workflow_type=claim.workflow_type, claimed_at=claim.at))
+            session.add(
+                CaseClaim(
+                    workflow_id=claim.workflow_id,
+                    first_run_id=claim.first_run_id,
+                    workflow_type=claim.workflow_type,
+                    claimed_at=claim.at,
+                )
+            )
         elif owner.first_run_id != claim.first_run_id:
             raise ApplicationError(
                 f"workflow id {claim.workflow_id} belonged to an earlier {owner.workflow_type} case (run {owner.first_run_id}); "
@@ -72,15 +79,16 @@ def record_transition(record: AuditRecord) -> None:
 def record_transitions(records: list[AuditRecord]) -> None:
     """The audit rows of every transition not yet written, in one statement.
 
-    Run as a local activity from the case's main loop. A crash before the workflow task completes
-    runs it again: ``(workflow_id, seq)`` is unique and a row already there is skipped, so exactly
-    one row per transition survives.
+    Run from the case's main loop. A retry (a crash, a lost
+    connection) runs it again: ``(workflow_id, seq)`` is unique and a row already there is
+    skipped, so exactly one row per transition survives.
     """
     if not records:
         return
     with session_scope() as session:
         rows = [vars(record) for record in records]
         dialect = session.get_bind().dialect.name
+        statement: Executable
         if dialect == "postgresql":
             statement = postgresql_insert(AuditEntry).values(rows).on_conflict_do_nothing(index_elements=["workflow_id", "seq"])
         elif dialect == "sqlite":
@@ -112,8 +120,13 @@ def send_notification(note: Notification) -> None:
         if exists is None:
             session.add(
                 OutboxMessage(
-                    workflow_id=note.workflow_id, step=note.step, to=note.to, kind=note.kind,
-                    text=note.text, code=note.code, created_at=note.at,
+                    workflow_id=note.workflow_id,
+                    step=note.step,
+                    to=note.to,
+                    kind=note.kind,
+                    text=note.text,
+                    code=note.code,
+                    created_at=note.at,
                 )
             )
 
@@ -141,14 +154,23 @@ def add_payment(session: Session, payment: PaymentRecord) -> None:
             with session.begin_nested():
                 session.add(
                     Payment(
-                        bank_id=payment.bank_id, payment_ref=payment.payment_ref, ref_key=key, workflow_id=payment.workflow_id,
-                        purpose=payment.purpose, amount_rial=payment.amount_rial, paid_at=payment.at,
+                        bank_id=payment.bank_id,
+                        payment_ref=payment.payment_ref,
+                        ref_key=key,
+                        workflow_id=payment.workflow_id,
+                        purpose=payment.purpose,
+                        amount_rial=payment.amount_rial,
+                        paid_at=payment.at,
                     )
                 )
             return
         except IntegrityError:
             known = session.scalar(lookup)
-    if known is None or (known.workflow_id, known.purpose, known.amount_rial) != (payment.workflow_id, payment.purpose, payment.amount_rial):
+    if known is None or (known.workflow_id, known.purpose, known.amount_rial) != (
+        payment.workflow_id,
+        payment.purpose,
+        payment.amount_rial,
+    ):
         raise ApplicationError(
             f"payment_ref {payment.payment_ref!r} of bank {payment.bank_id} was already used for another payment",
             type="Rejected",

@@ -13,7 +13,7 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from settings import PROJECT_ROOT, find_binary
-from workflows.common import CASE_STATE
+from workflows.common import CASE_ALERT, CASE_STATE
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +24,7 @@ async def dev_server(database: str) -> AsyncIterator[WorkflowEnvironment]:
 
     async with await WorkflowEnvironment.start_local(
         dev_server_existing_path=find_binary("temporal"),
-        search_attributes=[CASE_STATE],
+        search_attributes=[CASE_STATE, CASE_ALERT],
         dev_server_log_level="error",
         data_converter=data_converter(),
     ) as env:
@@ -41,7 +41,9 @@ class WorkerProcess:
     def __init__(self, address: str, task_queue: str, database: str, log: Path) -> None:
         env = dict(os.environ, TEMPORAL_ADDRESS=address, TEMPORAL_TASK_QUEUE=task_queue, DATABASE_URL=database)
         self.log = log.open("ab")
-        self.process = subprocess.Popen([sys.executable, "worker.py"], cwd=PROJECT_ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(
+            [sys.executable, "worker.py"], cwd=PROJECT_ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT
+        )
 
     def kill(self) -> None:
         self.process.send_signal(signal.SIGKILL)
@@ -53,5 +55,3 @@ class WorkerProcess:
             self.process.terminate()
             self.process.wait(timeout=30)
         self.log.close()
-
-

@@ -25,25 +25,36 @@ from typing import Any, NoReturn, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeKey
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, RetryState
 
 with workflow.unsafe.imports_passed_through():
-    from pydantic import BaseModel
+    from pydantic import BaseModel, TypeAdapter
     from statemachine import StateMachine
 
-    from activities.registry import AuditRecord, CaseIdClaim, Notification, claim_case_id, record_transition, record_transitions, send_notification
+    from activities.registry import (
+        AuditRecord,
+        CaseIdClaim,
+        Notification,
+        claim_case_id,
+        record_transition,
+        record_transitions,
+        send_notification,
+    )
+    from activities.repair import CaseRelease, release_case_holds
     from activities.trust import UNAUTHENTICATED, StartActor, StartToken, verify_start_token
-    from pydantic import TypeAdapter
-
     from domain import policy
-    from domain.commands import Actor, Command, Rejected, parse
+    from domain.commands import WORKFLOW_ID_MAX, Actor, Command, Rejected, parse
     from domain.display import iso, jalali_datetime, parse_instant
     from security import tokens
 
 CASE_STATE = SearchAttributeKey.for_keyword("CaseState")
 """The state name of every case, for lists and filters in the UI (no personal data)."""
 
-SEARCH_ATTRIBUTES = {CASE_STATE.name: "Keyword"}
+CASE_ALERT = SearchAttributeKey.for_keyword("CaseAlert")
+"""Set while an activity of the case keeps failing: the activity names, for a UI filter such as
+``CaseAlert IS NOT NULL`` (no personal data); unset when they succeed."""
+
+SEARCH_ATTRIBUTES = {CASE_STATE.name: "Keyword", CASE_ALERT.name: "Keyword"}
 """Every custom search attribute the lifecycles use, as ``{name: type}`` for registration."""
 
 ACTIVITY_RETRY = RetryPolicy(
@@ -54,11 +65,21 @@ ACTIVITY_RETRY = RetryPolicy(
 )
 """Infrastructure failures are retried without limit (a case waits, it does not fail)."""
 
+ACTIVITY_RETRY_UNTIL_ALERT = RetryPolicy(
+    initial_interval=ACTIVITY_RETRY.initial_interval,
+    backoff_coefficient=ACTIVITY_RETRY.backoff_coefficient,
+    maximum_interval=ACTIVITY_RETRY.maximum_interval,
+    maximum_attempts=policy.ACTIVITY_ALERT_AFTER_ATTEMPTS,
+    non_retryable_error_types=ACTIVITY_RETRY.non_retryable_error_types,
+)
+"""The first attempts of an activity, before its failure is shown to operators (``run_activity``)."""
+
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
 
 # --- workflow code changes, as ``workflow.patched`` ids (see README "Changing a workflow") ---
 AUDIT_BATCHES = "audit-batches"
-"""Transitions are audited by one local activity per batch, not one activity per transition."""
+"""The transitions not yet audited are written together by one activity (one per command at most),
+not one activity per transition."""
 
 CONTINUED = "continued"
 """The one key of a continued run's input: the state the previous run carried over."""
@@ -101,10 +122,31 @@ def invalid_input(message: str) -> ApplicationError:
 
 
 async def run_activity(fn: Callable[..., R], arg: Any, *, summary: str | None = None) -> R:
-    """Run an activity with the lifecycles' timeout and retry policy."""
-    return await workflow.execute_activity(
-        fn, arg, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=ACTIVITY_RETRY, summary=summary
-    )
+    """Run an activity with the lifecycles' timeout and retry policy.
+
+    A failure that lasts (``policy.ACTIVITY_ALERT_AFTER_ATTEMPTS`` attempts) is shown to operators
+    while the activity goes on retrying: the ``CaseAlert`` search attribute names the activity and
+    the case's details say so (the worker's interceptor also writes an outbox alert). Refusals
+    (``Rejected``) are never retried and fail at once.
+    """
+    try:
+        return await workflow.execute_activity(
+            fn, arg, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=ACTIVITY_RETRY_UNTIL_ALERT, summary=summary
+        )
+    except ActivityError as err:
+        if err.retry_state != RetryState.MAXIMUM_ATTEMPTS_REACHED:
+            raise
+    case: Case | None = getattr(workflow.instance(), "case", None)
+    name = getattr(fn, "__temporal_activity_definition").name
+    if case is not None:
+        case.raise_alert(name)
+    try:
+        return await workflow.execute_activity(
+            fn, arg, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=ACTIVITY_RETRY, summary=summary
+        )
+    finally:
+        if case is not None:
+            case.clear_alert(name)
 
 
 def command_handler(fn: Callable[..., Awaitable[R]]) -> Callable[..., Awaitable[R]]:
@@ -133,7 +175,9 @@ def command_handler(fn: Callable[..., Awaitable[R]]) -> Callable[..., Awaitable[
             raise
         except Exception as err:  # noqa: BLE001 - the point is to contain every other failure
             workflow.logger.exception("update handler failed")
-            raise ApplicationError(f"internal error: {type(err).__name__}: {err}", type="InternalError", non_retryable=True) from None
+            raise ApplicationError(
+                f"internal error: {type(err).__name__}: {err}", type="InternalError", non_retryable=True
+            ) from None
 
     return wrapper
 
@@ -209,6 +253,8 @@ class Case:
         """This run continues an earlier one: the start was verified and its steps done there."""
         self._start: Any = None
         self._commands_this_run = 0
+        self.alerts: list[str] = []
+        """Activities of this case failing for longer than the alert bound, still retrying."""
         self.update_roles = update_roles
         self.describe = describe
         self.why_disabled = why_disabled
@@ -313,7 +359,9 @@ class Case:
             reason = self.why_disabled(update) if update in {e.id for e in self.machine.allowed_events} else None
             if reason:
                 raise rejection(f"{update}: {reason}")
-            raise rejection(f"{update}: not allowed in state {self.state} ({self.label()}); allowed now: {', '.join(self.allowed()) or 'nothing'}")
+            raise rejection(
+                f"{update}: not allowed in state {self.state} ({self.label()}); allowed now: {', '.join(self.allowed()) or 'nothing'}"
+            )
         return command
 
     def authenticate(self, update: str, token: Any) -> Actor:
@@ -353,6 +401,11 @@ class Case:
         """
         self._start = start
         workflow.upsert_search_attributes([CASE_STATE.value_set(self.state)])
+        if len(self._workflow_id) > WORKFLOW_ID_MAX or not self._workflow_id.isprintable():
+            # Every registry row is keyed by the id: one its columns cannot hold is refused up front.
+            self._refuse(
+                invalid_input(f"{self._workflow_type}: the workflow id must be at most {WORKFLOW_ID_MAX} printable characters")
+            )
         token = start.get("actor_token") if isinstance(start, dict) else None
         if not isinstance(token, str) or not token:
             self._refuse(unauthenticated(f"{self._workflow_type}: start: actor_token is missing"))
@@ -368,7 +421,9 @@ class Case:
                 summary="verify the actor token",
             )
         except ActivityError as err:
-            self._refuse(unauthenticated(f"{self._workflow_type}: {getattr(err.cause, 'message', 'start: the token was not verified')}"))
+            self._refuse(
+                unauthenticated(f"{self._workflow_type}: {getattr(err.cause, 'message', 'start: the token was not verified')}")
+            )
         actor = Actor(role=proven.role, id=proven.id, jti=proven.jti)  # type: ignore[arg-type]
         if start_error is not None:
             self._refuse(invalid_input(f"{self._workflow_type} input: {start_error}"))
@@ -427,6 +482,31 @@ class Case:
         finally:
             self.busy = None
 
+    async def abort(self, command: Any) -> None:
+        """An operator ends the case (update ``abort``, reason required): what it holds in the
+        registry is released first (registration, allocation, deposit with the refund notice;
+        audited with who), then the case moves to ``Aborted`` with the reason in its history."""
+        async with self.working("abort"):
+            released = await run_activity(
+                release_case_holds,
+                CaseRelease(self._workflow_id, "operator_abort", workflow.now(), command.actor.role, command.actor.id),
+                summary="release what the case holds",
+            )
+        self.fire("abort", command.actor, reason=command.reason, released=released["released"])
+
+    def raise_alert(self, activity_name: str) -> None:
+        self.alerts.append(activity_name)
+        self._show_alerts()
+
+    def clear_alert(self, activity_name: str) -> None:
+        self.alerts.remove(activity_name)
+        self._show_alerts()
+
+    def _show_alerts(self) -> None:
+        names = sorted(set(self.alerts))
+        workflow.upsert_search_attributes([CASE_ALERT.value_set(",".join(names)) if names else CASE_ALERT.value_unset()])
+        self.refresh_details()
+
     def count_command(self) -> None:
         self._commands_this_run += 1
 
@@ -474,6 +554,9 @@ class Case:
     def refresh_details(self) -> None:
         """The Persian summary the Temporal UI shows beside the case."""
         lines = [f"**وضعیت:** {self.label()} (`{self.state}`)"]
+        if self.alerts:
+            failing = "، ".join(f"`{name}`" for name in sorted(set(self.alerts)))
+            lines.append(f"⚠️ **هشدار:** این مرحله‌ها پیاپی ناموفق‌اند و دوباره تلاش می‌شوند: {failing}")
         lines += self.describe()
         if self.history:
             last = self.history[-1]
@@ -520,7 +603,7 @@ class Case:
                 try:
                     await workflow.wait_condition(lambda: bool(self._unaudited), timeout=remaining, timeout_summary="deadline")
                     continue
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
             if self.busy:
                 # A command that arrived before the deadline is still being applied; its
@@ -579,15 +662,11 @@ class Case:
         if not self._unaudited:
             return
         if workflow.patched(AUDIT_BATCHES):
-            # Every transition not yet written, in one local activity: no task round trip per row.
+            # Every transition not yet written, in one activity (a regular one: its events fix its
+            # place in history, which a local activity's marker beside updates did not, on replay
+            # after a worker crash).
             batch = list(self._unaudited)
-            await workflow.execute_local_activity(
-                record_transitions,
-                batch,
-                start_to_close_timeout=ACTIVITY_TIMEOUT,
-                retry_policy=ACTIVITY_RETRY,
-                summary=f"audit {batch[0].seq}..{batch[-1].seq}",
-            )
+            await run_activity(record_transitions, batch, summary=f"audit {batch[0].seq}..{batch[-1].seq}")
             del self._unaudited[: len(batch)]
             return
         while self._unaudited:  # cases started before AUDIT_BATCHES: one activity per row
@@ -600,6 +679,11 @@ _UNCARRIED = {"clock"}
 """Model fields that are wiring, not state (a purchase's clock is the workflow's)."""
 
 
-@functools.cache
+_ADAPTERS: dict[type, TypeAdapter[Any]] = {}
+
+
 def _adapter(model_type: type) -> TypeAdapter[Any]:
-    return TypeAdapter(model_type)
+    """The pydantic adapter of a case model (dataclass), built once per type."""
+    if model_type not in _ADAPTERS:
+        _ADAPTERS[model_type] = TypeAdapter(model_type)
+    return _ADAPTERS[model_type]

@@ -32,6 +32,8 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from persiantools.digits import en_to_fa
+
     from activities.import_purchase import (
         AllocationRecord,
         Closing,
@@ -56,13 +58,11 @@ with workflow.unsafe.imports_passed_through():
         reinstate_registration,
         release_deposit,
     )
-    from persiantools.digits import en_to_fa
-
     from activities.registry import PaymentRecord, record_payment
     from domain import policy
     from domain.commands import Actor, Command, parse_start
-    from domain.money import payment_key
     from domain.display import TEHRAN, iso, jalali_date, jalali_datetime, rials
+    from domain.money import payment_key
     from lifecycles import import_purchase as rules
     from lifecycles.import_purchase import ImportPurchaseMachine, PurchaseCase, instant, later
 
@@ -75,6 +75,7 @@ RELEASE_RETRY = RetryPolicy(
     non_retryable_error_types=["Rejected"],
 )
 """A bank is an outside party: retried without limit, but no more often than every 15 minutes."""
+
 
 def fa_days(span: timedelta) -> str:
     """A policy span in whole days, in Persian digits (e.g. 30 days)."""
@@ -179,14 +180,30 @@ class ImportPurchaseWorkflow:
         async with self.case.working("eligibility"):
             await run_activity(
                 record_registration,
-                Registration(self._id, p.scheme_id, p.applicant_national_id, p.applicant_full_name, p.deposit_bank,
-                             p.deposit_account, p.deposit_rial, now),
+                Registration(
+                    self._id,
+                    p.scheme_id,
+                    p.applicant_national_id,
+                    p.applicant_full_name,
+                    p.deposit_bank,
+                    p.deposit_account,
+                    p.deposit_rial,
+                    now,
+                ),
                 summary="deposit to the escrow ledger",
             )
             reasons = await run_activity(
                 check_eligibility,
-                EligibilityRequest(self._id, p.scheme_id, p.applicant_national_id, p.has_driving_license,
-                                   p.is_legal_entity, p.deposit_bank, p.deposit_rial, now),
+                EligibilityRequest(
+                    self._id,
+                    p.scheme_id,
+                    p.applicant_national_id,
+                    p.has_driving_license,
+                    p.is_legal_entity,
+                    p.deposit_bank,
+                    p.deposit_rial,
+                    now,
+                ),
                 summary="eligibility",
             )
         if reasons:
@@ -202,15 +219,21 @@ class ImportPurchaseWorkflow:
     async def allocate(self, c: Any) -> None:
         p = self.p
         async with self.case.working("allocate"):
-            await run_activity(record_allocation, AllocationRecord(self._id, c.offering_id, c.importer_id, c.model, workflow.now()))
+            await run_activity(
+                record_allocation, AllocationRecord(self._id, c.offering_id, c.importer_id, c.model, workflow.now())
+            )
         p.offering_id, p.importer_id, p.model = c.offering_id, c.importer_id, c.model
         p.base_price_rial, p.pre_customs_costs_rial = c.base_price_rial, c.pre_customs_costs_rial
         p.estimated_final_costs_rial = c.estimated_final_costs_rial
         p.delivery_due = c.delivery_due.isoformat()
         p.delivery_deadline = iso(rules.delivery_deadline(p.delivery_due, None))
         self.case.fire(
-            "allocate", c.actor, offering_id=c.offering_id, importer_id=c.importer_id,
-            base_price_rial=c.base_price_rial, delivery_due=p.delivery_due,
+            "allocate",
+            c.actor,
+            offering_id=c.offering_id,
+            importer_id=c.importer_id,
+            base_price_rial=c.base_price_rial,
+            delivery_due=p.delivery_due,
         )
 
     @command
@@ -250,6 +273,11 @@ class ImportPurchaseWorkflow:
                 ),
             )
 
+    @command
+    async def abort(self, c: Any) -> None:
+        """An operator ends the case, giving a reason (see ``Case.abort``)."""
+        await self.case.abort(c)
+
     # --- delivery ---
 
     @command
@@ -259,15 +287,21 @@ class ImportPurchaseWorkflow:
         self._catch_up_delay()  # a period that started in this very activation counts
         locked_until = now + policy.TITLE_TRANSFER_LOCK
         async with self.case.working("deliver"):
-            reasons = await run_activity(recheck_active_plate, PlateCheck(self._id, p.applicant_national_id), summary="no active plate")
+            reasons = await run_activity(
+                recheck_active_plate, PlateCheck(self._id, p.applicant_national_id), summary="no active plate"
+            )
+            if not reasons:
+                # Checked again where it is written (histories before that recorded no result: None).
+                reasons = (
+                    await run_activity(
+                        record_delivery,
+                        DeliveryRecord(self._id, p.applicant_national_id, c.vin, p.model or "", now, locked_until),
+                        summary="the delivered vehicle to the registry",
+                    )
+                    or []
+                )
             if reasons:
                 await run_activity(close_registration, Closing(self._id, now, release_allocation=True))
-            else:
-                await run_activity(
-                    record_delivery,
-                    DeliveryRecord(self._id, p.applicant_national_id, c.vin, p.model or "", now, locked_until),
-                    summary="the delivered vehicle to the registry",
-                )
         if reasons:
             # Not eligible any more: the contract's penalty applies as for a withdrawal (seed 001).
             p.ineligible_reasons = list(reasons)
@@ -289,8 +323,11 @@ class ImportPurchaseWorkflow:
         p.cancellation_penalty_rial = rules.cancellation_penalty_rial(p.base_price_rial)
         p.refund_rial = rules.refund_after_cancel(p, p.cancellation_penalty_rial)
         self.case.fire(
-            "cancel_for_delay", c.actor, delay_penalty_rial=p.delay_penalty_rial,
-            cancellation_penalty_rial=p.cancellation_penalty_rial, refund_rial=p.refund_rial,
+            "cancel_for_delay",
+            c.actor,
+            delay_penalty_rial=p.delay_penalty_rial,
+            cancellation_penalty_rial=p.cancellation_penalty_rial,
+            refund_rial=p.refund_rial,
         )
         self._begin_release()
 
@@ -392,14 +429,19 @@ class ImportPurchaseWorkflow:
         failures = 0
         while True:
             release = workflow.start_activity(
-                release_deposit, self._deposit_request(workflow.now()), start_to_close_timeout=ACTIVITY_TIMEOUT,
-                retry_policy=RELEASE_RETRY, summary="release the escrow deposit",
+                release_deposit,
+                self._deposit_request(workflow.now()),
+                start_to_close_timeout=ACTIVITY_TIMEOUT,
+                retry_policy=RELEASE_RETRY,
+                summary="release the escrow deposit",
             )
             if not p.deposit_release_overdue:
                 remaining = (deadline - workflow.now()).total_seconds()
                 try:
-                    await workflow.wait_condition(release.done, timeout=max(remaining, 0.001), timeout_summary="deposit release deadline")
-                except asyncio.TimeoutError:
+                    await workflow.wait_condition(
+                        release.done, timeout=max(remaining, 0.001), timeout_summary="deposit release deadline"
+                    )
+                except TimeoutError:
                     await self._release_overdue()
             try:
                 released_at = await release
@@ -418,7 +460,10 @@ class ImportPurchaseWorkflow:
         p.deposit_release_overdue = True
         self.case.note("deposit_release_overdue", None, deadline=p.deposit_release_deadline)
         workflow.logger.warning("deposit release of %s is past its 72-hour deadline %s", self._id, p.deposit_release_deadline)
-        await self._alert("overdue", f"آزادسازی سپرده مسدود پرونده {self._id} از مهلت {fa_hours(policy.DEPOSIT_RELEASE_WINDOW)}ه گذشت ({rials(p.deposit_rial)}، بانک {p.deposit_bank}).")
+        await self._alert(
+            "overdue",
+            f"آزادسازی سپرده مسدود پرونده {self._id} از مهلت {fa_hours(policy.DEPOSIT_RELEASE_WINDOW)}ه گذشت ({rials(p.deposit_rial)}، بانک {p.deposit_bank}).",
+        )
 
     async def _alert(self, what: str, text: str) -> None:
         await self.case.notify(step=f"deposit-release-{what}-{self.p.reinstated}", to="operator", kind="alert", text=text)
@@ -622,5 +667,7 @@ class ImportPurchaseWorkflow:
             if p.deposit_release_overdue:
                 lines.append(f"**هشدار:** آزادسازی سپرده از مهلت {fa_hours(policy.DEPOSIT_RELEASE_WINDOW)}ه گذشته است")
         if p.vin:
-            lines.append(f"**شماره شاسی:** {p.vin}؛ **انتقال سند ممنوع تا:** {jalali_datetime(instant(p.title_transfer_locked_until))}")
+            lines.append(
+                f"**شماره شاسی:** {p.vin}؛ **انتقال سند ممنوع تا:** {jalali_datetime(instant(p.title_transfer_locked_until))}"
+            )
         return lines

@@ -39,6 +39,11 @@ class PlateCaseWorkflow:
         self.case.fire("submit_document", c.actor, kind=c.kind)
         self._advance()  # type: ignore[attr-defined]
 
+    @command
+    async def abort(self, c: Any) -> None:
+        """An operator ends the case, giving a reason (see ``Case.abort``)."""
+        await self.case.abort(c)
+
 
 class HasEligibility(Protocol):
     eligibility_checked: bool
@@ -82,7 +87,9 @@ def end_if_vehicle_changed(case: Case, file: HasEligibility, update: str, err: A
 
 def check_document_kind(update: str, kind: str, allowed: list[str]) -> None:
     if kind not in allowed:
-        raise rejection(f"{update}: document kind {kind!r} is not on this case's checklist now; expected one of: {', '.join(allowed)}")
+        raise rejection(
+            f"{update}: document kind {kind!r} is not on this case's checklist now; expected one of: {', '.join(allowed)}"
+        )
 
 
 def check_fee(update: str, amount: int, fee: int | None) -> None:

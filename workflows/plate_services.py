@@ -151,7 +151,14 @@ class PlateServiceWorkflow(PlateCaseWorkflow):
             async with self.case.working("pay_fee"):
                 await run_activity(
                     record_payment,
-                    PaymentRecord(workflow.info().workflow_id, f"plate_service_{f.service}", c.payment_ref, c.amount_rial, workflow.now(), bank_id=c.actor.id),
+                    PaymentRecord(
+                        workflow.info().workflow_id,
+                        f"plate_service_{f.service}",
+                        c.payment_ref,
+                        c.amount_rial,
+                        workflow.now(),
+                        bank_id=c.actor.id,
+                    ),
                 )
                 result = await self._complete(f)
         except ActivityError as err:
@@ -235,7 +242,10 @@ class PlateServiceWorkflow(PlateCaseWorkflow):
     @staticmethod
     def _copy(f: ServiceFile) -> ServiceFile:
         return dataclasses.replace(
-            f, checklist=dict(f.checklist), inspections=dict(f.inspections), documents=list(f.documents),
+            f,
+            checklist=dict(f.checklist),
+            inspections=dict(f.inspections),
+            documents=list(f.documents),
             rejection_reasons=list(f.rejection_reasons),
         )
 

@@ -115,14 +115,22 @@ class VehicleNumberingWorkflow(PlateCaseWorkflow):
         wf_id = workflow.info().workflow_id
         try:
             async with self.case.working("pay_plate_fee"):
-                await run_activity(record_payment, PaymentRecord(wf_id, "plate_fee", c.payment_ref, c.amount_rial, workflow.now(), bank_id=c.actor.id))
+                await run_activity(
+                    record_payment,
+                    PaymentRecord(wf_id, "plate_fee", c.payment_ref, c.amount_rial, workflow.now(), bank_id=c.actor.id),
+                )
                 plate = await run_activity(
                     number_vehicle,
                     NumberingRequest(
-                        workflow_id=wf_id, vin=s.vin, category=s.category,
+                        workflow_id=wf_id,
+                        vin=s.vin,
+                        category=s.category,
                         region_code=s.region_code or policy.PLATE_DEFAULT_REGION_CODE,
-                        owner_national_id=s.owner.national_id, owner_full_name=s.owner.full_name,
-                        kind=s.vehicle.kind, production_year=s.vehicle.production_year, fuel=s.vehicle.fuel,
+                        owner_national_id=s.owner.national_id,
+                        owner_full_name=s.owner.full_name,
+                        kind=s.vehicle.kind,
+                        production_year=s.vehicle.production_year,
+                        fuel=s.vehicle.fuel,
                         at=workflow.now(),
                     ),
                     summary="allocate the plate and record the vehicle",
@@ -203,7 +211,10 @@ class PlateTransferWorkflow(PlateCaseWorkflow):
             self.file = PlateFile(vin="", checklist={}, fee_rial=0)
         self.machine = PlateTransferMachine(self.file)
         self.case = Case(
-            self.machine, rules.TRANSFER_UPDATE_ROLES, self._describe, lambda update: None,
+            self.machine,
+            rules.TRANSFER_UPDATE_ROLES,
+            self._describe,
+            lambda update: None,
             extras=(lambda: {"title_transfer_locked_until": self.title_transfer_locked_until}, self._resumed),
         )
         self.title_transfer_locked_until: str | None = None
@@ -276,13 +287,20 @@ class PlateTransferWorkflow(PlateCaseWorkflow):
         wf_id = workflow.info().workflow_id
         try:
             async with self.case.working("pay_plate_fee"):
-                await run_activity(record_payment, PaymentRecord(wf_id, "plate_transfer_fee", c.payment_ref, c.amount_rial, workflow.now(), bank_id=c.actor.id))
+                await run_activity(
+                    record_payment,
+                    PaymentRecord(wf_id, "plate_transfer_fee", c.payment_ref, c.amount_rial, workflow.now(), bank_id=c.actor.id),
+                )
                 result = await run_activity(
                     transfer_vehicle,
                     TransferRequest(
-                        workflow_id=wf_id, vin=s.vin, seller_national_id=s.seller.national_id,
-                        buyer_national_id=s.buyer.national_id, buyer_full_name=s.buyer.full_name,
-                        region_code=s.region_code, at=workflow.now(),
+                        workflow_id=wf_id,
+                        vin=s.vin,
+                        seller_national_id=s.seller.national_id,
+                        buyer_national_id=s.buyer.national_id,
+                        buyer_full_name=s.buyer.full_name,
+                        region_code=s.region_code,
+                        at=workflow.now(),
                     ),
                     summary="the buyer becomes the owner",
                 )

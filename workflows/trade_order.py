@@ -28,7 +28,7 @@ with workflow.unsafe.imports_passed_through():
         run_rules_inquiry,
     )
     from domain import policy
-    from domain.commands import ENVELOPE, Actor, Command, Rejected, parse, parse_start
+    from domain.commands import ENVELOPE, Actor, Command, Rejected, parse_start
     from domain.display import TEHRAN, euros, iso, jalali_datetime, parse_instant, rials
     from lifecycles import trade_order as rules
     from lifecycles.trade_order import TradeFile, TradeOrderMachine
@@ -168,6 +168,11 @@ class TradeOrderWorkflow:
     async def void(self, c: Any) -> None:
         self.case.fire("void", c.actor)
 
+    @command
+    async def abort(self, c: Any) -> None:
+        """An operator ends the case, giving a reason (see ``Case.abort``)."""
+        await self.case.abort(c)
+
     # --- rules inquiry and permits ---
 
     @command
@@ -287,10 +292,10 @@ class TradeOrderWorkflow:
         if update == "pay_fee":
             check_fee_payment(c.amount_rial, f.fee_rial, f.fee_deadline)  # type: ignore[attr-defined]
         if update == "edit":
-            if c.model_dump(exclude=ENVELOPE, exclude_none=True) == {}:
+            if c.model_dump(exclude=set(ENVELOPE), exclude_none=True) == {}:
                 raise rejection("edit: carries no field to change")
             try:
-                rules.check_edit(f, c)
+                rules.check_edit(f, c)  # type: ignore[arg-type]  # COMMANDS["edit"] is rules.Edit
             except Rejected as err:
                 raise rejection(f"edit: {err}") from None
         return c

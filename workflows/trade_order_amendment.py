@@ -17,8 +17,16 @@ from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from activities.registry import PaymentRecord
-    from activities.trade_order import AmendmentSettlement, InquiryRequest, OrderLookup, RegisteredOrderView, load_registered_order, run_rules_inquiry, settle_amendment
-    from domain.commands import ENVELOPE, Actor, Command, Rejected, parse, parse_start
+    from activities.trade_order import (
+        AmendmentSettlement,
+        InquiryRequest,
+        OrderLookup,
+        RegisteredOrderView,
+        load_registered_order,
+        run_rules_inquiry,
+        settle_amendment,
+    )
+    from domain.commands import ENVELOPE, Abort, Actor, Command, Rejected, parse_start
     from domain.display import jalali_datetime, parse_instant, rials
     from lifecycles import trade_order as rules
     from lifecycles import trade_order_amendment as amend
@@ -28,7 +36,13 @@ with workflow.unsafe.imports_passed_through():
 from workflows.common import Case, command, invalid_input, may_start_as, rejection, run_activity, start_input
 from workflows.trade_order import check_fee_payment, fee_deadline_from_now, quote_fee, rules_date
 
-COMMANDS: dict[str, type[Command]] = {"edit": rules.Edit, "submit": Command, "cancel": Command, "pay_fee": rules.PayFee}
+COMMANDS: dict[str, type[Command]] = {
+    "edit": rules.Edit,
+    "submit": Command,
+    "cancel": Command,
+    "pay_fee": rules.PayFee,
+    "abort": Abort,
+}
 KIND_FA = {"edit": "ویرایش", "renewal": "تمدید"}
 
 
@@ -150,13 +164,26 @@ class TradeOrderAmendmentWorkflow:
             await run_activity(
                 settle_amendment,
                 AmendmentSettlement(
-                    wf_id, d.order_number, d.order_version, d.kind, d.file.sections(), str(rules.proforma_total_eur(d.file)),
-                    d.full_fee_rial, PaymentRecord(wf_id, f"trade_order_{d.kind}_fee", c.payment_ref, c.amount_rial, workflow.now(), bank_id=c.actor.id),
+                    wf_id,
+                    d.order_number,
+                    d.order_version,
+                    d.kind,
+                    d.file.sections(),
+                    str(rules.proforma_total_eur(d.file)),
+                    d.full_fee_rial,
+                    PaymentRecord(
+                        wf_id, f"trade_order_{d.kind}_fee", c.payment_ref, c.amount_rial, workflow.now(), bank_id=c.actor.id
+                    ),
                 ),
                 summary="take the fee and apply the amendment",
             )
         d.payment_ref = c.payment_ref
         self.case.fire("pay_fee", c.actor, payment_ref=c.payment_ref)
+
+    @command
+    async def abort(self, c: Any) -> None:
+        """An operator ends the case, giving a reason (see ``Case.abort``)."""
+        await self.case.abort(c)
 
     # --- helpers ---
 
