@@ -1,8 +1,9 @@
 """Recorded histories: what cases of an earlier build wrote, replayed against today's code.
 
 A change that would break cases already running (a new activity in an old path, a reordered
-command) fails these replays. ``RECORD_HISTORIES=1 ./dev test -k replay`` re-records them: only
-for a deliberate change, with the reason in the commit. Payloads are encrypted with the test-only
+command) fails these replays. ``RECORD_HISTORIES=1 ./dev test -k replay`` records the current
+build's (``BUILD``) beside the older builds', which stay: a deploy meets cases of every build still
+running. Payloads are encrypted with the test-only
 key in ``tests/histories/payload-keys.json``, so the replays need it.
 """
 
@@ -19,22 +20,39 @@ from security.codec import data_converter
 
 HISTORIES = Path(__file__).with_name("histories")
 
+BUILD = "integrity"
+"""The build whose histories a recording writes: ``tests/histories/<lifecycle>/<BUILD>/``. Older
+builds' folders stay: cases they started may still be running when this build deploys."""
+
 
 def recording() -> bool:
     return os.environ.get("RECORD_HISTORIES") == "1"
 
 
 def save(folder: str, histories: dict[str, WorkflowHistory]) -> None:
-    target = HISTORIES / folder
+    target = HISTORIES / folder / BUILD
     target.mkdir(parents=True, exist_ok=True)
     for name, history in histories.items():
         (target / f"{name}.json").write_text(history.to_json(), encoding="utf-8")
+        print(f"recorded {target / name}.json ({len(history.events)} events)")
+
+
+def recorded(folder: str, expected: int) -> list[WorkflowHistory]:
+    """Every build's recorded histories of a lifecycle; the current build must have all ``expected``
+    main paths, and at least one older build must be there too (what a deploy meets)."""
+    builds = sorted(path for path in (HISTORIES / folder).iterdir() if path.is_dir())
+    current = HISTORIES / folder / BUILD
+    assert current in builds, f"tests/histories/{folder}/{BUILD}/ is missing: record this build's histories"
+    assert len(builds) >= 2, f"tests/histories/{folder}/ keeps no earlier build"
+    assert len(list(current.glob("*.json"))) == expected, (
+        f"tests/histories/{folder}/{BUILD}/ holds one history per main path ({expected})"
+    )
+    files = sorted(file for build in builds for file in build.glob("*.json"))
+    return [WorkflowHistory.from_json(f"{file.parent.name}/{file.stem}", file.read_text(encoding="utf-8")) for file in files]
 
 
 async def replay_recorded(folder: str, workflows: Sequence[type], expected: int) -> None:
-    """Replay every history recorded under ``tests/histories/<folder>``; fail on any divergence."""
-    files = sorted((HISTORIES / folder).glob("*.json"))
-    assert len(files) == expected, f"tests/histories/{folder}/ holds {len(files)} histories, expected {expected}"
+    """Replay every history recorded under ``tests/histories/<folder>/*/``; fail on any divergence."""
     replayer = Replayer(data_converter=data_converter(), workflows=list(workflows))
-    for file in files:
-        await replayer.replay_workflow(WorkflowHistory.from_json(file.stem, file.read_text(encoding="utf-8")))
+    for history in recorded(folder, expected):
+        await replayer.replay_workflow(history)

@@ -10,18 +10,18 @@ from temporalio.worker import Replayer, Worker
 
 from domain import policy
 from security.codec import data_converter
-from tests.recorded import recording, replay_recorded, save
 from tests.helpers import actor, update
+from tests.recorded import recording, replay_recorded, save
 from tests.test_import_purchase_support import (  # noqa: F401 - env, worker and close_cases are fixtures
     IMPORTER,
     begin,
     close_cases,
     env,
-    worker,
     last_code,
     new_vin,
     to_state,
     wait_for,
+    worker,
 )
 from workflows.import_purchase import ImportPurchaseWorkflow
 
@@ -63,7 +63,7 @@ async def test_main_paths_replay(client: Client, worker: Worker, env: WorkflowEn
     for history in histories:
         await replayer.replay_workflow(history)
     if recording():
-        save("import_purchase", {name: h for name, h in zip(cases, histories)})
+        save("import_purchase", {name: h for name, h in zip(cases, histories, strict=True)})
 
 
 async def test_recorded_histories_still_replay() -> None:

@@ -22,7 +22,17 @@ async def test_plate_histories_replay(client: Client, worker: Worker, env: Workf
     numbering, data, _ = await numbered(client, worker, category="historic", year=1960, historic_class="precious")
 
     buyer = new_national_id()
-    transfer = await start(client, worker, "PlateTransfer", {"vin": data["vin"], "seller": {"national_id": data["owner"]["national_id"]}, "buyer": {"national_id": buyer, "full_name": "خریدار"}}, "transfer")
+    transfer = await start(
+        client,
+        worker,
+        "PlateTransfer",
+        {
+            "vin": data["vin"],
+            "seller": {"national_id": data["owner"]["national_id"]},
+            "buyer": {"national_id": buyer, "full_name": "خریدار"},
+        },
+        "transfer",
+    )
     await complete_checklist(transfer, actor("buyer", buyer))
     await update(transfer, "confirm_presence", actor=OFFICER, party="seller")
     await update(transfer, "confirm_presence", actor=OFFICER, party="buyer")
@@ -30,7 +40,13 @@ async def test_plate_histories_replay(client: Client, worker: Worker, env: Workf
     await update(transfer, "pay_plate_fee", actor=BANK, payment_ref=f"R-{transfer.id[-30:]}", amount_rial=status["fee_rial"])
 
     vin, owner, _ = seed_vehicle()
-    service = await start(client, worker, "PlateService", {"service": "duplicate_ownership_document", "vin": vin, "owner": {"national_id": owner, "full_name": "مالک"}}, "service")
+    service = await start(
+        client,
+        worker,
+        "PlateService",
+        {"service": "duplicate_ownership_document", "vin": vin, "owner": {"national_id": owner, "full_name": "مالک"}},
+        "service",
+    )
     await complete_checklist(service, actor("applicant", owner))
     await update(service, "consent", actor=actor("owner", owner))
     await update(service, "inspect", actor=OFFICER, passed=True)
@@ -49,4 +65,3 @@ async def test_plate_histories_replay(client: Client, worker: Worker, env: Workf
 
 async def test_recorded_histories_still_replay() -> None:
     await replay_recorded("plates", PLATE_WORKFLOWS, expected=3)
-

@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterable
-from datetime import timedelta
-from pathlib import Path
+from datetime import UTC, timedelta
 
 from temporalio.client import Client, WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
@@ -21,17 +20,22 @@ from temporalio.worker import Replayer, Worker
 
 from security.codec import data_converter
 from tests.helpers import actor, signed_start, update
+from tests.recorded import recorded, save
 from tests.trade_order_support import awaiting_fee, submitted
 from workflows.trade_order import TradeOrderWorkflow
 from workflows.trade_order_amendment import TradeOrderAmendmentWorkflow
-
-RECORDED = Path(__file__).with_name("histories") / "trade_order"
 
 
 async def run_main_paths(env: WorkflowEnvironment, client: Client, worker: Worker) -> dict[str, WorkflowHistory]:
     """Registered, fee expired, permits withdrawn, voided, and a renewal; their histories by name."""
     registered, status = await awaiting_fee(client, worker)
-    await update(registered.handle, "pay_fee", actor=actor("bank", "b"), payment_ref=f"P-{registered.handle.id}", amount_rial=status["fee_rial"])
+    await update(
+        registered.handle,
+        "pay_fee",
+        actor=actor("bank", "b"),
+        payment_ref=f"P-{registered.handle.id}",
+        amount_rial=status["fee_rial"],
+    )
     await registered.handle.result()
 
     expired, _ = await awaiting_fee(client, worker)
@@ -49,8 +53,11 @@ async def run_main_paths(env: WorkflowEnvironment, client: Client, worker: Worke
     renewal_id = f"amend-{registered.handle.id}"
     renewal = await client.start_workflow(
         "TradeOrderAmendment",
-        await signed_start(renewal_id, "TradeOrderAmendment", {"order_workflow_id": registered.handle.id, "kind": "renewal"}, registered.me),
-        id=renewal_id, task_queue=worker.task_queue,
+        await signed_start(
+            renewal_id, "TradeOrderAmendment", {"order_workflow_id": registered.handle.id, "kind": "renewal"}, registered.me
+        ),
+        id=renewal_id,
+        task_queue=worker.task_queue,
     )
     while not (await renewal.query("status"))["order_number"]:
         await asyncio.sleep(0.05)
@@ -58,8 +65,13 @@ async def run_main_paths(env: WorkflowEnvironment, client: Client, worker: Worke
     await update(renewal, "pay_fee", actor=actor("bank", "b"), payment_ref=f"R-{renewal.id}", amount_rial=status["fee_rial"])
     await renewal.result()
 
-    cases = {"registered": registered.handle, "fee_expired": expired.handle, "permits_withdrawn": withdrawn.handle,
-             "voided": voided.handle, "renewal": renewal}
+    cases = {
+        "registered": registered.handle,
+        "fee_expired": expired.handle,
+        "permits_withdrawn": withdrawn.handle,
+        "voided": voided.handle,
+        "renewal": renewal,
+    }
     return {name: await handle.fetch_history() for name, handle in cases.items()}
 
 
@@ -80,32 +92,30 @@ async def test_main_paths_replay_deterministically(env: WorkflowEnvironment, cli
 
 
 async def test_recorded_histories_still_replay() -> None:
-    files = sorted(RECORDED.glob("*.json"))
-    assert len(files) == 5, "tests/histories/trade_order/ holds one history per main path"
-    histories = [WorkflowHistory.from_json(f.stem, f.read_text(encoding="utf-8")) for f in files]
-    assert await replay(histories) == {}
+    assert await replay(recorded("trade_order", expected=5)) == {}
 
 
 async def _record() -> None:
-    from settings import find_binary
-    from tests.conftest import EUR_RATE
     import os
     import tempfile
     import uuid
-    from datetime import datetime, timezone
+    from datetime import datetime
+
+    from settings import find_binary
+    from tests.conftest import EUR_RATE
 
     os.environ["DATABASE_URL"] = f"sqlite:///{tempfile.mkdtemp()}/registry.sqlite3"
     from tests import trust_material
 
     trust_material.install()
+    import tests.helpers
     from registry.db import migrate
     from registry.refdata import DEFAULT_REFDATA, load_refdata_file, set_rate
     from worker import build_worker, ensure_search_attributes
-    import tests.helpers
 
     migrate()
     load_refdata_file(DEFAULT_REFDATA)
-    set_rate("EUR", EUR_RATE, datetime(2020, 1, 1, tzinfo=timezone.utc))
+    set_rate("EUR", EUR_RATE, datetime(2020, 1, 1, tzinfo=UTC))
     async with await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=find_binary("temporal-test-server"), data_converter=data_converter()
     ) as env:
@@ -113,10 +123,7 @@ async def _record() -> None:
         tests.helpers.SERVER = env
         async with build_worker(env.client, f"record-{uuid.uuid4()}") as worker:
             histories = await run_main_paths(env, env.client, worker)
-    RECORDED.mkdir(parents=True, exist_ok=True)
-    for name, history in histories.items():
-        (RECORDED / f"{name}.json").write_text(history.to_json(), encoding="utf-8")
-        print(f"recorded {RECORDED / name}.json ({len(history.events)} events)")
+    save("trade_order", histories)
 
 
 if __name__ == "__main__":
