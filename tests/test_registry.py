@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from pathlib import Path
 
 from sqlalchemy import create_engine, inspect
 
@@ -17,9 +16,10 @@ def _migrate_in_a_process(url: str) -> None:
     migrate(url)
 
 
-def test_processes_starting_together_migrate_a_fresh_database_once(tmp_path: Path) -> None:
-    """The worker, the demo and the CLI all migrate at start; on a fresh machine they race."""
-    url = f"sqlite:///{tmp_path / 'fresh.sqlite3'}"
+def test_processes_starting_together_migrate_a_fresh_database_once(empty_database: str) -> None:
+    """The worker, the demo and the CLI all migrate at start; on a fresh machine they race (a file
+    lock on SQLite, an advisory lock on PostgreSQL)."""
+    url = empty_database
     context = multiprocessing.get_context("spawn")
     processes = [context.Process(target=_migrate_in_a_process, args=(url,)) for _ in range(4)]
     for p in processes:
