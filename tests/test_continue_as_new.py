@@ -12,7 +12,7 @@ import uuid
 
 from sqlalchemy import select
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client, WorkflowFailureError
+from temporalio.client import Client, WorkflowFailureError, WorkflowUpdateFailedError
 from temporalio.worker import Worker
 
 from domain import policy
@@ -41,14 +41,20 @@ async def test_a_case_of_1500_commands_continues_as_new_and_keeps_everything(cli
     semaphore = asyncio.Semaphore(16)
     first_token = await signed(handle, "save_main_info", {"actor": case.me, "proforma_number": "PF-0"})
 
+    moved: list[int] = []
+
     async def save(n: int) -> None:
         async with semaphore:
-            command = (
-                first_token
-                if n == 0
-                else await signed(handle, "save_main_info", {"actor": case.me, "proforma_number": f"PF-{n}"})
-            )
-            result = await handle.execute_update("save_main_info", command)
+            for _ in range(100):
+                fields = {"actor": case.me, "proforma_number": f"PF-{n}"}
+                command = first_token if n == 0 else await signed(handle, "save_main_info", fields)
+                try:
+                    result = await handle.execute_update("save_main_info", command)
+                    break
+                except WorkflowUpdateFailedError as err:  # as a client does: try again once the run moved on
+                    assert "moving to a new run" in str(err.cause), err.cause
+                    moved.append(n)
+                    await asyncio.sleep(0.05)
             assert "history" not in result and len(result["events"]) == 1
 
     await asyncio.gather(*(save(n) for n in range(COMMANDS)))
@@ -58,6 +64,7 @@ async def test_a_case_of_1500_commands_continues_as_new_and_keeps_everything(cli
     assert [e["event"] for e in status["history"]] == ["save_main_info"] * COMMANDS
 
     runs = await runs_of(client, handle.id)
+    assert moved, "no command met the run moving on: the test did not exercise it"
     assert len(runs) >= COMMANDS // policy.CONTINUE_AS_NEW_AFTER_UPDATES + 1
     for run_id in runs:
         events = (await client.get_workflow_handle(handle.id, run_id=run_id).fetch_history()).events

@@ -253,6 +253,8 @@ class Case:
         """This run continues an earlier one: the start was verified and its steps done there."""
         self._start: Any = None
         self._commands_this_run = 0
+        self.continuing = False
+        """The run is about to continue as new: validators turn new commands away until it has."""
         self.alerts: list[str] = []
         """Activities of this case failing for longer than the alert bound, still retrying."""
         self.update_roles = update_roles
@@ -355,6 +357,9 @@ class Case:
             before_state(command)
         if self.busy:
             raise rejection(f"{update}: the case is busy with {self.busy}; try again when it ends")
+        if self.continuing and self.validating:
+            # New commands wait for the new run, or the run could never fall idle to move on.
+            raise rejection(f"{update}: the case is moving to a new run (continue-as-new); try again in a moment")
         if not any(event.id == update for event in self.machine.enabled_events()):
             reason = self.why_disabled(update) if update in {e.id for e in self.machine.allowed_events} else None
             if reason:
@@ -634,8 +639,14 @@ class Case:
         derived from the state). Commands arriving meanwhile finish here first; the server hands
         later ones to the new run.
         """
-        await workflow.wait_condition(lambda: not self.busy and workflow.all_handlers_finished())
-        await self._write_audit()
+        self.continuing = True
+        while True:
+            await workflow.wait_condition(lambda: not self.busy and workflow.all_handlers_finished())
+            await self._write_audit()
+            # Commands accepted while the audit was written ran meanwhile: audit theirs too, so
+            # nothing is carried unwritten (from here to continue_as_new nothing else runs).
+            if not self._unaudited and not self.busy and workflow.all_handlers_finished():
+                break
         model = self.machine.model
         carried: dict[str, Any] = {
             "start": self._start,
