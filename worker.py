@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
@@ -191,3 +192,10 @@ async def main() -> None:
 
 if __name__ == "__main__":
     asyncio.run(main())
+    # The SDK's native client threads may still be winding down when the interpreter finalises;
+    # seen to abort the process (PyGILState_Release) after a successful --setup. Everything is
+    # done and flushed here, so leave without finalising.
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
