@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cli import cases, plates, registry, trade_order
-from cli import import_purchase, trust
+from cli import cases, import_purchase, plates, registry, trade_order, trust
 
 app = typer.Typer(no_args_is_help=True, help=__doc__, pretty_exceptions_show_locals=False)
 app.add_typer(trade_order.app, name="trade-order")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -12,11 +13,19 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.registry import PaymentRecord, add_payment
-
 from domain import policy
 from lifecycles.trade_order import InquiryOutcome, RefData, inquire, order_fee_rial
 from registry.db import session_scope
-from registry.models import ExchangeRate, FileDocument, ForeignSeller, Goods, OrderNumber, RegisteredOrder, TradeFile, VeteranCarTariff
+from registry.models import (
+    ExchangeRate,
+    FileDocument,
+    ForeignSeller,
+    Goods,
+    OrderNumber,
+    RegisteredOrder,
+    TradeFile,
+    VeteranCarTariff,
+)
 
 FILE_NUMBER_BASE = 140_000_000
 """File numbers are nine digits, counted up from here."""
@@ -38,7 +47,9 @@ def assign_file_number(request: FileNumberRequest) -> str:
     with session_scope() as session:
         row = session.scalar(select(TradeFile).where(TradeFile.workflow_id == request.workflow_id))
         if row is None:
-            row = TradeFile(workflow_id=request.workflow_id, applicant_national_id=request.applicant_national_id, created_at=request.at)
+            row = TradeFile(
+                workflow_id=request.workflow_id, applicant_national_id=request.applicant_national_id, created_at=request.at
+            )
             session.add(row)
             session.flush()
         if row.file_number is None:
@@ -91,7 +102,9 @@ def run_rules_inquiry(request: InquiryRequest) -> InquiryOutcome:
                 }
                 for t in session.scalars(select(VeteranCarTariff))
             },
-            goods={g.goods_id: {"tariff_code": g.tariff_code, "has_agency": g.has_agency} for g in session.scalars(select(Goods))},
+            goods={
+                g.goods_id: {"tariff_code": g.tariff_code, "has_agency": g.has_agency} for g in session.scalars(select(Goods))
+            },
             sellers=frozenset((s.type, s.id) for s in session.scalars(select(ForeignSeller))),
         )
     return inquire(request.file, ref, date.fromisoformat(request.today))
@@ -251,7 +264,12 @@ def settle_amendment(settlement: AmendmentSettlement) -> None:
         row.version += 1
 
 
-ACTIVITIES = [
-    assign_file_number, record_document, run_rules_inquiry, quote_order_fee, issue_order_number,
-    load_registered_order, settle_amendment,
+ACTIVITIES: list[Callable[..., Any]] = [
+    assign_file_number,
+    record_document,
+    run_rules_inquiry,
+    quote_order_fee,
+    issue_order_number,
+    load_registered_order,
+    settle_amendment,
 ]

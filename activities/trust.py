@@ -48,7 +48,11 @@ def verify_start_token(start: StartToken) -> StartActor:
         raise ApplicationError("this worker trusts no actor keys", type="NoTrustedKeys")
     try:
         actor = keys.verify(
-            start.token, namespace=start.namespace, workflow_id=start.workflow_id, update=tokens.START, now=start.at,
+            start.token,
+            namespace=start.namespace,
+            workflow_id=start.workflow_id,
+            update=tokens.START,
+            now=start.at,
             workflow_type=start.workflow_type,
         )
     except tokens.TokenRejected as err:
@@ -72,4 +76,6 @@ def spend(jti: str, start: StartToken) -> None:
                 return
     except IntegrityError:
         pass
-    raise ApplicationError("start: actor_token was already used to start a case (claim 'jti')", type=UNAUTHENTICATED, non_retryable=True)
+    raise ApplicationError(
+        "start: actor_token was already used to start a case (claim 'jti')", type=UNAUTHENTICATED, non_retryable=True
+    )

@@ -53,8 +53,14 @@ def signer(client: Client) -> ActorSigner:
 
 
 async def start_case(
-    client: Client, workflow_type: str, payload: dict[str, Any], workflow_id: str, initial_state: str, summary: str,
-    *, by: tuple[str, str],
+    client: Client,
+    workflow_type: str,
+    payload: dict[str, Any],
+    workflow_id: str,
+    initial_state: str,
+    summary: str,
+    *,
+    by: tuple[str, str],
 ) -> str:
     """Start a case on the lifecycles' task queue as ``by`` = (role, subject), with its CaseState
     and the UI summary set (the summary names no person: it is visible to every UI user)."""
@@ -105,7 +111,7 @@ def print_status(workflow_id: str, status: dict[str, Any]) -> None:
     console.print(f"[bold]{workflow_id}[/bold]  وضعیت: [cyan]{status.get('state_fa', '')}[/cyan] ({status['state']})")
     table = Table(show_header=False, box=None)
     for key, value in status.items():
-        if key in ("history", "state", "state_fa") or value in (None, [], {}):
+        if key in ("history", "events", "state", "state_fa") or value in (None, [], {}):
             continue
         if isinstance(value, dict) and key != "allowed":
             for sub, inner in value.items():  # one level down, so section dates read as Jalali too
@@ -115,9 +121,12 @@ def print_status(workflow_id: str, status: dict[str, Any]) -> None:
         table.add_row(key, readable(key, value))
     console.print(table)
     history = Table("زمان (تهران)", "رویداد", "از", "به", "کاربر", title="سوابق تغییر وضعیت")
-    for h in status.get("history", []):
+    # A status has the whole history; an update's result the transitions that command made.
+    for h in status.get("history", status.get("events", [])):
         actor = h.get("actor") or {}
-        history.add_row(jalali_datetime(parse_instant(h["at"])), h["event"], h["from"], h["to"], f"{actor.get('role')}:{actor.get('id')}")
+        history.add_row(
+            jalali_datetime(parse_instant(h["at"])), h["event"], h["from"], h["to"], f"{actor.get('role')}:{actor.get('id')}"
+        )
     console.print(history)
 
 

@@ -36,8 +36,10 @@ async def start_purchase(
     payload: dict[str, Any] = {
         "scheme_id": scheme_id,
         "applicant": {
-            "national_id": national_id, "full_name": full_name,
-            "has_driving_license": has_driving_license, "is_legal_entity": is_legal_entity,
+            "national_id": national_id,
+            "full_name": full_name,
+            "has_driving_license": has_driving_license,
+            "is_legal_entity": is_legal_entity,
         },
         "deposit": {"bank": bank, "account": account, "amount_rial": amount_rial},
     }
@@ -65,8 +67,15 @@ def start(
     console.print(
         run(
             start_purchase(
-                national_id, full_name, bank=bank, account=account, amount_rial=amount_rial, scheme_id=scheme_id,
-                has_driving_license=driving_license, is_legal_entity=legal_entity, workflow_id=workflow_id,
+                national_id,
+                full_name,
+                bank=bank,
+                account=account,
+                amount_rial=amount_rial,
+                scheme_id=scheme_id,
+                has_driving_license=driving_license,
+                is_legal_entity=legal_entity,
+                workflow_id=workflow_id,
             )
         )
     )

@@ -19,7 +19,9 @@ from lifecycles import plate_services, plates
 app = typer.Typer(no_args_is_help=True, help="Plates (شماره‌گذاری، نقل و انتقال، خدمات بعد از شماره‌گذاری).")
 numbering = typer.Typer(no_args_is_help=True, help="VehicleNumbering: a vehicle's first plate.")
 transfer = typer.Typer(no_args_is_help=True, help="PlateTransfer: a sale at the plate centre.")
-service = typer.Typer(no_args_is_help=True, help="PlateService: duplicate card/document, lost or damaged plates, part change, scrapping.")
+service = typer.Typer(
+    no_args_is_help=True, help="PlateService: duplicate card/document, lost or damaged plates, part change, scrapping."
+)
 app.add_typer(numbering, name="numbering")
 app.add_typer(transfer, name="transfer")
 app.add_typer(service, name="service")
@@ -43,7 +45,10 @@ async def start_plate_case(
 
 @numbering.command("start")
 def numbering_start(
-    payload: str = typer.Argument(..., help='{"vin", "category", "vehicle": {"kind", "production_year", "fuel"}, "owner": {"national_id", "full_name"}, ...}; - reads stdin'),
+    payload: str = typer.Argument(
+        ...,
+        help='{"vin", "category", "vehicle": {"kind", "production_year", "fuel"}, "owner": {"national_id", "full_name"}, ...}; - reads stdin',
+    ),
     workflow_id: str | None = typer.Option(None, "--id"),
 ) -> None:
     """Open a numbering case (categories: imported, auction, temporary_transit, historic, veteran)."""
@@ -56,7 +61,9 @@ def numbering_start(
 
 @transfer.command("start")
 def transfer_start(
-    payload: str = typer.Argument(..., help='{"vin", "seller": {"national_id"}, "buyer": {"national_id", "full_name"}}; - reads stdin'),
+    payload: str = typer.Argument(
+        ..., help='{"vin", "seller": {"national_id"}, "buyer": {"national_id", "full_name"}}; - reads stdin'
+    ),
     workflow_id: str | None = typer.Option(None, "--id"),
 ) -> None:
     """Open a transfer case; the registry's owner must be the seller."""
@@ -68,7 +75,9 @@ def transfer_start(
 
 @service.command("start")
 def service_start(
-    payload: str = typer.Argument(..., help='{"service", "vin", "owner": {"national_id", "full_name"}, "change"?: {...}}; - reads stdin'),
+    payload: str = typer.Argument(
+        ..., help='{"service", "vin", "owner": {"national_id", "full_name"}, "change"?: {...}}; - reads stdin'
+    ),
     workflow_id: str | None = typer.Option(None, "--id"),
 ) -> None:
     """Open a service case: duplicate_vehicle_card, duplicate_ownership_document,

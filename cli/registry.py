@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import unicodedata
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -13,7 +14,6 @@ from sqlalchemy import select
 from activities.import_purchase import erase_expired_codes
 from cli.common import console
 from domain.display import iso, jalali_datetime, rials
-from domain.identifiers import normalize_vin
 from registry.db import migrate, session_scope
 from registry.models import ExchangeRate, OutboxMessage, PlateRecord, Vehicle
 from registry.refdata import DEFAULT_REFDATA, dump_refdata, load_refdata_file, set_rate
@@ -80,11 +80,8 @@ def outbox(to: str | None = typer.Option(None, "--to", help="only messages to th
 
 def vehicle(vin: str) -> None:
     """Print the registry's record of a vehicle as one JSON object."""
-    try:
-        vin = normalize_vin(vin)  # as the registry stores it: a pasted VIN with spaces still finds the car
-    except ValueError as err:
-        console.print(f"[red]{err}[/red]")
-        raise typer.Exit(2) from None
+    # As the registry spells VINs (a pasted one with spaces or lower case still finds the car).
+    vin = unicodedata.normalize("NFKC", vin).strip().upper()
     migrate()
     with session_scope() as session:
         v = session.get(Vehicle, vin)

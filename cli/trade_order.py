@@ -13,7 +13,9 @@ from domain.identity import national_id_problem
 app = typer.Typer(no_args_is_help=True, help="Trade-order registration (ثبت سفارش).")
 
 
-async def start_trade_order(national_id: str, full_name: str, sections: dict | None = None, copied_from: str | None = None, workflow_id: str | None = None) -> str:
+async def start_trade_order(
+    national_id: str, full_name: str, sections: dict | None = None, copied_from: str | None = None, workflow_id: str | None = None
+) -> str:
     client = await connect()
     workflow_id = workflow_id or f"trade-order-{uuid.uuid4().hex[:12]}"
     payload: dict = {"applicant": {"national_id": national_id, "full_name": full_name}}
@@ -67,7 +69,12 @@ def amend(
         amendment_id = f"trade-order-amendment-{status['order_number']}-{uuid.uuid4().hex[:8]}"
         summary = f"{'ویرایش' if kind == 'edit' else 'تمدید'} ثبت سفارش {status['order_number']}"
         await start_case(
-            client, "TradeOrderAmendment", {"order_workflow_id": workflow_id, "kind": kind}, amendment_id, "Draft", summary,
+            client,
+            "TradeOrderAmendment",
+            {"order_workflow_id": workflow_id, "kind": kind},
+            amendment_id,
+            "Draft",
+            summary,
             by=("applicant", status["applicant"]["national_id"]),
         )
         handle = client.get_workflow_handle(amendment_id)

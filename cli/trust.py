@@ -33,7 +33,11 @@ def token(
         console.print(f"[red]error:[/red] {err}")
         raise typer.Exit(1) from None
     namespace = connect_config()["namespace"]
-    print(key.mint(role=role, sub=id, workflow_id=workflow_id, namespace=namespace, update=update, lifetime=timedelta(minutes=minutes)))
+    print(
+        key.mint(
+            role=role, sub=id, workflow_id=workflow_id, namespace=namespace, update=update, lifetime=timedelta(minutes=minutes)
+        )
+    )
 
 
 def codec_server(

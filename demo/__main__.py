@@ -22,7 +22,7 @@ async def main() -> None:
     for lifecycle in LIFECYCLES:
         for line in await lifecycle.run(client):
             console.print(line)
-    console.print("\nOpen the Temporal UI at http://127.0.0.1:8233 — filter with: CaseState = \"AwaitingPermit\"")
+    console.print('\nOpen the Temporal UI at http://127.0.0.1:8233 — filter with: CaseState = "AwaitingPermit"')
     console.print("Inspect a case: python starter.py status <workflow-id>;  stop everything: ./dev stop")
 
 

@@ -25,9 +25,11 @@ def actor(role: str, id: str) -> dict[str, str]:
 
 
 async def send(handle: WorkflowHandle, name: str, /, **fields: Any) -> dict[str, Any]:
-    """An update signed with the dev identity provider's key for its ``actor``."""
+    """An update signed with the dev identity provider's key for its ``actor``; the case's whole
+    status after it (the update itself returns only what changed)."""
     signer = ActorSigner.from_settings(handle._client.namespace)
-    return await handle.execute_update(name, await signer.command(handle.id, name, fields))
+    await handle.execute_update(name, await signer.command(handle.id, name, fields))
+    return await handle.query("status")
 
 
 async def wait_for_state(handle: WorkflowHandle, *states: str, timeout: float = 60) -> dict[str, Any]:

@@ -40,9 +40,11 @@ def _sms_code(workflow_id: str) -> str:
     return code
 
 
-async def _registered(client: Client, full_name: str, **options: bool) -> tuple[WorkflowHandle, str, dict]:
+async def _registered(client: Client, full_name: str, *, has_driving_license: bool = True) -> tuple[WorkflowHandle, str, dict]:
     nid = person_id()
-    workflow_id = await start_purchase(nid, full_name, bank="mellat", account=f"ESC-{nid}", **options)
+    workflow_id = await start_purchase(
+        nid, full_name, bank="mellat", account=f"ESC-{nid}", has_driving_license=has_driving_license
+    )
     handle = client.get_workflow_handle(workflow_id)
     status = await wait_for_state(handle, "Eligible", "Ineligible")
     return handle, nid, status
@@ -50,9 +52,16 @@ async def _registered(client: Client, full_name: str, **options: bool) -> tuple[
 
 async def _allocate(handle: WorkflowHandle, offering: str) -> None:
     await send(
-        handle, "allocate", actor=actor("operator", "demo-operator"), offering_id=offering, importer_id=IMPORTER,
-        model="Changan CS55 Plus", base_price_rial=BASE_PRICE, pre_customs_costs_rial=PRE_CUSTOMS,
-        delivery_due=(date.today() + timedelta(days=120)).isoformat(), estimated_final_costs_rial=3_000_000_000,
+        handle,
+        "allocate",
+        actor=actor("operator", "demo-operator"),
+        offering_id=offering,
+        importer_id=IMPORTER,
+        model="Changan CS55 Plus",
+        base_price_rial=BASE_PRICE,
+        pre_customs_costs_rial=PRE_CUSTOMS,
+        delivery_due=(date.today() + timedelta(days=120)).isoformat(),
+        estimated_final_costs_rial=3_000_000_000,
     )
 
 

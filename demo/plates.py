@@ -34,10 +34,14 @@ async def _numbered(client: Client, owner: str) -> tuple[WorkflowHandle, dict[st
         "vehicle": {"kind": "passenger_car", "production_year": date.today().year, "fuel": "petrol"},
         "owner": {"national_id": owner, "full_name": "مریم احمدی"},
     }
-    handle = client.get_workflow_handle(await start_plate_case("VehicleNumbering", data, "numbering", "شماره‌گذاری وارداتی", ("owner", owner)))
+    handle = client.get_workflow_handle(
+        await start_plate_case("VehicleNumbering", data, "numbering", "شماره‌گذاری وارداتی", ("owner", owner))
+    )
     await _documents(handle, actor("applicant", owner))
     status = await send(handle, "inspect", actor=OFFICER, passed=True, notes="اصالت خودرو تأیید شد")
-    status = await send(handle, "pay_plate_fee", actor=BANK, payment_ref=f"PLT-{uuid.uuid4().hex[:10]}", amount_rial=status["fee_rial"])
+    status = await send(
+        handle, "pay_plate_fee", actor=BANK, payment_ref=f"PLT-{uuid.uuid4().hex[:10]}", amount_rial=status["fee_rial"]
+    )
     return handle, status
 
 
@@ -49,13 +53,19 @@ async def run(client: Client) -> list[str]:
     lines.append(f"VehicleNumbering {status['state']} (plate {status['plate']}): {link(handle.id)}")
 
     data = {"vin": vin, "seller": {"national_id": seller}, "buyer": {"national_id": buyer, "full_name": "رضا کریمی"}}
-    handle = client.get_workflow_handle(await start_plate_case("PlateTransfer", data, "transfer", "نقل و انتقال", ("seller", seller)))
+    handle = client.get_workflow_handle(
+        await start_plate_case("PlateTransfer", data, "transfer", "نقل و انتقال", ("seller", seller))
+    )
     await _documents(handle, actor("seller", seller))
     await send(handle, "confirm_presence", actor=OFFICER, party="seller")
     await send(handle, "confirm_presence", actor=OFFICER, party="buyer")
     status = await send(handle, "consent", actor=actor("seller", seller))  # the owner's own token
-    status = await send(handle, "pay_plate_fee", actor=BANK, payment_ref=f"TRF-{uuid.uuid4().hex[:10]}", amount_rial=status["fee_rial"])
-    lines.append(f"PlateTransfer {status['state']} ({status['previous_plate']} kept by the seller, new plate {status['plate']}): {link(handle.id)}")
+    status = await send(
+        handle, "pay_plate_fee", actor=BANK, payment_ref=f"TRF-{uuid.uuid4().hex[:10]}", amount_rial=status["fee_rial"]
+    )
+    lines.append(
+        f"PlateTransfer {status['state']} ({status['previous_plate']} kept by the seller, new plate {status['plate']}): {link(handle.id)}"
+    )
     lines.append(f"  registry record: python starter.py vehicle {vin}")
 
     refused = {
@@ -65,23 +75,42 @@ async def run(client: Client) -> list[str]:
         "owner": {"national_id": person_id(), "full_name": "حسین رحیمی"},
         "veteran_card_percent": 40,
     }
-    handle = client.get_workflow_handle(await start_plate_case("VehicleNumbering", refused, "numbering", "شماره‌گذاری جانبازان", ("officer", OFFICER["id"])))
+    handle = client.get_workflow_handle(
+        await start_plate_case("VehicleNumbering", refused, "numbering", "شماره‌گذاری جانبازان", ("officer", OFFICER["id"]))
+    )
     status = await wait_for_state(handle, "Rejected")
     lines.append(f"VehicleNumbering {status['state']} ({'; '.join(status['rejection_reasons'])}): {link(handle.id)}")
 
     owner = actor("applicant", buyer)
     service = {"service": "duplicate_ownership_document", "vin": vin, "owner": {"national_id": buyer, "full_name": "رضا کریمی"}}
-    handle = client.get_workflow_handle(await start_plate_case("PlateService", service, "plate-service", "سند مالکیت المثنی", ("owner", buyer)))
+    handle = client.get_workflow_handle(
+        await start_plate_case("PlateService", service, "plate-service", "سند مالکیت المثنی", ("owner", buyer))
+    )
     await _documents(handle, owner)
     await send(handle, "inspect", actor=OFFICER, passed=True)
     status = await send(handle, "consent", actor=actor("owner", buyer))
-    lines.append(f"PlateService duplicate_ownership_document {status['state']} (issue from {status['notice_wait_ends']}): {link(handle.id)}")
+    lines.append(
+        f"PlateService duplicate_ownership_document {status['state']} (issue from {status['notice_wait_ends']}): {link(handle.id)}"
+    )
 
-    change = {"service": "part_change", "vin": vin, "owner": {"national_id": buyer, "full_name": "رضا کریمی"}, "change": {"part": "engine", "cylinders": 4, "fuel": "petrol"}}
-    handle = client.get_workflow_handle(await start_plate_case("PlateService", change, "plate-service", "تعویض موتور", ("owner", buyer)))
+    change = {
+        "service": "part_change",
+        "vin": vin,
+        "owner": {"national_id": buyer, "full_name": "رضا کریمی"},
+        "change": {"part": "engine", "cylinders": 4, "fuel": "petrol"},
+    }
+    handle = client.get_workflow_handle(
+        await start_plate_case("PlateService", change, "plate-service", "تعویض موتور", ("owner", buyer))
+    )
     await _documents(handle, owner)
     await send(handle, "inspect", actor=OFFICER, passed=True, notes="مجوز تعویض موتور صادر شد")
-    await send(handle, "submit_document", actor=owner, kind="part_invoice", part={"invoice_number": "INV-5521", "new": True, "cylinders": 4, "fuel": "petrol"})
+    await send(
+        handle,
+        "submit_document",
+        actor=owner,
+        kind="part_invoice",
+        part={"invoice_number": "INV-5521", "new": True, "cylinders": 4, "fuel": "petrol"},
+    )
     status = await send(handle, "inspect", actor=OFFICER, passed=True, notes="حک موتور انجام شد")
     lines.append(f"PlateService part_change {status['state']}: {link(handle.id)}")
     return lines

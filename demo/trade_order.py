@@ -31,7 +31,9 @@ async def run(client: Client) -> list[str]:
     for org in status["permits"]:
         await send(handle, "decide_permit", actor=actor("licensing_org", org), approve=True)
     status = await send(handle, "request_registration", actor=me)
-    status = await send(handle, "pay_fee", actor=actor("bank", "mellat"), payment_ref=f"PAY-{handle.id}", amount_rial=status["fee_rial"])
+    status = await send(
+        handle, "pay_fee", actor=actor("bank", "mellat"), payment_ref=f"PAY-{handle.id}", amount_rial=status["fee_rial"]
+    )
     lines.append(f"TradeOrder {status['state']} (order {status['order_number']}): {link(handle.id)}")
 
     handle, me = await _filled_and_submitted(client, "رضا کریمی")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 
 from persiantools import digits
@@ -17,7 +17,7 @@ def jalali_datetime(instant: datetime | None) -> str:
     if instant is None:
         return "—"
     if instant.tzinfo is None:
-        instant = instant.replace(tzinfo=timezone.utc)
+        instant = instant.replace(tzinfo=UTC)
     return JalaliDateTime(instant.astimezone(TEHRAN)).strftime("%Y/%m/%d %H:%M", locale="fa")
 
 
@@ -53,5 +53,5 @@ def iso(instant: datetime | None) -> str | None:
     if instant is None:
         return None
     if instant.tzinfo is None:  # SQLite hands back naive datetimes; the registry stores UTC
-        instant = instant.replace(tzinfo=timezone.utc)
-    return instant.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+        instant = instant.replace(tzinfo=UTC)
+    return instant.astimezone(UTC).isoformat().replace("+00:00", "Z")

@@ -20,7 +20,7 @@ import os
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import temporalio.converter
@@ -88,7 +88,7 @@ class PayloadKeys:
     @classmethod
     def generate(cls, key_id: str | None = None) -> PayloadKeys:
         """A fresh single random key, for dev set-up (production keys come from the key custodian)."""
-        key_id = key_id or f"{datetime.now(timezone.utc):%Y%m%d}-{secrets.token_hex(4)}"
+        key_id = key_id or f"{datetime.now(UTC):%Y%m%d}-{secrets.token_hex(4)}"
         return cls(active=key_id, keys={key_id: os.urandom(KEY_BYTES)})
 
     def to_json(self) -> str:

@@ -176,8 +176,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         asyncio.run(
             serve(
-                args.host, args.port, EncryptionCodec(keys), token, args.ui_origins or DEFAULT_UI_ORIGINS,
-                ui_token=settings.codec_ui_token(), on_started=started,
+                args.host,
+                args.port,
+                EncryptionCodec(keys),
+                token,
+                args.ui_origins or DEFAULT_UI_ORIGINS,
+                ui_token=settings.codec_ui_token(),
+                on_started=started,
             )
         )
     except KeyboardInterrupt:

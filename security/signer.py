@@ -10,7 +10,7 @@ the token's ``{role, id: sub}``).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import settings
@@ -18,7 +18,7 @@ from security.tokens import START, SigningKey
 
 
 async def wall_clock() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class ActorSigner:

@@ -106,7 +106,9 @@ def default_starter(workflow: str, input: dict[str, Any]) -> dict[str, str]:
     return actor("officer", "officer-7")
 
 
-async def signed_start(workflow_id: str, workflow: str, input: dict[str, Any], by: dict[str, str] | None = None) -> dict[str, Any]:
+async def signed_start(
+    workflow_id: str, workflow: str, input: dict[str, Any], by: dict[str, str] | None = None
+) -> dict[str, Any]:
     if "actor_token" in input:
         return input
     who = by or default_starter(workflow, input)

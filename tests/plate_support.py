@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
@@ -73,19 +73,56 @@ async def numbered(client: Client, worker: Worker, **input_extra: Any) -> tuple[
     return handle, data, status
 
 
-def seed_vehicle(*, owner: str | None = None, category: str = "imported", locked_until: datetime | None = None, fuel_card: bool = False, fuel: str = "petrol") -> tuple[str, str, str]:
+def seed_vehicle(
+    *,
+    owner: str | None = None,
+    category: str = "imported",
+    locked_until: datetime | None = None,
+    fuel_card: bool = False,
+    fuel: str = "petrol",
+) -> tuple[str, str, str]:
     """A numbered vehicle written straight into the registry: (vin, owner id, plate)."""
     from registry.db import session_scope
     from registry.models import FuelCard, Person, PlateRecord, Vehicle
 
     vin, owner = new_vin(), owner or new_national_id()
     plate = f"{10 + int(vin[-2:], 16) % 90}ل{100 + int(vin[-5:-2], 16) % 900}-{20 + int(vin[-6], 16)}"
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     with session_scope() as session:
         session.add(Person(national_id=owner, full_name="فروشنده آزمایشی"))
-        session.add(Vehicle(vin=vin, owner_national_id=owner, kind="passenger_car", production_year=2020, fuel=fuel, plate=plate, title_transfer_locked_until=locked_until))
-        session.add(PlateRecord(plate=plate, vin=vin, owner_national_id=owner, category=category, active=True, issued_at=now, workflow_id=f"seed-{vin}"))
+        session.add(
+            Vehicle(
+                vin=vin,
+                owner_national_id=owner,
+                kind="passenger_car",
+                production_year=2020,
+                fuel=fuel,
+                plate=plate,
+                title_transfer_locked_until=locked_until,
+            )
+        )
+        session.add(
+            PlateRecord(
+                plate=plate,
+                vin=vin,
+                owner_national_id=owner,
+                category=category,
+                active=True,
+                issued_at=now,
+                workflow_id=f"seed-{vin}",
+            )
+        )
         session.flush()
         if fuel_card:
-            session.add(FuelCard(card_number=f"FC{vin[-10:]}", vin=vin, owner_national_id=owner, use="private_petrol", balance_litres=40, status="active", issued_at=now))
+            session.add(
+                FuelCard(
+                    card_number=f"FC{vin[-10:]}",
+                    vin=vin,
+                    owner_national_id=owner,
+                    use="private_petrol",
+                    balance_litres=40,
+                    status="active",
+                    issued_at=now,
+                )
+            )
     return vin, owner, plate

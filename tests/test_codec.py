@@ -160,7 +160,9 @@ async def test_codec_server_token_in_the_path_for_the_web_ui() -> None:
         assert (await client.post("/ui/wrong/decode", data=as_json(encoded))).status == 401
         assert (await client.post(f"/ui/{TOKEN}/decode", data=as_json(encoded))).status == 401  # the bearer token is not it
         assert (await client.post(f"/ui/{UI_TOKEN}/encode", data=as_json(plain_payloads()))).status in (401, 404)  # never encodes
-        assert (await client.post("/decode", data=as_json(encoded), headers={"Authorization": f"Bearer {UI_TOKEN}"})).status == 401
+        assert (
+            await client.post("/decode", data=as_json(encoded), headers={"Authorization": f"Bearer {UI_TOKEN}"})
+        ).status == 401
         preflight = {"Access-Control-Request-Method": "POST", "Origin": UI_ORIGIN}
         assert (await client.options(f"/ui/{UI_TOKEN}/decode", headers=preflight)).status == 200
 

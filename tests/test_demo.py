@@ -19,13 +19,21 @@ def test_the_demo_runs_a_case_of_every_lifecycle(dev_server: WorkflowEnvironment
     worker = WorkerProcess(address, task_queue, database, tmp_path / "worker.log")
     try:
         env = dict(os.environ, TEMPORAL_ADDRESS=address, TEMPORAL_TASK_QUEUE=task_queue, DATABASE_URL=database, COLUMNS="400")
-        result = subprocess.run([sys.executable, "-m", "demo"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300)
+        result = subprocess.run(
+            [sys.executable, "-m", "demo"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300
+        )
     finally:
         worker.stop()
     assert result.returncode == 0, result.stdout + result.stderr
     for line in (
-        "TradeOrder Registered", "TradeOrder AwaitingPermit", "TradeOrder ProformaRejected",
-        "ImportPurchase Delivered", "ImportPurchase Withdrawn", "ImportPurchase Ineligible",
-        "VehicleNumbering Numbered", "PlateTransfer Transferred", "PlateService",
+        "TradeOrder Registered",
+        "TradeOrder AwaitingPermit",
+        "TradeOrder ProformaRejected",
+        "ImportPurchase Delivered",
+        "ImportPurchase Withdrawn",
+        "ImportPurchase Ineligible",
+        "VehicleNumbering Numbered",
+        "PlateTransfer Transferred",
+        "PlateService",
     ):
         assert line in result.stdout, f"{line!r} missing from the demo's output:\n{result.stdout}"

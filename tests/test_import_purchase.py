@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ast
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -28,7 +28,6 @@ from tests.test_import_purchase_support import (  # noqa: F401 - env, worker and
     begin,
     close_cases,
     env,
-    worker,
     instant,
     new_vin,
     outbox,
@@ -36,6 +35,7 @@ from tests.test_import_purchase_support import (  # noqa: F401 - env, worker and
     purchase_input,
     sign,
     to_state,
+    worker,
 )
 
 
@@ -95,7 +95,14 @@ async def test_purchase_from_registration_to_delivery(client: Client, worker: Wo
     assert final["deposit_released_at"] is not None
     assert instant(final["deposit_released_at"]) <= instant(final["deposit_release_deadline"])
     assert [h["event"] for h in final["history"]] == [
-        "found_eligible", "allocate", "sign_contract", "pay_stage", "customs_arrival", "pay_stage", "deliver", "deposit_released",
+        "found_eligible",
+        "allocate",
+        "sign_contract",
+        "pay_stage",
+        "customs_arrival",
+        "pay_stage",
+        "deliver",
+        "deposit_released",
     ]
     with session_scope() as session:
         vehicle = session.get(Vehicle, vin)
@@ -106,9 +113,9 @@ async def test_purchase_from_registration_to_delivery(client: Client, worker: Wo
         assert not session.get(SchemeRegistration, handle.id).open
         assert session.get(Allocation, handle.id).active
         assert {p.purpose for p in session.scalars(select(Payment).where(Payment.workflow_id == handle.id))} == {
-            "import_purchase_stage_2", "import_purchase_stage_3",
+            "import_purchase_stage_2",
+            "import_purchase_stage_3",
         }
-
 
 
 async def test_every_failed_rule_is_a_reason_and_the_deposit_is_released(client: Client, worker: Worker) -> None:
@@ -116,10 +123,21 @@ async def test_every_failed_rule_is_a_reason_and_the_deposit_is_released(client:
     first, _ = await begin(client, worker, nid)  # an open case in the scheme
     assert (await first.query("status"))["state"] == "Eligible"
     with session_scope() as session:
-        session.add(PlateRecord(plate=f"11ب{nid[-5:]}", vin=new_vin(), owner_national_id=nid, category="imported",
-                                active=True, issued_at=datetime.now(timezone.utc), workflow_id="seed"))
+        session.add(
+            PlateRecord(
+                plate=f"11ب{nid[-5:]}",
+                vin=new_vin(),
+                owner_national_id=nid,
+                category="imported",
+                active=True,
+                issued_at=datetime.now(UTC),
+                workflow_id="seed",
+            )
+        )
     handle, _ = await begin(
-        client, worker, nid,
+        client,
+        worker,
+        nid,
         applicant={"has_driving_license": False, "is_legal_entity": True},
         deposit={"bank": "bank-not-approved", "amount_rial": 1_000_000},
     )
@@ -127,7 +145,14 @@ async def test_every_failed_rule_is_a_reason_and_the_deposit_is_released(client:
     assert status["state"] == "Ineligible"
     reasons = " | ".join(status["ineligible_reasons"])
     assert len(status["ineligible_reasons"]) == 6, reasons
-    for words in ("legal entities", "driving licence", "active plate", "another sale scheme", "approved escrow bank", "5000000000"):
+    for words in (
+        "legal entities",
+        "driving licence",
+        "active plate",
+        "another sale scheme",
+        "approved escrow bank",
+        "5000000000",
+    ):
         assert words in reasons
     assert status["allowed"] == []
 
@@ -151,22 +176,48 @@ async def test_the_licence_registry_overrides_the_declaration(client: Client, wo
     assert status["ineligible_reasons"] == ["the applicant has no driving licence"]
 
 
-async def test_validators_reject_wrong_state_role_identity_and_input(client: Client, worker: Worker, env: WorkflowEnvironment) -> None:
+async def test_validators_reject_wrong_state_role_identity_and_input(
+    client: Client, worker: Worker, env: WorkflowEnvironment
+) -> None:
     handle, nid = await begin(client, worker)
     me = actor("applicant", nid)
     assert "not allowed in state Eligible" in await rejected(handle, "sign_contract", actor=me)
     assert "role 'applicant' may not" in await rejected(handle, "pay_stage", actor=me, stage="2", payment_ref="X", amount_rial=1)
     assert "role 'applicant' may not" in await rejected(
-        handle, "allocate", actor=me, offering_id="o", importer_id=IMPORTER, model="m", base_price_rial=1,
-        pre_customs_costs_rial=0, delivery_due="2099-01-01", estimated_final_costs_rial=0,
+        handle,
+        "allocate",
+        actor=me,
+        offering_id="o",
+        importer_id=IMPORTER,
+        model="m",
+        base_price_rial=1,
+        pre_customs_costs_rial=0,
+        delivery_due="2099-01-01",
+        estimated_final_costs_rial=0,
     )
     assert "in the past" in await rejected(
-        handle, "allocate", actor=actor("operator", "op"), offering_id="o", importer_id=IMPORTER, model="m",
-        base_price_rial=1, pre_customs_costs_rial=0, delivery_due="2001-01-01", estimated_final_costs_rial=0,
+        handle,
+        "allocate",
+        actor=actor("operator", "op"),
+        offering_id="o",
+        importer_id=IMPORTER,
+        model="m",
+        base_price_rial=1,
+        pre_customs_costs_rial=0,
+        delivery_due="2001-01-01",
+        estimated_final_costs_rial=0,
     )
     assert "base_price_rial" in await rejected(
-        handle, "allocate", actor=actor("operator", "op"), offering_id="o", importer_id=IMPORTER, model="m",
-        base_price_rial=-5, pre_customs_costs_rial=0, delivery_due="2099-01-01", estimated_final_costs_rial=0,
+        handle,
+        "allocate",
+        actor=actor("operator", "op"),
+        offering_id="o",
+        importer_id=IMPORTER,
+        model="m",
+        base_price_rial=-5,
+        pre_customs_costs_rial=0,
+        delivery_due="2099-01-01",
+        estimated_final_costs_rial=0,
     )
     assert "invalid input" in await rejected(handle, "request_withdrawal_code", actor=me, extra=1)
     await allocate(handle, env)
@@ -174,7 +225,9 @@ async def test_validators_reject_wrong_state_role_identity_and_input(client: Cli
     assert "only the registered applicant" in await rejected(handle, "sign_contract", actor=stranger)
     assert "only the escrow bank" in await rejected(handle, "deposit_unblocked", actor=actor("bank", "tejarat"))
     assert (await update(handle, "sign_contract", actor=me))["state"] == "Signed"
-    assert "base price plus pre-customs" in await rejected(handle, "pay_stage", actor=BANK, stage="2", payment_ref="S2", amount_rial=BASE_PRICE)
+    assert "base price plus pre-customs" in await rejected(
+        handle, "pay_stage", actor=BANK, stage="2", payment_ref="S2", amount_rial=BASE_PRICE
+    )
     assert "stage 3 is paid in state AtCustoms" in await rejected(
         handle, "pay_stage", actor=BANK, stage="3", payment_ref="S3", amount_rial=FINAL_COSTS
     )
@@ -190,9 +243,11 @@ async def test_validators_reject_wrong_state_role_identity_and_input(client: Cli
     )
     assert (await handle.query("status"))["history"] == history
 
-    assert "only the allocated importer" in await rejected(handle, "customs_arrival", actor=actor("importer", "other-importer"), final_costs_rial=5)
+    assert "only the allocated importer" in await rejected(
+        handle, "customs_arrival", actor=actor("importer", "other-importer"), final_costs_rial=5
+    )
     status = await update(handle, "customs_arrival", actor=actor("importer", IMPORTER), final_costs_rial=FINAL_COSTS)
-    assert status["allowed"] == ["pay_stage", "request_withdrawal_code", "deposit_unblocked"]
+    assert status["allowed"] == ["pay_stage", "request_withdrawal_code", "deposit_unblocked", "abort"]
     assert "must equal final_costs_rial" in await rejected(
         handle, "pay_stage", actor=BANK, stage="3", payment_ref="S3", amount_rial=FINAL_COSTS - 1
     )
@@ -212,7 +267,9 @@ async def test_invalid_input_fails_the_workflow(client: Client, worker: Worker) 
     assert "national id" in str(err.value.cause)
 
 
-async def test_deposit_taken_out_of_escrow_voids_the_registration(client: Client, worker: Worker, env: WorkflowEnvironment) -> None:
+async def test_deposit_taken_out_of_escrow_voids_the_registration(
+    client: Client, worker: Worker, env: WorkflowEnvironment
+) -> None:
     handle, nid = await begin(client, worker)
     await to_state(handle, env, nid, "Contracted")
     status = await update(handle, "deposit_unblocked", actor=actor("bank", "mellat"))
@@ -231,8 +288,17 @@ async def test_an_active_plate_at_delivery_ends_the_purchase(client: Client, wor
     handle, nid = await begin(client, worker)
     await to_state(handle, env, nid, "AwaitingDelivery")
     with session_scope() as session:
-        session.add(PlateRecord(plate=f"22ج{nid[-5:]}", vin=new_vin(), owner_national_id=nid, category="imported",
-                                active=True, issued_at=datetime.now(timezone.utc), workflow_id="seed"))
+        session.add(
+            PlateRecord(
+                plate=f"22ج{nid[-5:]}",
+                vin=new_vin(),
+                owner_national_id=nid,
+                category="imported",
+                active=True,
+                issued_at=datetime.now(UTC),
+                workflow_id="seed",
+            )
+        )
     vin = new_vin()
     status = await update(handle, "deliver", actor=actor("importer", IMPORTER), vin=vin)
     assert status["state"] == "Ineligible"
@@ -257,7 +323,11 @@ def test_policy_numbers_are_formatted_from_the_policy_not_typed() -> None:
     assert not typed, typed
     rules = ast.parse((root / "lifecycles/import_purchase.py").read_text(encoding="utf-8"))
     literal_months = [
-        ast.unparse(n) for n in ast.walk(rules)
-        if isinstance(n, ast.BinOp) and isinstance(n.op, ast.FloorDiv) and isinstance(n.right, ast.Constant) and n.right.value == 30
+        ast.unparse(n)
+        for n in ast.walk(rules)
+        if isinstance(n, ast.BinOp)
+        and isinstance(n.op, ast.FloorDiv)
+        and isinstance(n.right, ast.Constant)
+        and n.right.value == 30
     ]
     assert not literal_months, literal_months

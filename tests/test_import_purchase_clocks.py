@@ -28,18 +28,20 @@ from tests.test_import_purchase_support import (  # noqa: F401 - env, worker and
     begin,
     close_cases,
     env,
-    worker,
     instant,
     new_vin,
     outbox,
     pay_final,
     to_state,
+    worker,
 )
 
 PER_PERIOD = BASE_PRICE * 57 // 1000  # 5.7% of the base price
 
 
-async def test_delay_penalty_grows_per_started_period_and_cancel_after_90_days(client: Client, worker: Worker, env: WorkflowEnvironment) -> None:
+async def test_delay_penalty_grows_per_started_period_and_cancel_after_90_days(
+    client: Client, worker: Worker, env: WorkflowEnvironment
+) -> None:
     handle, nid = await begin(client, worker)
     me = actor("applicant", nid)
     status = await to_state(handle, env, nid, "AwaitingDelivery", due_in_days=365)
@@ -116,7 +118,10 @@ async def test_a_release_past_72_hours_raises_an_alert_and_still_completes(env: 
     activities = [a for a in ACTIVITIES if a is not release_deposit] + [release_while_the_bank_is_up]
     _bank_up.clear()
     async with Worker(
-        env.client, task_queue=f"tq-{uuid.uuid4()}", workflows=[ImportPurchaseWorkflow], activities=activities,
+        env.client,
+        task_queue=f"tq-{uuid.uuid4()}",
+        workflows=[ImportPurchaseWorkflow],
+        activities=activities,
         activity_executor=ThreadPoolExecutor(max_workers=4),
     ) as bank_down:
         handle, _ = await begin(env.client, bank_down, applicant={"has_driving_license": False})

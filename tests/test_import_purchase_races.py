@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
@@ -117,7 +117,7 @@ async def test_cancel_for_delay_needs_strictly_more_than_90_days(client, worker,
 
 
 def test_the_cancel_guard_at_exactly_90_days() -> None:
-    deadline = datetime(2026, 1, 1, 20, 30, tzinfo=timezone.utc)
+    deadline = datetime(2026, 1, 1, 20, 30, tzinfo=UTC)
     exactly = deadline + policy.CANCEL_FOR_DELAY_AFTER
     assert not rules.may_cancel_for_delay(deadline, exactly)
     assert rules.may_cancel_for_delay(deadline, exactly + timedelta(microseconds=1))

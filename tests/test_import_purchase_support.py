@@ -132,15 +132,24 @@ async def today(env: WorkflowEnvironment) -> date:
     return (await env.get_current_time()).astimezone(timezone(timedelta(hours=3, minutes=30))).date()
 
 
-async def allocate(handle: WorkflowHandle, env: WorkflowEnvironment, *, due_in_days: int = 180, offering: str | None = None) -> dict[str, Any]:
+async def allocate(
+    handle: WorkflowHandle, env: WorkflowEnvironment, *, due_in_days: int = 180, offering: str | None = None
+) -> dict[str, Any]:
     """Allocate a car; each case gets an offering of its own unless one is named (modules run on
     servers with different clocks, so a shared offering would see "newer" allocations)."""
     offering = offering or f"offer-{uuid.uuid4().hex[:8]}"
     due = (await today(env)) + timedelta(days=due_in_days)
     return await update(
-        handle, "allocate", actor=actor("operator", "op-1"), offering_id=offering, importer_id=IMPORTER,
-        model="Changan CS55 Plus", base_price_rial=BASE_PRICE, pre_customs_costs_rial=PRE_CUSTOMS,
-        delivery_due=due.isoformat(), estimated_final_costs_rial=3_000_000_000,
+        handle,
+        "allocate",
+        actor=actor("operator", "op-1"),
+        offering_id=offering,
+        importer_id=IMPORTER,
+        model="Changan CS55 Plus",
+        base_price_rial=BASE_PRICE,
+        pre_customs_costs_rial=PRE_CUSTOMS,
+        delivery_due=due.isoformat(),
+        estimated_final_costs_rial=3_000_000_000,
     )
 
 
@@ -167,7 +176,9 @@ async def pay_final(handle: WorkflowHandle, nid: str) -> dict[str, Any]:
     return await pay_stage(handle, "3", f"S3-{handle.id}", FINAL_COSTS)
 
 
-async def to_state(handle: WorkflowHandle, env: WorkflowEnvironment, nid: str, target: str, **allocate_options: Any) -> dict[str, Any]:
+async def to_state(
+    handle: WorkflowHandle, env: WorkflowEnvironment, nid: str, target: str, **allocate_options: Any
+) -> dict[str, Any]:
     """Drive an Eligible case forward to ``target`` along the happy path."""
     steps = [
         ("Allocated", lambda: allocate(handle, env, **allocate_options)),

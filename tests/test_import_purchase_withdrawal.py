@@ -8,7 +8,7 @@ import hashlib
 import json
 import re
 import uuid
-from datetime import timedelta, timezone
+from datetime import UTC, timedelta
 
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
@@ -25,18 +25,20 @@ from tests.test_import_purchase_support import (  # noqa: F401 - env, worker and
     begin,
     close_cases,
     env,
-    worker,
     instant,
     last_code,
     outbox,
     to_state,
     wait_for,
+    worker,
 )
 
 
 async def wrong_code(handle, nid: str, code: str) -> str:
     try:
-        await handle.execute_update("withdraw", await signed(handle, "withdraw", {"actor": actor("applicant", nid), "code": code}))
+        await handle.execute_update(
+            "withdraw", await signed(handle, "withdraw", {"actor": actor("applicant", nid), "code": code})
+        )
     except WorkflowUpdateFailedError as err:
         assert err.cause is not None
         return err.cause.message
@@ -47,7 +49,9 @@ def other_than(code: str) -> str:
     return f"{(int(code) + 1) % 10**6:06d}"
 
 
-async def test_withdrawal_before_the_contract_is_free_and_can_be_reinstated(client: Client, worker: Worker, env: WorkflowEnvironment) -> None:
+async def test_withdrawal_before_the_contract_is_free_and_can_be_reinstated(
+    client: Client, worker: Worker, env: WorkflowEnvironment
+) -> None:
     handle, nid = await begin(client, worker)
     me = actor("applicant", nid)
     assert "request a withdrawal code first" in await rejected(handle, "withdraw", actor=me, code="123456")
@@ -73,7 +77,7 @@ async def test_withdrawal_before_the_contract_is_free_and_can_be_reinstated(clie
     assert status["withdrawal_penalty_rial"] == 0 and status["refund_rial"] == 0
     assert status["deposit_release_deadline"] and status["reinstatement_until"]
     status = await wait_for(handle, lambda s: s["deposit_released_at"] is not None)
-    assert status["allowed"] == ["reinstate"]
+    assert status["allowed"] == ["reinstate", "abort"]
     with session_scope() as session:
         assert session.get(EscrowDeposit, handle.id).status == "released"
         assert not session.get(SchemeRegistration, handle.id).open
@@ -93,7 +97,10 @@ async def test_withdrawal_before_the_contract_is_free_and_can_be_reinstated(clie
     final = await handle.result()
     assert final["state"] == "Withdrawn" and final["deposit_released_at"]
     events = [h["event"] for h in final["history"]]
-    assert events[-2:] == ["deposit_released", "reinstatement_expired"] or events[-2:] == ["reinstatement_expired", "deposit_released"]
+    assert events[-2:] == ["deposit_released", "reinstatement_expired"] or events[-2:] == [
+        "reinstatement_expired",
+        "deposit_released",
+    ]
     assert events.count("withdraw") == 2 and events.count("reinstate") == 1
 
 
@@ -119,7 +126,9 @@ async def test_withdrawal_after_the_contract_costs_five_percent(client: Client, 
     assert "given to another buyer" in message
 
 
-async def test_reinstatement_returns_to_the_state_withdrawn_from(client: Client, worker: Worker, env: WorkflowEnvironment) -> None:
+async def test_reinstatement_returns_to_the_state_withdrawn_from(
+    client: Client, worker: Worker, env: WorkflowEnvironment
+) -> None:
     handle, nid = await begin(client, worker)
     me = actor("applicant", nid)
     await to_state(handle, env, nid, "AtCustoms")
@@ -135,7 +144,9 @@ async def test_reinstatement_returns_to_the_state_withdrawn_from(client: Client,
         assert session.get(EscrowDeposit, handle.id).status == "blocked"
 
 
-async def test_a_code_expires_and_is_burnt_after_too_many_wrong_attempts(client: Client, worker: Worker, env: WorkflowEnvironment) -> None:
+async def test_a_code_expires_and_is_burnt_after_too_many_wrong_attempts(
+    client: Client, worker: Worker, env: WorkflowEnvironment
+) -> None:
     handle, nid = await begin(client, worker)
     me = actor("applicant", nid)
     await update(handle, "request_withdrawal_code", actor=me)
@@ -151,7 +162,7 @@ async def test_a_code_expires_and_is_burnt_after_too_many_wrong_attempts(client:
     first, second = outbox(handle.id, "sms_code")
     # The expired code is no longer kept in clear; the fresh one is, while it may be used.
     assert first.code is None and code not in first.text and second.code == fresh
-    for attempt in range(policy.WITHDRAWAL_CODE_MAX_ATTEMPTS):
+    for _ in range(policy.WITHDRAWAL_CODE_MAX_ATTEMPTS):
         message = await wrong_code(handle, nid, other_than(fresh))
     assert "no attempts left" in message
     assert all(r.code is None and fresh not in r.text for r in outbox(handle.id, "sms_code"))  # voided: erased
@@ -193,7 +204,9 @@ def _event_texts(history: dict) -> list[tuple[str, tuple[str, ...], str]]:
 SHA256ISH = re.compile(r"(?<![0-9a-fA-F])[0-9a-fA-F]{64}(?![0-9a-fA-F])")
 
 
-async def test_neither_the_code_nor_any_hash_of_it_is_in_status_or_history(client: Client, worker: Worker, env: WorkflowEnvironment) -> None:
+async def test_neither_the_code_nor_any_hash_of_it_is_in_status_or_history(
+    client: Client, worker: Worker, env: WorkflowEnvironment
+) -> None:
     handle, nid = await begin(client, worker)
     me = actor("applicant", nid)
     status = await update(handle, "request_withdrawal_code", actor=me)
@@ -202,7 +215,10 @@ async def test_neither_the_code_nor_any_hash_of_it_is_in_status_or_history(clien
     message = await wrong_code(handle, nid, other_than(code))
     assert f"{policy.WITHDRAWAL_CODE_MAX_ATTEMPTS - 1} attempt(s) left" in message
     after = await handle.query("status")
-    assert after["history"] == before["history"] and after["withdrawal_code_attempts_left"] == policy.WITHDRAWAL_CODE_MAX_ATTEMPTS - 1
+    assert (
+        after["history"] == before["history"]
+        and after["withdrawal_code_attempts_left"] == policy.WITHDRAWAL_CODE_MAX_ATTEMPTS - 1
+    )
     digests = {getattr(hashlib, name)(code.encode()).hexdigest() for name in ("md5", "sha1", "sha256", "sha512")}
     for shown in (status, after):
         text = json.dumps(shown, ensure_ascii=False)
@@ -228,7 +244,9 @@ async def test_neither_the_code_nor_any_hash_of_it_is_in_status_or_history(clien
     assert code not in json.dumps(status, ensure_ascii=False)
 
 
-async def test_the_deposit_release_is_stamped_with_the_workflow_time(client: Client, worker: Worker, env: WorkflowEnvironment) -> None:
+async def test_the_deposit_release_is_stamped_with_the_workflow_time(
+    client: Client, worker: Worker, env: WorkflowEnvironment
+) -> None:
     handle, nid = await begin(client, worker)
     me = actor("applicant", nid)
     await update(handle, "request_withdrawal_code", actor=me)
@@ -239,4 +257,4 @@ async def test_the_deposit_release_is_stamped_with_the_workflow_time(client: Cli
     assert instant(status["deposit_release_deadline"]) == instant(left) + policy.DEPOSIT_RELEASE_WINDOW
     with session_scope() as session:
         released = session.get(EscrowDeposit, handle.id).released_at
-    assert released.replace(tzinfo=released.tzinfo or timezone.utc) == instant(left)
+    assert released.replace(tzinfo=released.tzinfo or UTC) == instant(left)

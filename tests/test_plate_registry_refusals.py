@@ -8,8 +8,8 @@ case ends ``Rejected`` through the ``registry_refused`` transition, with the rea
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -80,11 +80,15 @@ def _assert_ended(status: dict[str, Any], fragment: str, refused: str) -> dict[s
 
 async def _replays(handle: WorkflowHandle) -> None:
     await closed(handle)
-    replayer = Replayer(data_converter=data_converter(), workflows=[VehicleNumberingWorkflow, PlateTransferWorkflow, PlateServiceWorkflow])
+    replayer = Replayer(
+        data_converter=data_converter(), workflows=[VehicleNumberingWorkflow, PlateTransferWorkflow, PlateServiceWorkflow]
+    )
     await replayer.replay_workflow(await handle.fetch_history())
 
 
-async def test_service_inspection_refused_by_the_registry_ends_the_case_without_recording_it(client: Client, worker: Worker) -> None:
+async def test_service_inspection_refused_by_the_registry_ends_the_case_without_recording_it(
+    client: Client, worker: Worker
+) -> None:
     vin, owner, plate = seed_vehicle()
     data = {"service": "scrapping", "vin": vin, "owner": {"national_id": owner, "full_name": "علی رضایی"}}
     handle = await start(client, worker, "PlateService", data, "service-scrapping")
@@ -110,7 +114,9 @@ async def test_service_inspection_refused_by_the_registry_ends_the_case_without_
     await _replays(handle)
 
 
-async def test_service_fee_for_a_vehicle_scrapped_meanwhile_ends_the_case_and_names_the_payment(client: Client, worker: Worker) -> None:
+async def test_service_fee_for_a_vehicle_scrapped_meanwhile_ends_the_case_and_names_the_payment(
+    client: Client, worker: Worker
+) -> None:
     vin, owner, plate = seed_vehicle()
     data = {"service": "lost_or_stolen_plates", "vin": vin, "owner": {"national_id": owner, "full_name": "علی رضایی"}}
     handle = await start(client, worker, "PlateService", data, "service-lost")
@@ -122,7 +128,7 @@ async def test_service_fee_for_a_vehicle_scrapped_meanwhile_ends_the_case_and_na
     with session_scope() as session:
         vehicle = session.get(Vehicle, vin)
         assert vehicle is not None
-        vehicle.scrapped_at = datetime.now(timezone.utc)
+        vehicle.scrapped_at = datetime.now(UTC)
 
     ref = f"LOST-{handle.id[-36:]}"
     assert "scrapped" in await _refused(handle, "pay_fee", actor=BANK, payment_ref=ref, amount_rial=status["fee_rial"])
@@ -132,7 +138,9 @@ async def test_service_fee_for_a_vehicle_scrapped_meanwhile_ends_the_case_and_na
     assert status["payment_ref"] is None and status["result"] is None
     with session_scope() as session:
         assert session.get(VehicleServiceRecord, handle.id) is None
-        assert [r.plate for r in session.scalars(select(PlateRecord).where(PlateRecord.vin == vin, PlateRecord.active.is_(True)))] == [plate]
+        assert [
+            r.plate for r in session.scalars(select(PlateRecord).where(PlateRecord.vin == vin, PlateRecord.active.is_(True)))
+        ] == [plate]
     await _replays(handle)
 
 
@@ -167,12 +175,31 @@ async def test_numbering_fee_for_a_vin_numbered_meanwhile_ends_the_case(client: 
     await complete_checklist(handle, actor("applicant", data["owner"]["national_id"]))
     status = await update(handle, "inspect", actor=OFFICER, passed=True)
     assert status["state"] == "AwaitingFee"
-    other, now = new_national_id(), datetime.now(timezone.utc)
+    other, now = new_national_id(), datetime.now(UTC)
     with session_scope() as session:  # another case numbered the same VIN meanwhile
         session.add(Person(national_id=other, full_name="دیگری"))
-        session.add(Vehicle(vin=data["vin"], owner_national_id=other, kind="passenger_car", production_year=2020, fuel="petrol", plate="11ب111-11"))
+        session.add(
+            Vehicle(
+                vin=data["vin"],
+                owner_national_id=other,
+                kind="passenger_car",
+                production_year=2020,
+                fuel="petrol",
+                plate="11ب111-11",
+            )
+        )
         session.flush()
-        session.add(PlateRecord(plate="11ب111-11", vin=data["vin"], owner_national_id=other, category="imported", active=True, issued_at=now, workflow_id=f"other-{handle.id}"))
+        session.add(
+            PlateRecord(
+                plate="11ب111-11",
+                vin=data["vin"],
+                owner_national_id=other,
+                category="imported",
+                active=True,
+                issued_at=now,
+                workflow_id=f"other-{handle.id}",
+            )
+        )
 
     message = await _refused(handle, "pay_plate_fee", actor=BANK, payment_ref=f"PLT-{handle.id}", amount_rial=status["fee_rial"])
     assert "numbered meanwhile" in message

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -20,7 +20,9 @@ from tests.helpers import actor, new_national_id, rejected, start, update
 from tests.plate_support import BANK, OFFICER, complete_checklist, seed_vehicle, settled
 
 
-async def _service(client: Client, worker: Worker, service: str, *, category: str = "imported", fuel_card: bool = False, **extra: Any) -> tuple[WorkflowHandle, str, dict[str, str]]:
+async def _service(
+    client: Client, worker: Worker, service: str, *, category: str = "imported", fuel_card: bool = False, **extra: Any
+) -> tuple[WorkflowHandle, str, dict[str, str]]:
     vin, owner, _ = seed_vehicle(category=category, fuel_card=fuel_card)
     data = {"service": service, "vin": vin, "owner": {"national_id": owner, "full_name": "علی رضایی"}, **extra}
     handle = await start(client, worker, "PlateService", data, f"service-{service}")
@@ -33,10 +35,12 @@ async def _service(client: Client, worker: Worker, service: str, *, category: st
 def test_notice_wait_ends_after_more_than_ten_days() -> None:
     ends = notice_wait_ends(date(2026, 3, 1))
     # 00:00 Tehran on 12 March = 20:30 UTC on 11 March: ten whole days after 1 March have passed.
-    assert ends == datetime(2026, 3, 11, 20, 30, tzinfo=timezone.utc)
+    assert ends == datetime(2026, 3, 11, 20, 30, tzinfo=UTC)
 
 
-async def test_duplicate_ownership_document_waits_more_than_ten_days_after_the_notice(client: Client, worker: Worker, env: WorkflowEnvironment) -> None:
+async def test_duplicate_ownership_document_waits_more_than_ten_days_after_the_notice(
+    client: Client, worker: Worker, env: WorkflowEnvironment
+) -> None:
     handle, _, owner = await _service(client, worker, "duplicate_ownership_document")
     await update(handle, "inspect", actor=OFFICER, passed=True)
     status = await complete_checklist(handle, owner)
@@ -76,7 +80,13 @@ async def test_engine_change_permit_invoice_and_reinspection(client: Client, wor
     handle, vin, owner = await _service(client, worker, "part_change", change=change)
     status = await complete_checklist(handle, owner)
     assert "part_invoice" in status["checklist"] and status["checklist"]["part_invoice"] is False
-    assert "not on this case's checklist" in await rejected(handle, "submit_document", actor=owner, kind="part_invoice", part={"invoice_number": "F1", "new": True, "cylinders": 4, "fuel": "petrol"})
+    assert "not on this case's checklist" in await rejected(
+        handle,
+        "submit_document",
+        actor=owner,
+        kind="part_invoice",
+        part={"invoice_number": "F1", "new": True, "cylinders": 4, "fuel": "petrol"},
+    )
     status = await update(handle, "inspect", actor=OFFICER, passed=True)
     assert status["state"] == "Permitted"
     bad = [
@@ -87,7 +97,13 @@ async def test_engine_change_permit_invoice_and_reinspection(client: Client, wor
     ]
     for part, message in bad:
         assert message in await rejected(handle, "submit_document", actor=owner, kind="part_invoice", part=part)
-    await update(handle, "submit_document", actor=owner, kind="part_invoice", part={"invoice_number": "F1", "new": True, "cylinders": 4, "fuel": "petrol"})
+    await update(
+        handle,
+        "submit_document",
+        actor=owner,
+        kind="part_invoice",
+        part={"invoice_number": "F1", "new": True, "cylinders": 4, "fuel": "petrol"},
+    )
     status = await update(handle, "inspect", actor=OFFICER, passed=True)
     assert status["state"] == "Completed"
     assert status["result"]["new_part"]["invoice_number"] == "F1"
@@ -97,8 +113,20 @@ async def test_failed_reinspection_rejects(client: Client, worker: Worker) -> No
     handle, _, owner = await _service(client, worker, "part_change", change={"part": "body", "body_type": "sedan-4d"})
     await complete_checklist(handle, owner)
     await update(handle, "inspect", actor=OFFICER, passed=True)
-    assert "same system and type" in await rejected(handle, "submit_document", actor=owner, kind="part_invoice", part={"invoice_number": "B1", "new": True, "body_type": "hatchback"})
-    await update(handle, "submit_document", actor=owner, kind="part_invoice", part={"invoice_number": "B1", "new": True, "body_type": "sedan-4d"})
+    assert "same system and type" in await rejected(
+        handle,
+        "submit_document",
+        actor=owner,
+        kind="part_invoice",
+        part={"invoice_number": "B1", "new": True, "body_type": "hatchback"},
+    )
+    await update(
+        handle,
+        "submit_document",
+        actor=owner,
+        kind="part_invoice",
+        part={"invoice_number": "B1", "new": True, "body_type": "sedan-4d"},
+    )
     status = await update(handle, "inspect", actor=OFFICER, passed=False, notes="welded halves")
     assert status["state"] == "Rejected" and "re-inspection failed" in status["rejection_reasons"][0]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -20,7 +20,6 @@ from tests.helpers import actor, new_national_id, rejected, start, update
 from tests.plate_support import BANK, OFFICER, closed, complete_checklist, numbered, numbering_input, seed_vehicle, settled
 
 
-
 @pytest.fixture
 async def now(env: WorkflowEnvironment) -> datetime:
     """The test server's clock: the workflows judge ages and locks by it, not the wall clock."""
@@ -30,12 +29,21 @@ async def now(env: WorkflowEnvironment) -> datetime:
 # --- numbering ---
 
 
-async def test_imported_car_is_numbered_with_a_unique_plate_in_the_registry(client: Client, worker: Worker, now: datetime, capsys: pytest.CaptureFixture[str]) -> None:
+async def test_imported_car_is_numbered_with_a_unique_plate_in_the_registry(
+    client: Client, worker: Worker, now: datetime, capsys: pytest.CaptureFixture[str]
+) -> None:
     handle, data, status = await numbered(client, worker, year=now.year)
     assert status["state"] == "Numbered"
     assert PLATE_PATTERN.match(status["plate"]) and status["plate"].endswith("-" + policy.PLATE_DEFAULT_REGION_CODE)
     assert status["fee_rial"] == policy.PLATE_FEE_RIAL["imported"]
-    assert set(status["checklist"]) == {"kardex", "customs_documents", "government_dues_receipt", "third_party_insurance", "identity_document", "residence_proof"}
+    assert set(status["checklist"]) == {
+        "kardex",
+        "customs_documents",
+        "government_dues_receipt",
+        "third_party_insurance",
+        "identity_document",
+        "residence_proof",
+    }
     assert [h["event"] for h in status["history"]][-2:] == ["checklist_complete", "pay_plate_fee"]
     with session_scope() as session:
         vehicle = session.get(Vehicle, data["vin"])
@@ -59,7 +67,9 @@ async def test_plate_allocation_is_idempotent_per_workflow(now: datetime) -> Non
     from tests.plate_support import new_vin
 
     vin, owner = new_vin(), new_national_id()
-    request = NumberingRequest("wf-idem-" + vin, vin, "veteran", "22", owner, "x", "passenger_car", now.year, "petrol", datetime.now(timezone.utc))
+    request = NumberingRequest(
+        "wf-idem-" + vin, vin, "veteran", "22", owner, "x", "passenger_car", now.year, "petrol", datetime.now(UTC)
+    )
     first = number_vehicle(request)
     assert number_vehicle(request) == first
     assert re.fullmatch(r"[1-9]\dژ[1-9]\d{2}-22", first)
@@ -81,14 +91,18 @@ async def test_numbering_validators_refuse_without_changing_the_case(client: Cli
     assert "invalid input" in await rejected(handle, "submit_document", actor=owner, kind="kardex", extra=1)
     await complete_checklist(handle, OFFICER)
     status = await update(handle, "inspect", actor=OFFICER, passed=True)
-    assert "amount_rial must equal" in await rejected(handle, "pay_plate_fee", actor=BANK, payment_ref="P1", amount_rial=status["fee_rial"] - 1)
+    assert "amount_rial must equal" in await rejected(
+        handle, "pay_plate_fee", actor=BANK, payment_ref="P1", amount_rial=status["fee_rial"] - 1
+    )
 
 
 async def test_failed_inspection_rejects_with_the_officers_notes(client: Client, worker: Worker, now: datetime) -> None:
     data = numbering_input(year=now.year)
     handle = await start(client, worker, "VehicleNumbering", data, "numbering")
     status = await update(handle, "inspect", actor=OFFICER, passed=False, notes="VIN plate tampered")
-    assert status["state"] == "Rejected" and status["rejection_reasons"] == ["the officer's inspection failed: VIN plate tampered"]
+    assert status["state"] == "Rejected" and status["rejection_reasons"] == [
+        "the officer's inspection failed: VIN plate tampered"
+    ]
 
 
 async def test_malformed_input_refuses_the_start(client: Client, worker: Worker, now: datetime) -> None:
@@ -126,7 +140,17 @@ CASES = [
 
 
 @pytest.mark.parametrize("category,kind,age,extra,is_rejected,fragment", CASES)
-async def test_numbering_rules(client: Client, worker: Worker, now: datetime, category: str, kind: str, age: int, extra: dict, is_rejected: bool, fragment: str) -> None:
+async def test_numbering_rules(
+    client: Client,
+    worker: Worker,
+    now: datetime,
+    category: str,
+    kind: str,
+    age: int,
+    extra: dict,
+    is_rejected: bool,
+    fragment: str,
+) -> None:
     data = numbering_input(category, kind=kind, year=now.year - age, **extra)
     handle = await start(client, worker, "VehicleNumbering", data, "numbering")
     status = await settled(handle)
@@ -161,7 +185,11 @@ async def test_a_vin_already_numbered_is_rejected(client: Client, worker: Worker
 
 
 def transfer_input(vin: str, seller: str, buyer: str | None = None) -> dict:
-    return {"vin": vin, "seller": {"national_id": seller}, "buyer": {"national_id": buyer or new_national_id(), "full_name": "سارا محمدی"}}
+    return {
+        "vin": vin,
+        "seller": {"national_id": seller},
+        "buyer": {"national_id": buyer or new_national_id(), "full_name": "سارا محمدی"},
+    }
 
 
 async def _ready_transfer(client: Client, worker: Worker, data: dict) -> object:
@@ -170,7 +198,9 @@ async def _ready_transfer(client: Client, worker: Worker, data: dict) -> object:
     await update(handle, "confirm_presence", actor=OFFICER, party="seller")
     status = await update(handle, "confirm_presence", actor=OFFICER, party="buyer")
     # Documents and both parties present: still Open until the owner consents with their own token.
-    assert status["state"] == "Open" and status["missing"] == ["the owner's consent (update consent, with the seller's own token)"]
+    assert status["state"] == "Open" and status["missing"] == [
+        "the owner's consent (update consent, with the seller's own token)"
+    ]
     status = await update(handle, "consent", actor=actor("seller", data["seller"]["national_id"]))
     assert status["state"] == "AwaitingFee" and status["consent"]["by"] == data["seller"]["national_id"]
     return handle
@@ -181,7 +211,9 @@ async def test_transfer_moves_owner_plate_and_fuel_card_to_the_buyer(client: Cli
     data = transfer_input(vin, seller)
     buyer = data["buyer"]["national_id"]
     handle = await _ready_transfer(client, worker, data)
-    status = await update(handle, "pay_plate_fee", actor=BANK, payment_ref=f"TR-{handle.id}", amount_rial=policy.PLATE_TRANSFER_FEE_RIAL)
+    status = await update(
+        handle, "pay_plate_fee", actor=BANK, payment_ref=f"TR-{handle.id}", amount_rial=policy.PLATE_TRANSFER_FEE_RIAL
+    )
     assert status["state"] == "Transferred"
     assert status["previous_plate"] == old_plate and status["plate"] != old_plate and PLATE_PATTERN.match(status["plate"])
     assert status["fuel_card_moved"] is True
@@ -207,7 +239,9 @@ async def test_transfer_validators(client: Client, worker: Worker) -> None:
     await update(handle, "confirm_presence", actor=OFFICER, party="seller")
     assert "already confirmed" in await rejected(handle, "confirm_presence", actor=OFFICER, party="seller")
     assert "not on this case's checklist" in await rejected(handle, "submit_document", actor=OFFICER, kind="kardex")
-    assert "seller or the buyer" in await rejected(handle, "submit_document", actor=actor("applicant", new_national_id()), kind="vehicle_card")
+    assert "seller or the buyer" in await rejected(
+        handle, "submit_document", actor=actor("applicant", new_national_id()), kind="vehicle_card"
+    )
     status = await update(handle, "submit_document", actor=actor("applicant", seller), kind="vehicle_card")
     assert status["checklist"]["vehicle_card"] is True
 
@@ -228,7 +262,9 @@ async def test_transfer_of_someone_elses_vehicle_is_rejected(client: Client, wor
     vin, _, _ = seed_vehicle()
     handle = await start(client, worker, "PlateTransfer", transfer_input(vin, new_national_id()), "transfer")
     status = await settled(handle)
-    assert status["state"] == "Rejected" and status["rejection_reasons"] == ["the registry records another owner for this vehicle"]
+    assert status["state"] == "Rejected" and status["rejection_reasons"] == [
+        "the registry records another owner for this vehicle"
+    ]
 
 
 async def test_title_lock_rejects_a_transfer_until_it_ends(client: Client, worker: Worker, now: datetime) -> None:
@@ -254,5 +290,7 @@ async def test_a_numbered_car_can_be_transferred(client: Client, worker: Worker,
     _, data, status = await numbered(client, worker, year=now.year, category="veteran", veteran_card_percent=70)
     assert "ژ" in status["plate"]
     handle = await _ready_transfer(client, worker, transfer_input(data["vin"], data["owner"]["national_id"]))
-    status = await update(handle, "pay_plate_fee", actor=BANK, payment_ref=f"TR-{handle.id}", amount_rial=policy.PLATE_TRANSFER_FEE_RIAL)
+    status = await update(
+        handle, "pay_plate_fee", actor=BANK, payment_ref=f"TR-{handle.id}", amount_rial=policy.PLATE_TRANSFER_FEE_RIAL
+    )
     assert status["state"] == "Transferred" and "ژ" not in status["plate"]  # a veteran's plate does not pass to a buyer

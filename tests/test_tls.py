@@ -70,8 +70,16 @@ def dev_server_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     with log.open("wb") as out:
         process = subprocess.Popen(
             [
-                settings.find_binary("temporal"), "server", "start-dev",
-                "--ip", "127.0.0.1", "--port", str(port), "--headless", "--log-level", "warn",
+                settings.find_binary("temporal"),
+                "server",
+                "start-dev",
+                "--ip",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--headless",
+                "--log-level",
+                "warn",
             ],
             stdout=out,
             stderr=subprocess.STDOUT,

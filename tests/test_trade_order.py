@@ -7,13 +7,13 @@ from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, select
+from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from demo.samples import TRADE_ORDER_TOTAL_EUR
 from domain.display import jalali_datetime, parse_instant, rials
-from temporalio.api.sdk.v1 import WorkflowMetadata
 from lifecycles.trade_order import order_fee_rial
 from registry.db import session_scope
 from registry.models import AuditEntry, OrderNumber, OutboxMessage
@@ -42,7 +42,7 @@ async def test_full_path_with_permits_to_registered(client: Client, worker: Work
     status = await case.send("request_permits")
     assert status["state"] == "AwaitingPermit"
     assert status["permits"] == {"DOE": "pending", "MIMT": "pending"}
-    assert status["allowed"] == ["decide_permit", "withdraw_permit_requests"]
+    assert status["allowed"] == ["decide_permit", "withdraw_permit_requests", "abort"]
 
     status = await update(case.handle, "decide_permit", actor=actor("licensing_org", "MIMT"), approve=True)
     assert status["state"] == "AwaitingPermit", "moves only once every organisation answered"
@@ -60,7 +60,9 @@ async def test_full_path_with_permits_to_registered(client: Client, worker: Work
     assert jalali_datetime(parse_instant(status["fee_deadline"])) in details  # the deadline, Jalali
     assert rials(MINIMUM_FEE) in details
 
-    status = await update(case.handle, "pay_fee", actor=actor("bank", "mellat"), payment_ref=f"P-{case.handle.id}", amount_rial=MINIMUM_FEE)
+    status = await update(
+        case.handle, "pay_fee", actor=actor("bank", "mellat"), payment_ref=f"P-{case.handle.id}", amount_rial=MINIMUM_FEE
+    )
     assert status["state"] == "Registered"
     assert len(status["order_number"]) == 8 and status["order_number"].isdigit()
     assert status["allowed"] == []
@@ -70,7 +72,14 @@ async def test_full_path_with_permits_to_registered(client: Client, worker: Work
     events = [h["event"] for h in result["history"]]
     assert events[-5:] == ["decide_permit", "decide_permit", "request_registration", "order_system_accepted", "pay_fee"]
     assert [h["to"] for h in result["history"] if h["from"] != h["to"]] == [
-        "New", "InquiringRules", "Inquired", "AwaitingPermit", "ReadyForOrder", "RegisteringOrder", "AwaitingFee", "Registered",
+        "New",
+        "InquiringRules",
+        "Inquired",
+        "AwaitingPermit",
+        "ReadyForOrder",
+        "RegisteringOrder",
+        "AwaitingFee",
+        "Registered",
     ]
     described = await case.handle.describe()
     assert described.search_attributes["CaseState"] == ["Registered"]
@@ -78,7 +87,10 @@ async def test_full_path_with_permits_to_registered(client: Client, worker: Work
     with session_scope() as session:
         audit = session.scalars(select(AuditEntry).where(AuditEntry.workflow_id == case.handle.id).order_by(AuditEntry.seq)).all()
         assert [a.event for a in audit] == [h["event"] for h in result["history"]]
-        assert session.scalar(select(OrderNumber.order_number).where(OrderNumber.workflow_id == case.handle.id)) == status["order_number"]
+        assert (
+            session.scalar(select(OrderNumber.order_number).where(OrderNumber.workflow_id == case.handle.id))
+            == status["order_number"]
+        )
         notified = session.scalars(select(OutboxMessage.to).where(OutboxMessage.workflow_id == case.handle.id)).all()
         assert sorted(notified) == ["DOE", "MIMT"]
 
@@ -106,7 +118,9 @@ async def test_expert_review_approve_and_reject(client: Client, worker: Worker) 
     assert status["state"] == "ExpertReview"
     assert status["fee_rial"] is None
     assert await rejected(case.handle, "expert_decide", actor=actor("expert", "e1"), approve=False)  # no reason
-    status = await update(case.handle, "expert_decide", actor=actor("expert", "e1"), approve=False, reason="specs do not match the proforma")
+    status = await update(
+        case.handle, "expert_decide", actor=actor("expert", "e1"), approve=False, reason="specs do not match the proforma"
+    )
     assert status["state"] == "New"
     assert status["rejection_reasons"] == ["specs do not match the proforma"]
 
@@ -123,7 +137,9 @@ async def test_a_permit_rejection_waits_for_every_answer_then_edit_returns_to_ne
     case = await submitted(client, worker)
     await case.send("inquire_rules")
     await case.send("request_permits")
-    status = await update(case.handle, "decide_permit", actor=actor("licensing_org", "DOE"), approve=False, reason="emission class")
+    status = await update(
+        case.handle, "decide_permit", actor=actor("licensing_org", "DOE"), approve=False, reason="emission class"
+    )
     assert status["state"] == "AwaitingPermit"
     assert await rejected(case.handle, "edit", actor=case.me, loading_place="Bremen")  # no edits while awaiting permits
     status = await update(case.handle, "decide_permit", actor=actor("licensing_org", "MIMT"), approve=True)
@@ -175,7 +191,9 @@ async def test_fee_window_expires_after_15_days_back_to_new(env: WorkflowEnviron
 async def test_fee_paid_on_day_14_registers(env: WorkflowEnvironment, client: Client, worker: Worker) -> None:
     case, status = await awaiting_fee(client, worker)
     await env.sleep(timedelta(days=14))
-    status = await update(case.handle, "pay_fee", actor=actor("bank", "melli"), payment_ref=f"P-{case.handle.id}", amount_rial=status["fee_rial"])
+    status = await update(
+        case.handle, "pay_fee", actor=actor("bank", "melli"), payment_ref=f"P-{case.handle.id}", amount_rial=status["fee_rial"]
+    )
     assert status["state"] == "Registered"
     assert status["fee_expired"] is False
 
@@ -190,10 +208,18 @@ async def test_void_from_new_ends_the_case(client: Client, worker: Worker) -> No
 
 async def test_copy_starts_a_prefilled_draft(client: Client, worker: Worker) -> None:
     original = await filled_file(client, worker)
-    sections = {k: v for k, v in (await original.status()).items() if k in ("main_info", "transport", "financials", "goods", "documents")}
+    sections = {
+        k: v for k, v in (await original.status()).items() if k in ("main_info", "transport", "financials", "goods", "documents")
+    }
     copy = await start(
-        client, worker, "TradeOrder",
-        {"applicant": {"national_id": original.national_id, "full_name": "علی رضایی"}, "sections": sections, "copied_from": original.handle.id},
+        client,
+        worker,
+        "TradeOrder",
+        {
+            "applicant": {"national_id": original.national_id, "full_name": "علی رضایی"},
+            "sections": sections,
+            "copied_from": original.handle.id,
+        },
         "trade-order-copy",
     )
     status = await copy.query("status")
@@ -208,7 +234,11 @@ async def test_copy_starts_a_prefilled_draft(client: Client, worker: Worker) -> 
 
 async def test_rules_inquiry_names_every_broken_rule(client: Client, worker: Worker) -> None:
     overrides = {
-        "save_main_info": {"proforma_date": "2020-01-01", "proforma_valid_until": "2020-02-01", "seller": {"type": "company", "id": "XX-0000", "name": "Nobody"}},
+        "save_main_info": {
+            "proforma_date": "2020-01-01",
+            "proforma_valid_until": "2020-02-01",
+            "seller": {"type": "company", "id": "XX-0000", "name": "Nobody"},
+        },
         "save_transport": {"through_transport": True},
         "save_financials": {"currency_source": "barter"},
         "add_goods": {"technical_specs": None},
@@ -218,8 +248,15 @@ async def test_rules_inquiry_names_every_broken_rule(client: Client, worker: Wor
     status = await case.send("inquire_rules")
     assert status["state"] == "ProformaRejected"
     reasons = " | ".join(status["rejection_reasons"])
-    for expected in ("proforma expired", "foreign seller", "through transport", "barter", "not on the veterans'-car tariff list",
-                     "no registered agency", "technical specification or standard"):
+    for expected in (
+        "proforma expired",
+        "foreign seller",
+        "through transport",
+        "barter",
+        "not on the veterans'-car tariff list",
+        "no registered agency",
+        "technical specification or standard",
+    ):
         assert expected in reasons, expected
     assert status["history"][-1]["reasons"] == status["rejection_reasons"]
     status = await case.send("edit", proforma_valid_until="2099-01-01")
@@ -236,8 +273,12 @@ async def test_rules_inquiry_names_every_broken_rule(client: Client, worker: Wor
         ("own_currency", "87032110", "G-1005", None),
     ],
 )
-async def test_currency_source_and_goods_rules(client: Client, worker: Worker, source: str, tariff: str, goods: str, fragment: str | None) -> None:
-    case = await submitted(client, worker, overrides={"save_financials": {"currency_source": source}}, tariff_code=tariff, goods_id=goods)
+async def test_currency_source_and_goods_rules(
+    client: Client, worker: Worker, source: str, tariff: str, goods: str, fragment: str | None
+) -> None:
+    case = await submitted(
+        client, worker, overrides={"save_financials": {"currency_source": source}}, tariff_code=tariff, goods_id=goods
+    )
     status = await case.send("inquire_rules")
     if fragment is None:
         assert status["rejection_reasons"] == []
@@ -248,7 +289,9 @@ async def test_currency_source_and_goods_rules(client: Client, worker: Worker, s
 
 
 async def test_a_start_with_an_invalid_national_id_fails_the_workflow(client: Client, worker: Worker) -> None:
-    handle = await start(client, worker, "TradeOrder", {"applicant": {"national_id": "1234567890", "full_name": "x"}}, "trade-order-bad")
+    handle = await start(
+        client, worker, "TradeOrder", {"applicant": {"national_id": "1234567890", "full_name": "x"}}, "trade-order-bad"
+    )
     with pytest.raises(WorkflowFailureError) as info:
         await handle.result()
     assert "check digit" in str(info.value.cause)
@@ -279,7 +322,9 @@ async def test_a_bank_reference_written_differently_still_pays_once(client: Clie
         "zero-width non-joiner": ref + "\u200c",
         "other case": " " + ref.upper(),
         "full width": ref.translate({ord(c): ord(c) + 0xFEE0 for c in "abcdef0123456789"}),
-        "Persian digits and another dash": ref.translate({**{ord(d): chr(0x06F0 + int(d)) for d in "0123456789"}, ord("-"): "\u2010"}),
+        "Persian digits and another dash": ref.translate(
+            {**{ord(d): chr(0x06F0 + int(d)) for d in "0123456789"}, ord("-"): "\u2010"}
+        ),
     }[variant]
     with pytest.raises(Exception) as info:
         await update(second.handle, "pay_fee", actor=actor("bank", "mellat"), payment_ref=again, amount_rial=s2["fee_rial"])
@@ -294,7 +339,9 @@ async def test_order_numbers_are_unique(client: Client, worker: Worker) -> None:
     numbers = []
     for _ in range(3):
         case, status = await awaiting_fee(client, worker)
-        done = await update(case.handle, "pay_fee", actor=actor("bank", "b"), payment_ref=f"P-{case.handle.id}", amount_rial=status["fee_rial"])
+        done = await update(
+            case.handle, "pay_fee", actor=actor("bank", "b"), payment_ref=f"P-{case.handle.id}", amount_rial=status["fee_rial"]
+        )
         numbers.append(done["order_number"])
     assert len(set(numbers)) == 3
     with session_scope() as session:
@@ -322,7 +369,8 @@ async def test_a_closed_cases_workflow_id_cannot_start_a_new_case(client: Client
     reused = await client.start_workflow(
         "TradeOrder",
         await signed_start(case.handle.id, "TradeOrder", {"applicant": {"national_id": case.national_id, "full_name": "x"}}),
-        id=case.handle.id, task_queue=worker.task_queue,
+        id=case.handle.id,
+        task_queue=worker.task_queue,
     )
     with pytest.raises(WorkflowFailureError) as info:
         await reused.result()

@@ -23,13 +23,17 @@ BIG = {"add_goods": {"fob_eur": "399000.00"}}  # total 400,000 EUR: the full fee
 
 async def registered(client: Client, worker: Worker, **kwargs: object) -> tuple[TradeCase, dict]:
     case, status = await awaiting_fee(client, worker, **kwargs)
-    status = await update(case.handle, "pay_fee", actor=actor("bank", "b"), payment_ref=f"P-{case.handle.id}", amount_rial=status["fee_rial"])
+    status = await update(
+        case.handle, "pay_fee", actor=actor("bank", "b"), payment_ref=f"P-{case.handle.id}", amount_rial=status["fee_rial"]
+    )
     return case, status
 
 
 async def amendment(client: Client, worker: Worker, order: TradeCase, kind: str) -> WorkflowHandle:
     """Start an amendment and wait until it has loaded the registered order (commands are refused before)."""
-    handle = await start(client, worker, "TradeOrderAmendment", {"order_workflow_id": order.handle.id, "kind": kind}, "amend", by=order.me)
+    handle = await start(
+        client, worker, "TradeOrderAmendment", {"order_workflow_id": order.handle.id, "kind": kind}, "amend", by=order.me
+    )
     for _ in range(100):
         if (await handle.query("status"))["order_number"]:
             return handle
@@ -50,7 +54,9 @@ async def test_renewal_pays_the_full_formula(client: Client, worker: Worker) -> 
     status = await update(handle, "submit", actor=order.me)
     assert status["state"] == "AwaitingFee"
     assert status["fee_rial"] == status["full_fee_rial"] == 200 * int(EUR_RATE)
-    status = await update(handle, "pay_fee", actor=actor("bank", "b"), payment_ref=f"R-{handle.id}", amount_rial=status["fee_rial"])
+    status = await update(
+        handle, "pay_fee", actor=actor("bank", "b"), payment_ref=f"R-{handle.id}", amount_rial=status["fee_rial"]
+    )
     assert status["state"] == "Amended"
     assert registered_row(done["order_number"]).renewals == 1
 
@@ -106,14 +112,18 @@ async def test_amendment_rejections(client: Client, worker: Worker) -> None:
     assert "owner" in await rejected(handle, "submit", actor=actor("applicant", new_national_id()))
     assert "not allowed in state Draft" in await rejected(handle, "edit", actor=order.me, fleet="x")  # renewals change nothing
     status = await update(handle, "submit", actor=order.me)
-    assert "must equal fee_rial" in await rejected(handle, "pay_fee", actor=actor("bank", "b"), payment_ref="x", amount_rial=status["fee_rial"] - 1)
+    assert "must equal fee_rial" in await rejected(
+        handle, "pay_fee", actor=actor("bank", "b"), payment_ref="x", amount_rial=status["fee_rial"] - 1
+    )
     status = await update(handle, "cancel", actor=order.me)
     assert status["state"] == "Cancelled"
 
 
 async def test_amending_a_file_that_is_not_registered_fails(client: Client, worker: Worker) -> None:
     case, _ = await awaiting_fee(client, worker)
-    handle = await start(client, worker, "TradeOrderAmendment", {"order_workflow_id": case.handle.id, "kind": "renewal"}, "amend", by=case.me)
+    handle = await start(
+        client, worker, "TradeOrderAmendment", {"order_workflow_id": case.handle.id, "kind": "renewal"}, "amend", by=case.me
+    )
     with pytest.raises(WorkflowFailureError) as info:
         await handle.result()
     assert "no registered order" in str(info.value.cause)

@@ -44,8 +44,10 @@ async def test_worker_killed_mid_case_the_case_completes_once(
     nid = new_national_id()
     workflow_id = f"crash-{uuid.uuid4()}"
     handle = await client.start_workflow(
-        "TradeOrder", await signed_start(workflow_id, "TradeOrder", {"applicant": {"national_id": nid, "full_name": "کاوه"}}),
-        id=workflow_id, task_queue=task_queue,
+        "TradeOrder",
+        await signed_start(workflow_id, "TradeOrder", {"applicant": {"national_id": nid, "full_name": "کاوه"}}),
+        id=workflow_id,
+        task_queue=task_queue,
     )
     case = TradeCase(handle, nid)
     for name, fields in trade_order_sections(date.today()).items():
@@ -65,7 +67,11 @@ async def test_worker_killed_mid_case_the_case_completes_once(
     # Second crash: while the fee payment is being applied (update accepted, activities under way).
     pay = await handle.start_update(
         "pay_fee",
-        await signed(handle, "pay_fee", {"actor": actor("bank", "mellat"), "payment_ref": f"P-{handle.id}", "amount_rial": status["fee_rial"]}),
+        await signed(
+            handle,
+            "pay_fee",
+            {"actor": actor("bank", "mellat"), "payment_ref": f"P-{handle.id}", "amount_rial": status["fee_rial"]},
+        ),
         wait_for_stage=WorkflowUpdateStage.ACCEPTED,
     )
     workers[-1].kill()

@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date
 from typing import Any
 
 import pytest
@@ -31,7 +31,11 @@ async def draft(client: Client, worker: Worker) -> TradeCase:
 @pytest.mark.parametrize(
     ("update", "fields", "fragment"),
     [
-        ("save_main_info", sample("save_main_info", proforma_date="2026-05-02", proforma_valid_until="2026-05-01"), "before proforma_date"),
+        (
+            "save_main_info",
+            sample("save_main_info", proforma_date="2026-05-02", proforma_valid_until="2026-05-01"),
+            "before proforma_date",
+        ),
         ("save_main_info", sample("save_main_info", proforma_date="2026-13-01"), "proforma_date"),
         ("save_main_info", sample("save_main_info", seller={"type": "company", "id": "DE-1"}), "seller.name"),
         ("save_main_info", sample("save_main_info", colour="red"), "colour"),
@@ -87,7 +91,9 @@ async def test_a_zero_total_cannot_be_submitted(client: Client, worker: Worker) 
 async def test_commands_out_of_state(client: Client, worker: Worker, draft: TradeCase) -> None:
     assert "not allowed in state Draft" in await rejected(draft.handle, "void", actor=draft.me)
     assert "not allowed in state Draft" in await rejected(draft.handle, "inquire_rules", actor=draft.me)
-    assert "not allowed in state Draft" in await rejected(draft.handle, "pay_fee", actor=actor("bank", "b"), payment_ref="r", amount_rial=1)
+    assert "not allowed in state Draft" in await rejected(
+        draft.handle, "pay_fee", actor=actor("bank", "b"), payment_ref="r", amount_rial=1
+    )
 
     case = await submitted(client, worker)
     assert "not allowed in state New" in await rejected(case.handle, "save_main_info", actor=case.me, **sample("save_main_info"))
@@ -104,8 +110,12 @@ async def test_permit_decisions(client: Client, worker: Worker) -> None:
     assert "role 'applicant'" in await rejected(case.handle, "decide_permit", actor=case.me, approve=True)
     assert "needs a reason" in await rejected(case.handle, "decide_permit", actor=actor("licensing_org", "DOE"), approve=False)
     await update(case.handle, "decide_permit", actor=actor("licensing_org", "DOE"), approve=True)
-    assert "already answered" in await rejected(case.handle, "decide_permit", actor=actor("licensing_org", "DOE"), approve=False, reason="x")
-    assert "not allowed in state AwaitingPermit" in await rejected(case.handle, "attach_document", actor=case.me, **sample("attach_document"))
+    assert "already answered" in await rejected(
+        case.handle, "decide_permit", actor=actor("licensing_org", "DOE"), approve=False, reason="x"
+    )
+    assert "not allowed in state AwaitingPermit" in await rejected(
+        case.handle, "attach_document", actor=case.me, **sample("attach_document")
+    )
     assert "not allowed in state AwaitingPermit" in await rejected(case.handle, "void", actor=case.me)
 
 
@@ -139,7 +149,7 @@ async def test_an_edit_cannot_bring_the_total_to_zero(client: Client, worker: Wo
 
 def test_a_fee_payment_after_its_window_is_refused_even_before_the_timer_fires(monkeypatch: pytest.MonkeyPatch) -> None:
     """The window's timer and a payment can land in one activation, the payment first."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from temporalio import workflow
     from temporalio.exceptions import ApplicationError
@@ -147,8 +157,8 @@ def test_a_fee_payment_after_its_window_is_refused_even_before_the_timer_fires(m
     from workflows.trade_order import check_fee_payment
 
     deadline = "2026-01-16T10:00:00Z"
-    monkeypatch.setattr(workflow, "now", lambda: datetime(2026, 1, 16, 9, 59, tzinfo=timezone.utc))
+    monkeypatch.setattr(workflow, "now", lambda: datetime(2026, 1, 16, 9, 59, tzinfo=UTC))
     check_fee_payment(1000, 1000, deadline)  # a minute early: accepted
-    monkeypatch.setattr(workflow, "now", lambda: datetime(2026, 1, 16, 10, 0, tzinfo=timezone.utc))
+    monkeypatch.setattr(workflow, "now", lambda: datetime(2026, 1, 16, 10, 0, tzinfo=UTC))
     with pytest.raises(ApplicationError, match="window closed"):
         check_fee_payment(1000, 1000, deadline)

@@ -40,8 +40,12 @@ from workflows.trade_order_amendment import TradeOrderAmendmentWorkflow
 NAMESPACE = "default"
 
 
-async def mint(handle: WorkflowHandle, role: str, sub: str, update_name: str | None, *, key: Any = SIGNING_KEY, **overrides: Any) -> str:
-    claims: dict[str, Any] = dict(role=role, sub=sub, workflow_id=handle.id, namespace=NAMESPACE, update=update_name, now=await server_now())
+async def mint(
+    handle: WorkflowHandle, role: str, sub: str, update_name: str | None, *, key: Any = SIGNING_KEY, **overrides: Any
+) -> str:
+    claims: dict[str, Any] = dict(
+        role=role, sub=sub, workflow_id=handle.id, namespace=NAMESPACE, update=update_name, now=await server_now()
+    )
     claims.update(overrides)
     return key.mint(**claims)
 
@@ -84,7 +88,9 @@ async def _expired(handle: WorkflowHandle, role: str, sub: str, update_name: str
     return await mint(handle, role, sub, update_name, now=now - timedelta(minutes=20), lifetime=timedelta(minutes=10))
 
 
-async def open_cases(client: Client, worker: Worker) -> dict[type, tuple[WorkflowHandle, dict[str, frozenset[str]], dict[str, str]]]:
+async def open_cases(
+    client: Client, worker: Worker
+) -> dict[type, tuple[WorkflowHandle, dict[str, frozenset[str]], dict[str, str]]]:
     """One open case of every workflow type: (handle, who may give each update, who started it)."""
     from tests.trade_order_support import awaiting_fee
 
@@ -94,8 +100,12 @@ async def open_cases(client: Client, worker: Worker) -> dict[type, tuple[Workflo
     cases[TradeOrderWorkflow] = (handle, trade_order.UPDATE_ROLES, actor("applicant", nid))
 
     order, status = await awaiting_fee(client, worker)
-    await update(order.handle, "pay_fee", actor=actor("bank", "mellat"), payment_ref=f"T-{order.handle.id}", amount_rial=status["fee_rial"])
-    handle = await start(client, worker, "TradeOrderAmendment", {"order_workflow_id": order.handle.id, "kind": "renewal"}, "trust-am", by=order.me)
+    await update(
+        order.handle, "pay_fee", actor=actor("bank", "mellat"), payment_ref=f"T-{order.handle.id}", amount_rial=status["fee_rial"]
+    )
+    handle = await start(
+        client, worker, "TradeOrderAmendment", {"order_workflow_id": order.handle.id, "kind": "renewal"}, "trust-am", by=order.me
+    )
     cases[TradeOrderAmendmentWorkflow] = (handle, trade_order_amendment.UPDATE_ROLES, order.me)
 
     nid = new_national_id()
@@ -173,7 +183,9 @@ async def test_a_valid_token_is_accepted_and_its_subject_and_jti_recorded(client
     assert "already used" in await refused(handle, "save_main_info", {"actor_token": loose})
     # An "actor" object other than the token's is refused, saying so.
     token = await mint(handle, "applicant", nid, "save_transport")
-    message = await refused(handle, "save_transport", {"actor_token": token, "actor": actor("applicant", new_national_id()), "fleet": "x"})
+    message = await refused(
+        handle, "save_transport", {"actor_token": token, "actor": actor("applicant", new_national_id()), "fleet": "x"}
+    )
     assert "does not match the token" in message
     for _ in range(50):
         with session_scope() as session:
@@ -222,7 +234,9 @@ async def test_a_bad_start_is_refused_and_writes_nothing(client: Client, worker:
     now = await server_now()
 
     def token(**changes: Any) -> str:
-        claims: dict[str, Any] = dict(role="applicant", sub=nid, workflow_id=workflow_id, namespace=NAMESPACE, update=START, now=now)
+        claims: dict[str, Any] = dict(
+            role="applicant", sub=nid, workflow_id=workflow_id, namespace=NAMESPACE, update=START, now=now
+        )
         claims.update(changes)
         key = claims.pop("key", SIGNING_KEY)
         return key.mint(**claims)
@@ -283,11 +297,11 @@ async def test_history_holds_no_personal_data_in_clear(client: Client, worker: W
     await update(handle, "request_withdrawal_code", actor=actor("applicant", nid))
     history = await handle.fetch_history()
     secrets = [nid.encode(), name.encode(), account.encode(), name.encode("unicode_escape")]
-    # Markers carry the SDK core's own book-keeping beside the data (a patch id, a local activity's
-    # attempt and times), written without the codec: it is checked to hold no secret, and the
-    # marker's "result" (a local activity's) must be encrypted like every other payload.
+    # Markers carry the SDK core's own book-keeping beside the data (a patch id; a local activity's
+    # attempt and times, were one used), written without the codec: it is checked to hold no secret,
+    # and a marker's "result" must be encrypted like every other payload.
     markers = [e.marker_recorded_event_attributes for e in history.events if e.HasField("marker_recorded_event_attributes")]
-    assert {m.marker_name for m in markers} >= {"core_patch", "core_local_activity"}
+    assert {m.marker_name for m in markers} >= {"core_patch"}
     core_own = [p for m in markers for key, value in m.details.items() if key != "result" for p in value.payloads]
     assert not any(s in p.data for p in core_own for s in secrets)
     payloads = [p for e in history.events if not e.HasField("marker_recorded_event_attributes") for p in payloads_of(e)]
@@ -300,16 +314,18 @@ async def test_history_holds_no_personal_data_in_clear(client: Client, worker: W
     assert nid not in raw and account not in raw and name not in raw
     assert handle.id.find(nid) < 0
     # Decoded with the key, the same history is the case's own data.
-    assert (await client.data_converter.decode([history.events[0].workflow_execution_started_event_attributes.input.payloads[0]]))[0][
-        "applicant"
-    ]["national_id"] == nid
+    assert (
+        await client.data_converter.decode([history.events[0].workflow_execution_started_event_attributes.input.payloads[0]])
+    )[0]["applicant"]["national_id"] == nid
 
 
 async def test_a_refused_starts_token_cannot_open_the_id_again(client: Client, worker: Worker) -> None:
     """A start token opens one run, ever: replaying a refused start's token with other input fails."""
     nid = new_national_id()
     workflow_id = f"trust-replay-{uuid.uuid4()}"
-    token = SIGNING_KEY.mint(role="applicant", sub=nid, workflow_id=workflow_id, namespace=NAMESPACE, update=START, now=await server_now())
+    token = SIGNING_KEY.mint(
+        role="applicant", sub=nid, workflow_id=workflow_id, namespace=NAMESPACE, update=START, now=await server_now()
+    )
     bad = {"applicant": {"national_id": nid, "full_name": "x", "unknown": 1}, "actor_token": token}
     first = await client.start_workflow("TradeOrder", bad, id=workflow_id, task_queue=worker.task_queue)
     with pytest.raises(WorkflowFailureError):
@@ -329,7 +345,13 @@ async def test_a_token_bound_to_a_workflow_type_starts_only_that_type(client: Cl
     nid = new_national_id()
     workflow_id = f"trust-wft-{uuid.uuid4()}"
     token = SIGNING_KEY.mint(
-        role="applicant", sub=nid, workflow_id=workflow_id, namespace=NAMESPACE, update=START, now=await server_now(), wft="TradeOrder"
+        role="applicant",
+        sub=nid,
+        workflow_id=workflow_id,
+        namespace=NAMESPACE,
+        update=START,
+        now=await server_now(),
+        wft="TradeOrder",
     )
     purchase = {**purchase_input(nid, deposit={"account": "ATTACKER-ACCOUNT"}), "actor_token": token}
     handle = await client.start_workflow("ImportPurchase", purchase, id=workflow_id, task_queue=worker.task_queue)

@@ -16,7 +16,9 @@ from settings import PROJECT_ROOT
 
 def run_worker(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
     environment = {**os.environ, "TEMPORAL_ADDRESS": "127.0.0.1:1", **env}
-    return subprocess.run([sys.executable, "worker.py"], cwd=PROJECT_ROOT, env=environment, capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "worker.py"], cwd=PROJECT_ROOT, env=environment, capture_output=True, text=True, timeout=60
+    )
 
 
 def test_a_schema_behind_the_code_stops_the_worker(tmp_path: Path) -> None:

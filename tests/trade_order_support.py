@@ -28,11 +28,15 @@ class TradeCase:
 
 async def open_file(client: Client, worker: Worker) -> TradeCase:
     nid = new_national_id()
-    handle = await start(client, worker, "TradeOrder", {"applicant": {"national_id": nid, "full_name": "علی رضایی"}}, "trade-order")
+    handle = await start(
+        client, worker, "TradeOrder", {"applicant": {"national_id": nid, "full_name": "علی رضایی"}}, "trade-order"
+    )
     return TradeCase(handle, nid)
 
 
-async def filled_file(client: Client, worker: Worker, *, overrides: dict[str, dict[str, Any]] | None = None, **sample: Any) -> TradeCase:
+async def filled_file(
+    client: Client, worker: Worker, *, overrides: dict[str, dict[str, Any]] | None = None, **sample: Any
+) -> TradeCase:
     """A Draft with every section filled (valid against the shipped reference data)."""
     case = await open_file(client, worker)
     for name, fields in trade_order_sections((await server_now()).date(), **sample).items():
