@@ -14,6 +14,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.plates import VEHICLE_CHANGED
+    from domain import policy
     from domain.display import iso
 
 from workflows.common import Case, command, rejection
@@ -85,11 +86,14 @@ def end_if_vehicle_changed(case: Case, file: HasEligibility, update: str, err: A
     return rejection(f"{update}: the registry refused: {reason}; the case is rejected")
 
 
-def check_document_kind(update: str, kind: str, allowed: list[str]) -> None:
+def check_document_kind(update: str, kind: str, allowed: list[str], held: int) -> None:
+    """A document of a kind the checklist asks for now, while the case holds fewer than the bound."""
     if kind not in allowed:
         raise rejection(
             f"{update}: document kind {kind!r} is not on this case's checklist now; expected one of: {', '.join(allowed)}"
         )
+    if held >= policy.MAX_DOCUMENTS:
+        raise rejection(f"{update}: the case holds {held} documents already, the most one case takes")
 
 
 def check_fee(update: str, amount: int, fee: int | None) -> None:

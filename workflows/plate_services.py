@@ -202,7 +202,7 @@ class PlateServiceWorkflow(PlateCaseWorkflow):
 
     def _check_document(self, c: Any) -> None:
         f = self.file
-        check_document_kind("submit_document", c.kind, f.stage_documents())
+        check_document_kind("submit_document", c.kind, f.stage_documents(), len(f.documents))
         if c.published_on is not None and c.published_on > rules.tehran_today(workflow.now()):
             raise rejection("submit_document: published_on is in the future")
         if c.part is not None and f.change is not None:

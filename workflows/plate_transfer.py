@@ -148,7 +148,7 @@ class VehicleNumberingWorkflow(PlateCaseWorkflow):
         """Validate read-only: the case's checks, then identity, checklist and fee rules."""
         c: Command = self.case.check(update, cmd, rules.NUMBERING_COMMANDS[update], subject=self._check_subject)
         if update == "submit_document":
-            check_document_kind(update, c.kind, list(self.file.checklist))  # type: ignore[attr-defined]
+            check_document_kind(update, c.kind, list(self.file.checklist), len(self.file.documents))  # type: ignore[attr-defined]
         if update == "inspect" and self.file.inspection and self.file.inspection["passed"]:
             raise rejection("inspect: the vehicle was already inspected and passed")
         if update == "pay_plate_fee":
@@ -320,7 +320,7 @@ class PlateTransferWorkflow(PlateCaseWorkflow):
     def _check(self, update: str, cmd: dict[str, Any]) -> Any:
         c: Command = self.case.check(update, cmd, rules.TRANSFER_COMMANDS[update], subject=self._check_parties)
         if update == "submit_document":
-            check_document_kind(update, c.kind, list(self.file.checklist))  # type: ignore[attr-defined]
+            check_document_kind(update, c.kind, list(self.file.checklist), len(self.file.documents))  # type: ignore[attr-defined]
         if update == "confirm_presence" and self.file.presence.get(c.party):  # type: ignore[attr-defined]
             raise rejection(f"confirm_presence: the {c.party}'s presence is already confirmed")  # type: ignore[attr-defined]
         if update == "pay_plate_fee":

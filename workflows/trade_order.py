@@ -291,6 +291,11 @@ class TradeOrderWorkflow:
         f = self.file
         if update == "pay_fee":
             check_fee_payment(c.amount_rial, f.fee_rial, f.fee_deadline)  # type: ignore[attr-defined]
+        # A file grows with its goods lines and documents: both are bounded (domain/policy.py).
+        if update == "add_goods" and len(f.goods) >= policy.MAX_GOODS_LINES:
+            raise rejection(f"add_goods: the file has {len(f.goods)} goods lines already, the most one file takes")
+        if update == "attach_document" and len(f.documents) >= policy.MAX_DOCUMENTS:
+            raise rejection(f"attach_document: the file has {len(f.documents)} documents already, the most one file takes")
         if update == "edit":
             if c.model_dump(exclude=set(ENVELOPE), exclude_none=True) == {}:
                 raise rejection("edit: carries no field to change")
