@@ -35,7 +35,7 @@ from lifecycles import import_purchase, plate_services, plates, trade_order, tra
 from registry import models
 from registry.db import session_scope
 from registry.models import CaseClaim, OutboxMessage, Person
-from tests.helpers import actor, new_national_id, rejected, server_now, start, update
+from tests.helpers import actor, new_national_id, rejected, server_now, signed_start, start, update
 from tests.plate_support import BANK, OFFICER, closed, numbering_input, seed_vehicle, settled
 from tests.test_import_purchase_support import IMPORTER, allocate, begin, close_cases, env, purchase_input, worker  # noqa: F401
 from tests.trade_order_support import TradeCase, awaiting_fee, submitted
@@ -811,3 +811,19 @@ async def test_a_transient_failure_keeps_retrying_and_alerts_the_operators_once(
     [alert] = alerts(workflow_id)  # one, though three attempts reached the bound
     assert alert.to == "operator" and alert.step.startswith("alert:probe_unreachable_database:")
     assert workflow_id in alert.text and "probe_unreachable_database" in alert.text and "OperationalError" in alert.text
+
+
+async def test_a_workflow_id_longer_than_the_registry_keeps_is_refused_at_start(client: Client, worker: Worker) -> None:
+    """Every registry row is keyed by the workflow id (200 characters): a longer one is refused
+    before anything is written, not left to fail an activity."""
+    nid = new_national_id()
+    data = {"applicant": {"national_id": nid, "full_name": "علی رضایی"}}
+    workflow_id = "long-" + "x" * commands.WORKFLOW_ID_MAX
+    handle = await client.start_workflow(
+        "TradeOrder", await signed_start(workflow_id, "TradeOrder", data), id=workflow_id, task_queue=worker.task_queue
+    )
+    await closed(handle)
+    status = await handle.query("status")
+    assert status["state"] == "Refused" and "at most 200 printable characters" in status["reason"]
+    with session_scope() as session:
+        assert session.get(CaseClaim, handle.id) is None
