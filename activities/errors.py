@@ -24,19 +24,23 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, NotSupportedError, SQLAlchemyError, StatementError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError, CancelledError
 from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput, Interceptor
 
+from activities.registry import Notification, send_notification
 from domain import policy
 from domain.commands import Rejected
-from registry.db import session_scope
-from registry.models import OutboxMessage
 
 REJECTED = "Rejected"
 """The failure type the lifecycles' retry policy never retries (``workflows.common.ACTIVITY_RETRY``)."""
+
+
+def refused(message: str) -> ApplicationError:
+    """An activity's refusal of a request that can never succeed: the update fails with ``message``."""
+    return ApplicationError(message, type=REJECTED, non_retryable=True)
+
 
 ALERT_KIND = "alert"
 ALERT_TO = "operator"
@@ -83,12 +87,7 @@ def write_alert(workflow_id: str, activity_type: str, activity_id: str, error: s
         "دوباره تلاش می‌شود. زیرساخت (پایگاه داده، شبکه، داده‌های مرجع) را بررسی کنید."
     )
     try:
-        with session_scope() as session:
-            mine = (OutboxMessage.workflow_id == workflow_id, OutboxMessage.step == step)
-            if session.scalar(select(OutboxMessage.id).where(*mine)) is None:
-                session.add(
-                    OutboxMessage(workflow_id=workflow_id, step=step, to=ALERT_TO, kind=ALERT_KIND, text=text, created_at=at)
-                )
+        send_notification(Notification(workflow_id=workflow_id, step=step, to=ALERT_TO, kind=ALERT_KIND, text=text, at=at))
     except IntegrityError:
         pass  # another attempt's alert won the race: one alert is what we want
 

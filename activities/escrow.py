@@ -17,8 +17,8 @@ from datetime import datetime
 from typing import Protocol
 
 from sqlalchemy.exc import IntegrityError
-from temporalio.exceptions import ApplicationError
 
+from activities.errors import refused
 from registry.db import session_scope
 from registry.models import EscrowDeposit
 
@@ -49,10 +49,6 @@ class EscrowBankAdapter(Protocol):
     def release(self, hold: EscrowHold, at: datetime) -> datetime:
         """Release the deposit; returns when it was released (the first release's time on a retry)."""
         ...
-
-
-def _refused(message: str) -> ApplicationError:
-    return ApplicationError(message, type="Rejected", non_retryable=True)
 
 
 ANOTHER_CASE = "the escrow hold of this workflow id belongs to another case (a hold is blocked once, for one case)"
@@ -89,20 +85,20 @@ class RegistryEscrowAdapter:
                     )
                     session.flush()
                 elif row.status != "blocked" or not _holds(row, hold):
-                    raise _refused(ANOTHER_CASE)  # a released or unblocked hold is never blocked again here
+                    raise refused(ANOTHER_CASE)  # a released or unblocked hold is never blocked again here
         except IntegrityError:
             with session_scope() as session:  # two first blocks under one key at the same instant
                 row = session.get(EscrowDeposit, hold.workflow_id)
                 if row is None or row.status != "blocked" or not _holds(row, hold):
-                    raise _refused(ANOTHER_CASE) from None
+                    raise refused(ANOTHER_CASE) from None
 
     def reblock(self, hold: EscrowHold, at: datetime) -> None:
         with session_scope() as session:
             row = session.get(EscrowDeposit, hold.workflow_id, with_for_update=True)
             if row is None:
-                raise _refused("no escrow deposit is recorded for this case")
+                raise refused("no escrow deposit is recorded for this case")
             if not _holds(row, hold):
-                raise _refused(ANOTHER_CASE)
+                raise refused(ANOTHER_CASE)
             if row.status != "blocked":
                 row.status, row.blocked_at, row.released_at = "blocked", at, None
 
@@ -110,9 +106,9 @@ class RegistryEscrowAdapter:
         with session_scope() as session:
             row = session.get(EscrowDeposit, hold.workflow_id, with_for_update=True)
             if row is None:
-                raise _refused("no escrow deposit is recorded for this case")
+                raise refused("no escrow deposit is recorded for this case")
             if not _holds(row, hold):
-                raise _refused(ANOTHER_CASE)
+                raise refused(ANOTHER_CASE)
             if row.status == "blocked":
                 row.status, row.released_at = "released", at
             return row.released_at or at

@@ -22,8 +22,8 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
 
+from activities.errors import refused
 from activities.escrow import EscrowHold, escrow_adapter
 from domain import policy
 from domain.display import iso
@@ -66,10 +66,6 @@ class Registration:
     account: str
     amount_rial: int
     at: datetime
-
-
-def _rejected(message: str) -> ApplicationError:
-    return ApplicationError(message, type="Rejected", non_retryable=True)
 
 
 @activity.defn
@@ -171,7 +167,7 @@ def _check_and_open(request: EligibilityRequest) -> list[str]:
         reasons = eligibility_reasons(facts)
         own = session.get(SchemeRegistration, request.workflow_id)
         if own is not None and own.national_id != request.national_id:
-            raise _rejected("this workflow id's scheme registration belongs to another case; every case needs an id of its own")
+            raise refused("this workflow id's scheme registration belongs to another case; every case needs an id of its own")
         if not reasons and own is None:
             # In the same transaction as the check, so one person holds one open case.
             session.add(
@@ -254,7 +250,7 @@ def record_delivery(record: DeliveryRecord) -> list[str]:
     try:
         vin = normalize_vin(record.vin)
     except ValueError:
-        raise _rejected(f"deliver: {VIN_PROBLEM}") from None
+        raise refused(f"deliver: {VIN_PROBLEM}") from None
     try:
         return _deliver(record, vin)
     except IntegrityError:
@@ -263,7 +259,7 @@ def record_delivery(record: DeliveryRecord) -> list[str]:
             vehicle = session.get(Vehicle, vin)
             if vehicle is None or vehicle.source_workflow_id == record.workflow_id:
                 raise
-        raise _rejected(VIN_TAKEN) from None
+        raise refused(VIN_TAKEN) from None
 
 
 VIN_TAKEN = "deliver: the VIN is already registered to another vehicle record (one vehicle per VIN)"
@@ -274,7 +270,7 @@ def _deliver(record: DeliveryRecord, vin: str) -> list[str]:
         _lock_person(session, record.national_id)
         vehicle = session.get(Vehicle, vin, with_for_update=True)
         if vehicle is not None and vehicle.source_workflow_id != record.workflow_id:
-            raise _rejected(VIN_TAKEN)
+            raise refused(VIN_TAKEN)
         if vehicle is None:
             reasons = active_plate_reasons(_active_plates(session, record.national_id))
             if reasons:

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.errors import refused
 from domain import policy
 from domain.identifiers import VIN_PROBLEM, normalize_vin
 from lifecycles.plates import plate_candidate, plate_region, transfer_series
@@ -39,10 +40,6 @@ VEHICLE_CHANGED = "VehicleChanged"
 case's check (another owner, scrapped, numbered meanwhile), so the case can never complete."""
 
 
-def _refused(message: str) -> ApplicationError:
-    return ApplicationError(message, type="Rejected", non_retryable=True)
-
-
 def _vehicle_changed(message: str) -> ApplicationError:
     return ApplicationError(message, type=VEHICLE_CHANGED, non_retryable=True)
 
@@ -53,7 +50,7 @@ def _vin(value: str) -> str:
     try:
         return normalize_vin(value)
     except ValueError:
-        raise _refused(VIN_PROBLEM) from None
+        raise refused(VIN_PROBLEM) from None
 
 
 def _active_plate(session: Session, vin: str) -> PlateRecord | None:
@@ -89,7 +86,7 @@ def _allocate(session: Session, workflow_id: str, vin: str, owner: str, category
         ):
             break
     else:
-        raise _refused(f"no free plate found in region {region} after {MAX_PLATE_ATTEMPTS} candidates")
+        raise refused(f"no free plate found in region {region} after {MAX_PLATE_ATTEMPTS} candidates")
     # Both primary keys (plate, workflow id) make a concurrent duplicate fail and retry.
     session.add(PlateAllocation(workflow_id=workflow_id, plate=candidate, vin=vin, allocated_at=at))
     session.add(

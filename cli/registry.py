@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import unicodedata
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -14,6 +13,7 @@ from sqlalchemy import select
 from activities.import_purchase import erase_expired_codes
 from cli.common import console
 from domain.display import iso, jalali_datetime, rials
+from domain.identifiers import canonical_text
 from registry.db import migrate, session_scope
 from registry.models import ExchangeRate, OutboxMessage, PlateRecord, Vehicle
 from registry.refdata import DEFAULT_REFDATA, dump_refdata, load_refdata_file, set_rate
@@ -81,7 +81,7 @@ def outbox(to: str | None = typer.Option(None, "--to", help="only messages to th
 def vehicle(vin: str) -> None:
     """Print the registry's record of a vehicle as one JSON object."""
     # As the registry spells VINs (a pasted one with spaces or lower case still finds the car).
-    vin = unicodedata.normalize("NFKC", vin).strip().upper()
+    vin = canonical_text(vin).upper()
     migrate()
     with session_scope() as session:
         v = session.get(Vehicle, vin)

@@ -6,27 +6,25 @@ every continued run: a command that would add past the bound is refused by its v
 
 from __future__ import annotations
 
-from typing import Any
-
 from temporalio.client import Client
 from temporalio.worker import Worker
 
 from demo.samples import trade_order_sections
 from domain import policy
-from tests.helpers import actor, rejected, server_now, sha, signed, start, update
+from tests.helpers import actor, rejected, server_now, sha, start, update
 from tests.plate_support import numbering_input, settled
-from tests.trade_order_support import TradeCase, open_file
+from tests.trade_order_support import open_file
 
 
 async def test_a_file_takes_at_most_the_bounded_goods_lines_and_documents(client: Client, worker: Worker) -> None:
     case = await open_file(client, worker)
     goods = trade_order_sections((await server_now()).date())["add_goods"]
     for _ in range(policy.MAX_GOODS_LINES):
-        await case.handle.execute_update("add_goods", await _signed(case, "add_goods", goods))
+        await case.send("add_goods", **goods)
     assert "the most one file takes" in await rejected(case.handle, "add_goods", actor=case.me, **goods)
     for n in range(policy.MAX_DOCUMENTS):
         document = {"kind": "other", "name": f"doc-{n}.pdf", "sha256": sha(f"doc-{n}")}
-        await case.handle.execute_update("attach_document", await _signed(case, "attach_document", document))
+        await case.send("attach_document", **document)
     message = await rejected(case.handle, "attach_document", actor=case.me, kind="other", name="one-more.pdf", sha256=sha("x"))
     assert "the most one file takes" in message
     status = await case.status()
@@ -41,7 +39,3 @@ async def test_a_plate_case_takes_at_most_the_bounded_documents(client: Client, 
     for n in range(policy.MAX_DOCUMENTS):
         await update(handle, "submit_document", actor=owner, kind=kind, reference=f"doc-{n}")
     assert "the most one case takes" in await rejected(handle, "submit_document", actor=owner, kind=kind, reference="one-more")
-
-
-async def _signed(case: TradeCase, name: str, fields: dict[str, Any]) -> dict[str, Any]:
-    return await signed(case.handle, name, {"actor": case.me, **fields})

@@ -190,8 +190,9 @@ def command(fn: Callable[[Any, Any], Awaitable[None]]) -> Any:
     waits until the case has opened, runs the same check again (the token's claims, no keys), spends
     the token's ``jti`` and calls ``fn(self, command)`` with the parsed command, whose ``actor`` is
     the verified one. The update returns :meth:`Case.outcome`: what the command changed, not the
-    whole status (every result is kept in the case's history; the ``status`` query has the rest). A workflow whose cases must finish starting before any command applies
-    defines ``async _before_command()``.
+    whole status (every result is kept in the case's history; the ``status`` query has the rest).
+    A workflow whose cases must finish starting before any command applies defines
+    ``async _before_command()``.
     Failures reach the client as ``ApplicationError`` only (see :func:`command_handler`).
     """
     name = fn.__name__
@@ -249,8 +250,6 @@ class Case:
         self.extras = extras
         """What the workflow holds beside the machine's model, to carry into a continued run:
         ``(read, restore)``. The model itself and the case book are carried without it."""
-        self.resumed = False
-        """This run continues an earlier one: the start was verified and its steps done there."""
         self._start: Any = None
         self._commands_this_run = 0
         self.continuing = False
@@ -461,7 +460,7 @@ class Case:
         if self.extras is not None:
             self.extras[1](carried.get("extras", {}))
         self.busy = None
-        self._opened = self.resumed = True
+        self._opened = True
         workflow.upsert_search_attributes([CASE_STATE.value_set(self.state)])
         return True
 
@@ -642,11 +641,10 @@ class Case:
         self.continuing = True
         while True:
             await workflow.wait_condition(lambda: not self.busy and workflow.all_handlers_finished())
+            if not self._unaudited:
+                break  # idle and all written: nothing runs from here to continue_as_new
+            # Commands accepted while an audit is written run meanwhile: wait for them, audit theirs.
             await self._write_audit()
-            # Commands accepted while the audit was written ran meanwhile: audit theirs too, so
-            # nothing is carried unwritten (from here to continue_as_new nothing else runs).
-            if not self._unaudited and not self.busy and workflow.all_handlers_finished():
-                break
         model = self.machine.model
         carried: dict[str, Any] = {
             "start": self._start,
