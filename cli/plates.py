@@ -47,7 +47,7 @@ async def start_plate_case(
 def numbering_start(
     payload: str = typer.Argument(
         ...,
-        help='{"vin", "category", "vehicle": {"kind", "production_year", "fuel"}, "owner": {"national_id", "full_name"}, ...}; - reads stdin',
+        help='{"vin", "category", "vehicle": {"kind", "production_year", "fuel", "production_date", "customs_cleared_on"}, "owner": {"national_id", "full_name"}, ...}; - reads stdin',
     ),
     workflow_id: str | None = typer.Option(None, "--id"),
 ) -> None:

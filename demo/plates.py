@@ -4,13 +4,17 @@ ownership document waiting out its notice period, and an engine change completed
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from temporalio.client import Client, WorkflowHandle
 
 from cli.plates import start_plate_case
 from demo.common import actor, link, person_id, send, wait_for_state
+from domain.display import TEHRAN
+
+NEW_YEAR = datetime.now(TEHRAN).date().replace(month=1, day=1)
+"""The demo's imported car is made and cleared on the first day of this (Gregorian) year."""
 
 OFFICER = actor("officer", "plate-centre-meysam")
 BANK = actor("bank", "mellat")
@@ -31,7 +35,14 @@ async def _numbered(client: Client, owner: str) -> tuple[WorkflowHandle, dict[st
     data = {
         "vin": _vin(),
         "category": "imported",
-        "vehicle": {"kind": "passenger_car", "production_year": date.today().year, "fuel": "petrol"},
+        # The import ban counts from production to customs clearance (seed 004): both on 1 January.
+        "vehicle": {
+            "kind": "passenger_car",
+            "production_year": NEW_YEAR.year,
+            "fuel": "petrol",
+            "production_date": NEW_YEAR.isoformat(),
+            "customs_cleared_on": NEW_YEAR.isoformat(),
+        },
         "owner": {"national_id": owner, "full_name": "مریم احمدی"},
     }
     handle = client.get_workflow_handle(

@@ -18,13 +18,27 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 from statemachine import State, StateMachine
 
 from domain import policy
-from domain.commands import ABORT_ROLES, Abort, Code, Command, NationalId, Note, PaymentRef, PersonName, PositiveRials, Strict
+from domain.calendar import add_jalali_years
+from domain.commands import (
+    ABORT_ROLES,
+    Abort,
+    Code,
+    Command,
+    Day,
+    NationalId,
+    Note,
+    PaymentRef,
+    PersonName,
+    PositiveRials,
+    Strict,
+)
 from domain.identifiers import normalize_vin
 
 # --- shared vocabulary ---
@@ -220,6 +234,19 @@ class VehicleSpec(Strict):
     origin: Origin | None = None
     """Made in Iran or imported; defaults to imported for the imported and temporary-transit
     categories, domestic otherwise. Picks the documents that depend on it."""
+    production_date: Day | None = None
+    """The day the vehicle was made (in ``production_year``): import bans and historic ages count
+    from it (seed 004). Without it a historic age counts from the year's last day."""
+    customs_cleared_on: Day | None = None
+    """An imported vehicle's customs clearance: the import ban counts up to it (seed 004)."""
+
+    @model_validator(mode="after")
+    def _dates_agree(self) -> VehicleSpec:
+        if self.production_date is not None and self.production_date.year != self.production_year:
+            raise ValueError(f"production_date {self.production_date} is not in production_year {self.production_year}")
+        if self.production_date and self.customs_cleared_on and self.customs_cleared_on < self.production_date:
+            raise ValueError("customs_cleared_on is before production_date")
+        return self
 
 
 class NumberingStart(Strict):
@@ -446,11 +473,76 @@ def transfer_file(start: TransferStart) -> PlateFile:
     )
 
 
-# --- the numbering rules (pure; ``year`` is the workflow clock's year) ---
+# --- the numbering rules (pure; ``today`` is the workflow clock's day in Tehran) ---
 
 
-def numbering_reasons(start: NumberingStart, year: int) -> list[str]:
-    """Why seed 004 refuses this numbering, or nothing."""
+def numbering_reasons(start: NumberingStart, today: date) -> list[str]:
+    """Why seed 004 refuses this numbering, or nothing.
+
+    Ages are Jalali calendar years: the import ban from the production date to customs clearance
+    («ممنوعیت واردات»: more than one year for passenger cars, two for trucks, buses and chassis),
+    the historic thresholds («بیش از ۵۰ سال», «بیش از ۲۵ سال») from the production date to today.
+    """
+    v = start.vehicle
+    if v.production_year > today.year or (v.production_date and v.production_date > today):
+        return [f"production_year {v.production_year} is in the future"]
+    if v.customs_cleared_on and v.customs_cleared_on > today:
+        return [f"customs_cleared_on {v.customs_cleared_on} is in the future"]
+    age = today.year - v.production_year  # worn-out ages count model years, as the seed's table does
+    rules = {
+        "imported": lambda: _import_ban_by_dates(start),
+        "auction": lambda: _worn_out(start, age),
+        "temporary_transit": lambda: [],
+        "historic": lambda: _historic_by_dates(start, today),
+        "veteran": lambda: _veteran(start, age),
+    }
+    reasons = rules[start.category]()
+    if start.category == "veteran" and start.origin == "imported":
+        reasons += _import_ban_by_dates(start)
+    return reasons
+
+
+def _import_ban_by_dates(start: NumberingStart) -> list[str]:
+    v = start.vehicle
+    ban_class = IMPORT_BAN_CLASS.get(v.kind)
+    if ban_class is None:
+        return []
+    if v.production_date is None or v.customs_cleared_on is None:
+        return [
+            "the import ban counts from the production date to customs clearance: give vehicle.production_date and vehicle.customs_cleared_on"
+        ]
+    limit = policy.IMPORT_BAN_AGE_YEARS[ban_class]
+    last_day = add_jalali_years(v.production_date, limit)
+    if v.customs_cleared_on > last_day:
+        return [
+            f"import ban: a {ban_class} cleared more than {limit} year(s) after production may not be imported "
+            f"(made {v.production_date}, cleared {v.customs_cleared_on}; the last day was {last_day})"
+        ]
+    return []
+
+
+def _historic_by_dates(start: NumberingStart, today: date) -> list[str]:
+    cls = start.historic_class
+    if cls is None:
+        return ["historic plates need historic_class: precious, unique or special"]
+    minimum = {"precious": policy.HISTORIC_PRECIOUS_MIN_AGE_YEARS, "unique": policy.HISTORIC_UNIQUE_MIN_AGE_YEARS}.get(cls)
+    if minimum is None:
+        return []
+    made = start.vehicle.production_date or date(start.vehicle.production_year, 12, 31)
+    if today > add_jalali_years(made, minimum):
+        return []
+    kind = "a precious" if cls == "precious" else "an old unique"
+    return [
+        f"{kind} historic car is more than {minimum} years old (made {made}, {minimum} years on {add_jalali_years(made, minimum)})"
+    ]
+
+
+# --- the rules of cases started before the dates (``workflows.plate_transfer.AGES_FROM_DATES``) ---
+
+
+def numbering_reasons_by_year(start: NumberingStart, year: int) -> list[str]:
+    """The earlier rules, by calendar-year difference at numbering time: only for replaying cases
+    started before the import ban and historic ages counted from dates."""
     v = start.vehicle
     age = year - v.production_year
     if age < 0:

@@ -21,13 +21,27 @@ def new_vin() -> str:
     return "NAA" + uuid.uuid4().hex[:14].upper()
 
 
-def numbering_input(category: str = "imported", *, year: int, kind: str = "passenger_car", **extra: Any) -> dict[str, Any]:
+def numbering_input(
+    category: str = "imported",
+    *,
+    year: int,
+    kind: str = "passenger_car",
+    made: str | None = None,
+    cleared: str | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
     """A numbering input; ``year`` is the production year (take it from the test server's clock,
-    which other tests move years ahead of the wall clock)."""
+    which other tests move years ahead of the wall clock). An imported car is made and cleared on
+    1 January of ``year`` unless ``made`` / ``cleared`` say otherwise (ISO dates)."""
+    vehicle: dict[str, Any] = {"kind": kind, "production_year": year, "fuel": "petrol"}
+    if category == "imported":
+        vehicle |= {"production_date": made or f"{year}-01-01", "customs_cleared_on": cleared or made or f"{year}-01-01"}
+    elif made or cleared:
+        vehicle |= {key: value for key, value in (("production_date", made), ("customs_cleared_on", cleared)) if value}
     return {
         "vin": new_vin(),
         "category": category,
-        "vehicle": {"kind": kind, "production_year": year, "fuel": "petrol"},
+        "vehicle": vehicle,
         "owner": {"national_id": new_national_id(), "full_name": "علی رضایی"},
         **extra,
     }

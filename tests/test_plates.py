@@ -13,6 +13,8 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from domain import policy
+from domain.calendar import add_jalali_years
+from domain.display import TEHRAN
 from lifecycles.plates import PLATE_PATTERN
 from registry.db import session_scope
 from registry.models import FuelCard, PlateRecord, Vehicle
@@ -117,9 +119,7 @@ async def test_malformed_input_refuses_the_start(client: Client, worker: Worker,
 CASES = [
     # (category, kind, age, extra input, rejected?, reason fragment)
     ("imported", "passenger_car", 1, {}, False, ""),
-    ("imported", "passenger_car", 2, {}, True, "import ban"),
     ("imported", "truck", 2, {}, False, ""),
-    ("imported", "city_bus", 3, {}, True, "import ban"),
     ("auction", "passenger_car", 19, {}, False, ""),
     ("auction", "passenger_car", 20, {}, True, "worn out"),
     ("auction", "taxi", 10, {}, True, "worn out"),
@@ -159,6 +159,56 @@ async def test_numbering_rules(
         assert any(fragment in r for r in status["rejection_reasons"]), status["rejection_reasons"]
         assert status["history"][-1]["event"] == "eligibility_failed"
         assert "submit_document" not in status["allowed"]
+
+
+async def verdict(client: Client, worker: Worker, data: dict) -> dict:
+    return await settled(await start(client, worker, "VehicleNumbering", data, "numbering"))
+
+
+async def test_the_import_ban_counts_from_production_to_customs_clearance(client: Client, worker: Worker, now: datetime) -> None:
+    """Seed 004: passenger cars cleared more than one year after production are banned, trucks and
+    buses more than two: Jalali calendar years from the production date to the clearance, however
+    old the car is when it comes to be numbered (three years here; the old rule refused it)."""
+    made = (now - timedelta(days=3 * 365)).astimezone(TEHRAN).date()
+    year_on = add_jalali_years(made, 1)
+    cases = [
+        ("passenger_car", year_on, "Open"),
+        ("passenger_car", year_on + timedelta(days=1), "Rejected"),
+        ("truck", add_jalali_years(made, 2), "Open"),
+        ("city_bus", add_jalali_years(made, 2) + timedelta(days=1), "Rejected"),
+    ]
+    for kind, cleared, state in cases:
+        status = await verdict(client, worker, numbering_input(year=made.year, kind=kind, made=str(made), cleared=str(cleared)))
+        assert status["state"] == state, (kind, cleared, status["rejection_reasons"])
+        if state == "Rejected":
+            assert any("import ban" in r for r in status["rejection_reasons"]), status["rejection_reasons"]
+
+
+async def test_an_import_without_its_dates_is_refused_saying_which(client: Client, worker: Worker, now: datetime) -> None:
+    data = numbering_input(year=now.year)
+    del data["vehicle"]["customs_cleared_on"]
+    status = await verdict(client, worker, data)
+    assert status["state"] == "Rejected"
+    assert any("customs_cleared_on" in r for r in status["rejection_reasons"]), status["rejection_reasons"]
+
+
+async def test_production_date_must_be_in_production_year(client: Client, worker: Worker, now: datetime) -> None:
+    handle = await start(
+        client, worker, "VehicleNumbering", numbering_input(year=now.year, made=f"{now.year - 1}-06-01"), "numbering"
+    )
+    with pytest.raises(WorkflowFailureError) as err:
+        await handle.result()
+    assert "production_year" in str(err.value.cause)
+
+
+async def test_historic_age_counts_from_the_production_date(client: Client, worker: Worker, now: datetime) -> None:
+    """«بیش از ۲۵ سال»: exactly 25 Jalali years old today is not more than 25; a day older is."""
+    today = now.astimezone(TEHRAN).date()
+    on_the_day = add_jalali_years(today, -policy.HISTORIC_UNIQUE_MIN_AGE_YEARS)
+    for made, state in [(on_the_day, "Rejected"), (on_the_day - timedelta(days=1), "Open")]:
+        data = numbering_input("historic", year=made.year, made=str(made), historic_class="unique")
+        status = await verdict(client, worker, data)
+        assert status["state"] == state, (made, status["rejection_reasons"])
 
 
 async def test_mentally_disabled_child_is_numbered_to_a_parent(client: Client, worker: Worker, now: datetime) -> None:

@@ -81,6 +81,11 @@ AUDIT_BATCHES = "audit-batches"
 """The transitions not yet audited are written together by one activity (one per command at most),
 not one activity per transition."""
 
+AGES_FROM_DATES = "ages-from-dates"
+"""VehicleNumbering counts the import ban from the production date to customs clearance and the
+historic ages from the production date, in Jalali calendar years (seed 004), not by the
+difference of calendar years at numbering time."""
+
 CONTINUED = "continued"
 """The one key of a continued run's input: the state the previous run carried over."""
 

@@ -25,11 +25,11 @@ with workflow.unsafe.imports_passed_through():
     from activities.registry import PaymentRecord, record_payment
     from domain import policy
     from domain.commands import Actor, Command, parse_start
-    from domain.display import iso, jalali_datetime, parse_instant, rials
+    from domain.display import TEHRAN, iso, jalali_datetime, parse_instant, rials
     from lifecycles import plates as rules
     from lifecycles.plates import PlateFile, PlateTransferMachine, VehicleNumberingMachine
 
-from workflows.common import Case, command, may_start_as, rejection, run_activity, start_input
+from workflows.common import AGES_FROM_DATES, Case, command, may_start_as, rejection, run_activity, start_input
 from workflows.plate_common import (
     PlateCaseWorkflow,
     check_document_kind,
@@ -66,7 +66,10 @@ class VehicleNumberingWorkflow(PlateCaseWorkflow):
         await self.case.open(start, self._start_error, self._may_start)
         s = self.start
         assert s is not None
-        reasons = rules.numbering_reasons(s, workflow.now().year)
+        if workflow.patched(AGES_FROM_DATES):
+            reasons = rules.numbering_reasons(s, workflow.now().astimezone(TEHRAN).date())
+        else:  # a case started before: its replay keeps the rule it ran
+            reasons = rules.numbering_reasons_by_year(s, workflow.now().year)
         reasons += await run_activity(
             check_numbering_registry,
             NumberingCheck(workflow.info().workflow_id, s.vin, s.owner.national_id),

@@ -1,0 +1,36 @@
+"""Calendar arithmetic as the seeds mean it: months and years of the Jalali calendar, not blocks of
+30 or 365 days.
+
+"One year after production" is the same Jalali day and month a year on; a day the target month
+lacks (30 Esfand in a common year, 31 of the first six months moved into the last six) falls on
+that month's last day, as a calendar reader would count.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from persiantools.jdatetime import JalaliDate
+
+
+def add_jalali_months(day: date, months: int) -> date:
+    """``day`` moved by ``months`` Jalali calendar months (negative moves back)."""
+    j = JalaliDate.to_jalali(day)
+    index = j.year * 12 + (j.month - 1) + months
+    year, month = divmod(index, 12)
+    month += 1
+    last = JalaliDate.days_in_month(month, year)
+    return JalaliDate(year, month, min(j.day, last)).to_gregorian()
+
+
+def add_jalali_years(day: date, years: int) -> date:
+    """``day`` moved by ``years`` Jalali calendar years."""
+    return add_jalali_months(day, 12 * years)
+
+
+def jalali_years_between(start: date, end: date) -> int:
+    """Whole Jalali calendar years from ``start`` to ``end`` (an age in years on ``end``)."""
+    years = JalaliDate.to_jalali(end).year - JalaliDate.to_jalali(start).year
+    if add_jalali_years(start, years) > end:
+        years -= 1
+    return years
