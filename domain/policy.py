@@ -133,7 +133,8 @@ WORN_OUT_AGE_YEARS_PLATES = {
 """Worn-out ages by vehicle kind, as seed 004 lists them for numbering."""
 
 IMPORT_BAN_AGE_YEARS = {"passenger_car": 1, "truck": 2, "bus": 2, "chassis": 2}
-"""Import bans: passenger cars more than 1 year after production, trucks/buses/chassis 2 (seed 004)."""
+"""Import bans: passenger cars cleared more than 1 year after production, trucks/buses/chassis 2
+(seed 004), in Jalali calendar years from ``production_date`` to ``customs_cleared_on``."""
 
 HISTORIC_PRECIOUS_MIN_AGE_YEARS = 50
 """Historic «نفیس»: more than 50 years old (seed 004)."""
