@@ -53,7 +53,7 @@ with workflow.unsafe.imports_passed_through():
         run_rules_inquiry,
     )
     from activities.trust import UNAUTHENTICATED, StartToken, verify_start_token
-    from domain.display import TEHRAN
+    from domain.calendar import tehran_today
     from lifecycles.trade_order import UPDATE_ROLES, TradeFile, proforma_total_eur
     from security import tokens
 
@@ -172,7 +172,7 @@ class BareWorkflow:
         elif name == "submit":
             f.file_number = await run_activity(assign_file_number, FileNumberRequest(wid, f.applicant_national_id, now))
         elif name == "inquire_rules":
-            today = now.astimezone(TEHRAN).date().isoformat()
+            today = tehran_today(now).isoformat()
             outcome = await run_activity(run_rules_inquiry, InquiryRequest(wid, f.sections(), today), summary="rules inquiry")
             if outcome.reasons:
                 raise ApplicationError("; ".join(outcome.reasons), type="Rejected", non_retryable=True)

@@ -8,9 +8,16 @@ that month's last day, as a calendar reader would count.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 from persiantools.jdatetime import JalaliDate
+
+from domain.display import TEHRAN
+
+
+def tehran_today(now: datetime) -> date:
+    """The calendar day in Tehran at the instant ``now`` (the seeds' days are Tehran's)."""
+    return now.astimezone(TEHRAN).date()
 
 
 def add_jalali_months(day: date, months: int) -> date:
@@ -26,11 +33,3 @@ def add_jalali_months(day: date, months: int) -> date:
 def add_jalali_years(day: date, years: int) -> date:
     """``day`` moved by ``years`` Jalali calendar years."""
     return add_jalali_months(day, 12 * years)
-
-
-def jalali_years_between(start: date, end: date) -> int:
-    """Whole Jalali calendar years from ``start`` to ``end`` (an age in years on ``end``)."""
-    years = JalaliDate.to_jalali(end).year - JalaliDate.to_jalali(start).year
-    if add_jalali_years(start, years) > end:
-        years -= 1
-    return years

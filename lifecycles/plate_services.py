@@ -400,7 +400,3 @@ def notice_wait_ends(published_on: date) -> datetime:
     midnight (Tehran) at the start of the eleventh day after it, in UTC."""
     day = published_on + policy.DUPLICATE_OWNERSHIP_DOC_NOTICE_WAIT + timedelta(days=1)
     return datetime.combine(day, time(0), tzinfo=TEHRAN).astimezone(UTC)
-
-
-def tehran_today(now: datetime) -> date:
-    return now.astimezone(TEHRAN).date()

@@ -529,12 +529,11 @@ def _historic_by_dates(start: NumberingStart, today: date) -> list[str]:
     if minimum is None:
         return []
     made = start.vehicle.production_date or date(start.vehicle.production_year, 12, 31)
-    if today > add_jalali_years(made, minimum):
+    comes_of_age = add_jalali_years(made, minimum)
+    if today > comes_of_age:
         return []
     kind = "a precious" if cls == "precious" else "an old unique"
-    return [
-        f"{kind} historic car is more than {minimum} years old (made {made}, {minimum} years on {add_jalali_years(made, minimum)})"
-    ]
+    return [f"{kind} historic car is more than {minimum} years old (made {made}, {minimum} years on {comes_of_age})"]
 
 
 # --- the rules of cases started before the dates (``workflows.plate_transfer.AGES_FROM_DATES``) ---

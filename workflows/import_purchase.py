@@ -60,8 +60,9 @@ with workflow.unsafe.imports_passed_through():
     )
     from activities.registry import PaymentRecord, record_payment
     from domain import policy
+    from domain.calendar import tehran_today
     from domain.commands import Actor, Command, parse_start
-    from domain.display import TEHRAN, iso, jalali_date, jalali_datetime, rials
+    from domain.display import iso, jalali_date, jalali_datetime, rials
     from domain.money import payment_key
     from lifecycles import import_purchase as rules
     from lifecycles.import_purchase import ImportPurchaseMachine, PurchaseCase, instant, later
@@ -540,7 +541,7 @@ class ImportPurchaseWorkflow:
         )
         p = self.p
         if update == "allocate":
-            today = workflow.now().astimezone(TEHRAN).date()
+            today = tehran_today(workflow.now())
             if c.delivery_due < today:  # type: ignore[attr-defined]
                 raise rejection(f"allocate: delivery_due {c.delivery_due} is in the past")  # type: ignore[attr-defined]
         if update == "pay_stage":

@@ -19,6 +19,7 @@ from temporalio.exceptions import ActivityError
 with workflow.unsafe.imports_passed_through():
     from activities.plates import ServiceCompletion, VehicleCheck, check_vehicle, complete_service
     from activities.registry import PaymentRecord, record_payment
+    from domain.calendar import tehran_today
     from domain.commands import Actor, Command, parse_start
     from domain.display import iso, jalali_datetime, parse_instant, rials
     from lifecycles import plate_services as rules
@@ -101,7 +102,7 @@ class PlateServiceWorkflow(PlateCaseWorkflow):
     @command
     async def submit_document(self, c: Any) -> None:
         now = iso(workflow.now())
-        published = c.published_on or rules.tehran_today(workflow.now())
+        published = c.published_on or tehran_today(workflow.now())
 
         def change(f: ServiceFile) -> dict[str, Any]:
             f.checklist[c.kind] = True
@@ -203,7 +204,7 @@ class PlateServiceWorkflow(PlateCaseWorkflow):
     def _check_document(self, c: Any) -> None:
         f = self.file
         check_document_kind("submit_document", c.kind, f.stage_documents(), len(f.documents))
-        if c.published_on is not None and c.published_on > rules.tehran_today(workflow.now()):
+        if c.published_on is not None and c.published_on > tehran_today(workflow.now()):
             raise rejection("submit_document: published_on is in the future")
         if c.part is not None and f.change is not None:
             problems = rules.part_problems(f.change, c.part, f.vehicle_fuel)

@@ -24,8 +24,9 @@ with workflow.unsafe.imports_passed_through():
     )
     from activities.registry import PaymentRecord, record_payment
     from domain import policy
+    from domain.calendar import tehran_today
     from domain.commands import Actor, Command, parse_start
-    from domain.display import TEHRAN, iso, jalali_datetime, parse_instant, rials
+    from domain.display import iso, jalali_datetime, parse_instant, rials
     from lifecycles import plates as rules
     from lifecycles.plates import PlateFile, PlateTransferMachine, VehicleNumberingMachine
 
@@ -67,7 +68,7 @@ class VehicleNumberingWorkflow(PlateCaseWorkflow):
         s = self.start
         assert s is not None
         if workflow.patched(AGES_FROM_DATES):
-            reasons = rules.numbering_reasons(s, workflow.now().astimezone(TEHRAN).date())
+            reasons = rules.numbering_reasons(s, tehran_today(workflow.now()))
         else:  # a case started before: its replay keeps the rule it ran
             reasons = rules.numbering_reasons_by_year(s, workflow.now().year)
         reasons += await run_activity(

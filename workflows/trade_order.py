@@ -28,8 +28,9 @@ with workflow.unsafe.imports_passed_through():
         run_rules_inquiry,
     )
     from domain import policy
+    from domain.calendar import tehran_today
     from domain.commands import ENVELOPE, Actor, Command, Rejected, parse_start
-    from domain.display import TEHRAN, euros, iso, jalali_datetime, parse_instant, rials
+    from domain.display import euros, iso, jalali_datetime, parse_instant, rials
     from lifecycles import trade_order as rules
     from lifecycles.trade_order import TradeFile, TradeOrderMachine
 
@@ -60,7 +61,7 @@ def check_fee_payment(amount_rial: int, fee_rial: int | None, fee_deadline: str 
 
 def rules_date() -> str:
     """Today in Tehran, as the rules inquiry judges validity dates (ISO)."""
-    return workflow.now().astimezone(TEHRAN).date().isoformat()
+    return tehran_today(workflow.now()).isoformat()
 
 
 def fee_deadline_from_now() -> str:
