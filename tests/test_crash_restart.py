@@ -160,6 +160,9 @@ async def test_kills_and_server_restarts_mid_case_every_case_completes_once(
                 await update(handle, name, actor=me, **fields)
         kill_worker()  # 1: between steps
         for handle, me in orders:
+            # A query first goes to the killed worker's sticky queue and may time out: wait until
+            # the new worker answers (read-only), then send the command once.
+            await retrying(lambda h=handle: h.query("status"))
             await update(handle, "submit", actor=me)
         await server.restart()  # 2: the server goes away under a running worker
         for handle, me in orders:
