@@ -86,6 +86,19 @@ AGES_FROM_DATES = "ages-from-dates"
 historic ages from the production date, in Jalali calendar years (seed 004), not by the
 difference of calendar years at numbering time."""
 
+TRADE_ORDER_FIDELITY = "trade-order-fidelity"
+"""TradeOrder and TradeOrderAmendment follow seed 003 as issue 9 corrected them (amendments take
+their permits and expert review before the fee; a lapsed fee window sends the file back to be
+edited; goods and currency sources checked against reference data when given)."""
+
+PLATE_FIDELITY = "plate-fidelity"
+"""VehicleNumbering and PlateTransfer follow seed 004 as issue 9 corrected them (documents by the
+vehicle's origin and history, typed proofs of residence, numbering centres)."""
+
+PLATE_SERVICES_MORE = "plate-services-more"
+"""PlateService code paths changed for the services issue 9 added (change of use, the ماده ۳۰
+fine, historic traffic permits and scrapping)."""
+
 CONTINUED = "continued"
 """The one key of a continued run's input: the state the previous run carried over."""
 
