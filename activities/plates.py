@@ -29,7 +29,15 @@ from domain import policy
 from domain.identifiers import VIN_PROBLEM, normalize_vin
 from lifecycles.plates import plate_candidate, plate_region, transfer_series
 from registry.db import session_scope
-from registry.models import FuelCard, Person, PlateAllocation, PlateRecord, Vehicle, VehicleServiceRecord
+from registry.models import (
+    FuelCard,
+    NumberingCentre,
+    Person,
+    PlateAllocation,
+    PlateRecord,
+    Vehicle,
+    VehicleServiceRecord,
+)
 
 MAX_PLATE_ATTEMPTS = 64
 """Candidates tried before giving up (a series this full needs a new letter, not retries)."""
@@ -146,6 +154,30 @@ def check_numbering_registry(request: NumberingCheck) -> list[str]:
 
 
 @dataclass
+class NumberingFacts:
+    reasons: list[str] = field(default_factory=list)
+    numbered_before: bool = False
+    """The VIN had a plate (active or ended) issued by another case: seed 004's auction item 8
+    («در صورت نداشتن سابقه شماره گذاری») asks its factory or customs documents only of VINs without."""
+
+
+@activity.defn
+def check_numbering_facts(request: NumberingCheck) -> NumberingFacts:
+    """The registry's reasons to refuse a numbering (as :func:`check_numbering_registry`) and
+    whether the VIN was ever numbered."""
+    reasons = check_numbering_registry(request)
+    vin = _vin(request.vin)
+    with session_scope() as session:
+        earlier = session.scalar(
+            select(PlateRecord.plate).where(PlateRecord.vin == vin, PlateRecord.workflow_id != request.workflow_id).limit(1)
+        )
+        vehicle = session.get(Vehicle, vin)
+        own = session.get(PlateAllocation, request.workflow_id)
+        numbered_before = earlier is not None or (vehicle is not None and bool(vehicle.plate) and own is None)
+    return NumberingFacts(reasons=reasons, numbered_before=numbered_before)
+
+
+@dataclass
 class NumberingRequest:
     workflow_id: str
     vin: str
@@ -157,6 +189,8 @@ class NumberingRequest:
     production_year: int
     fuel: str
     at: datetime
+    origin: str | None = None
+    """``domestic`` or ``imported``: recorded on the vehicle (``None`` in cases from before)."""
 
 
 @activity.defn
@@ -186,6 +220,7 @@ def number_vehicle(request: NumberingRequest) -> str:
             vehicle.kind = vehicle.kind or request.kind
             vehicle.production_year = vehicle.production_year or request.production_year
             vehicle.fuel = vehicle.fuel or request.fuel
+            vehicle.origin = vehicle.origin or request.origin
             vehicle.plate = plate
             session.flush()
             return plate
@@ -217,6 +252,36 @@ def _numbering_refusal(session: Session, vin: str, vehicle: Vehicle | None, owne
     return None
 
 
+# --- numbering centres (reference data) ---
+
+
+@dataclass
+class CentreQuery:
+    """Which numbering centres to list; every filter given must hold (``None``: any)."""
+
+    category: str | None = None
+    """A numbering category the centre may number (its ``kinds``)."""
+    provincial_capital: bool | None = None
+    """``True``: only centres at a provincial capital («مرکز استان»)."""
+    customs_office: str | None = None
+    """Only the centres nearest this customs office (its ``customs_offices``)."""
+
+
+@activity.defn
+def find_numbering_centres(query: CentreQuery) -> list[str]:
+    """The ``centre_id``s of the reference data's ``numbering_centres`` that match ``query``,
+    sorted, at most ``policy.MAX_CENTRES_CARRIED`` (a case carries the list in its state)."""
+    with session_scope() as session:
+        found = [
+            c.centre_id
+            for c in session.scalars(select(NumberingCentre).order_by(NumberingCentre.centre_id))
+            if (query.category is None or query.category in c.kinds)
+            and (query.provincial_capital is None or c.provincial_capital == query.provincial_capital)
+            and (query.customs_office is None or query.customs_office in c.customs_offices)
+        ]
+    return found[: policy.MAX_CENTRES_CARRIED]
+
+
 # --- facts every after-numbering case starts from ---
 
 
@@ -240,6 +305,8 @@ class VehicleFacts:
     fuel: str | None = None
     production_year: int | None = None
     title_transfer_locked_until: datetime | None = None
+    origin: str | None = None
+    """``domestic``, ``imported`` or ``None`` (recorded before the registry kept origins)."""
 
 
 @activity.defn
@@ -259,6 +326,8 @@ def check_vehicle(request: VehicleCheck) -> VehicleFacts:
             fuel=vehicle.fuel,
             production_year=vehicle.production_year,
             title_transfer_locked_until=vehicle.title_transfer_locked_until,
+            # A car an imported purchase delivered is imported, whether or not its row says so.
+            origin=vehicle.origin or ("imported" if vehicle.delivered_at is not None else None),
         )
         if done is not None:  # this case already changed the registry: its checks passed before
             return facts
@@ -481,6 +550,8 @@ _EFFECTS = {
 
 ACTIVITIES: list[Callable[..., Any]] = [
     check_numbering_registry,
+    check_numbering_facts,
+    find_numbering_centres,
     number_vehicle,
     check_vehicle,
     transfer_vehicle,

@@ -23,6 +23,9 @@ def token(
     workflow_id: str = typer.Option(..., "--workflow-id", help="the case the token acts on (claim wid)"),
     update: str | None = typer.Option(None, "--update", help="bind the token to one update (claim upd); 'start' for a start"),
     minutes: int = typer.Option(5, min=1, max=15, help="lifetime (the contract allows at most 15 minutes)"),
+    centre: str | None = typer.Option(
+        None, "--centre", help="an officer's numbering centre (claim ctr): a centre_id of the reference data's numbering_centres"
+    ),
 ) -> None:
     """Print an actor token for one command (the audience is the namespace of Temporal's configuration)."""
     if role not in ROLES:
@@ -35,7 +38,13 @@ def token(
     namespace = connect_config()["namespace"]
     print(
         key.mint(
-            role=role, sub=id, workflow_id=workflow_id, namespace=namespace, update=update, lifetime=timedelta(minutes=minutes)
+            role=role,
+            sub=id,
+            workflow_id=workflow_id,
+            namespace=namespace,
+            update=update,
+            lifetime=timedelta(minutes=minutes),
+            centre=centre,
         )
     )
 

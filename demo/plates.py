@@ -12,12 +12,17 @@ from temporalio.client import Client, WorkflowHandle
 from cli.plates import start_plate_case
 from demo.common import actor, link, person_id, send, wait_for_state
 from domain.display import TEHRAN
+from lifecycles.plates import RESIDENCE_KINDS
 
 NEW_YEAR = datetime.now(TEHRAN).date().replace(month=1, day=1)
 """The demo's imported car is made and cleared on the first day of this (Gregorian) year."""
 
-OFFICER = actor("officer", "plate-centre-meysam")
+OFFICER = {**actor("officer", "plate-centre-meysam"), "centre": "meysam"}
+"""An officer of the Meysam centre (token claim ``ctr``): imported cars are numbered only at
+Meysam or provincial-capital centres (seed 004)."""
 BANK = actor("bank", "mellat")
+RESIDENCE = {"type": "owned_home_deed", "utility_bill": "electricity"}
+"""A proof of residence that qualifies: a home deed in the owner's name with a power bill (seed 004)."""
 
 
 def _vin() -> str:
@@ -27,7 +32,8 @@ def _vin() -> str:
 async def _documents(handle: WorkflowHandle, by: dict[str, str]) -> dict[str, Any]:
     status = await wait_for_state(handle, "Open")
     for kind in [k for k in status["missing"] if k in status["checklist"]]:
-        status = await send(handle, "submit_document", actor=by, kind=kind, reference=f"{kind}-0001")
+        proof = {"residence": RESIDENCE} if kind in RESIDENCE_KINDS else {}
+        status = await send(handle, "submit_document", actor=by, kind=kind, reference=f"{kind}-0001", **proof)
     return status
 
 
@@ -67,7 +73,9 @@ async def run(client: Client) -> list[str]:
     handle = client.get_workflow_handle(
         await start_plate_case("PlateTransfer", data, "transfer", "نقل و انتقال", ("seller", seller))
     )
-    await _documents(handle, actor("seller", seller))
+    status = await _documents(handle, actor("seller", seller))
+    # An imported car: the registry's origin waives the factory sale document («تولید داخل»).
+    assert "factory_sale_document" not in status["checklist"], status["checklist"]
     await send(handle, "confirm_presence", actor=OFFICER, party="seller")
     await send(handle, "confirm_presence", actor=OFFICER, party="buyer")
     status = await send(handle, "consent", actor=actor("seller", seller))  # the owner's own token

@@ -12,7 +12,17 @@ from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    StringConstraints,
+    ValidationError,
+    model_serializer,
+)
 
 from domain import policy
 from domain.identity import national_id_problem
@@ -142,6 +152,17 @@ class Actor(Strict):
     id: Claim
     jti: Claim | None = None
     """The id of the token that proved this actor (set from the verified token, never by the caller)."""
+    centre: Claim | None = None
+    """The numbering centre a plate-centre officer works at: the token's optional ``ctr`` claim
+    (set from the verified token, never by the caller). Shown only when set."""
+
+    @model_serializer(mode="wrap")
+    def _without_unset_centre(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # Actors without a centre dump as before ({role, id, jti}): histories keep their shape.
+        out: dict[str, Any] = handler(self)
+        if out.get("centre") is None:
+            out.pop("centre", None)
+        return out
 
 
 ActorToken = Annotated[str, StringConstraints(min_length=1, max_length=4096)]
@@ -156,6 +177,13 @@ class Command(Strict):
 
     actor_token: ActorToken
     actor: Actor | None = None
+
+    def refusal(self, today: date) -> str | None:
+        """Why the update's validator refuses this command for what it carries alone (``today``:
+        the workflow's day in Tehran), or ``None``. Checked only in validators (``Case.check``):
+        such a rule reads nothing a handler could see differently, and cases that accepted a
+        command before the rule existed replay as they ran."""
+        return None
 
 
 ENVELOPE = frozenset({"actor_token", "actor"})

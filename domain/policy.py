@@ -194,6 +194,14 @@ FORBIDDEN_COLOURS = frozenset({"taxi_yellow", "taxi_green", "military_green", "m
 """Colour codes a colour change may not take: seed 004 bans armed-forces and taxi colours
 («بجز رنگ خودروهای نیروهای مسلح و تاکسی»); the codes naming those colours are ours."""
 
+RESIDENCE_GAZETTE_MAX_AGE_YEARS = 2
+"""A company's official gazette proves its address for at most two Jalali years (seed 004
+«حداکثر دو سال از تاریخ ثبت روزنامه نگذشته باشد»)."""
+
+MAX_CENTRES_CARRIED = 200
+"""Numbering centres a case carries from the reference data (the ones that may number it): a
+bound on the case's state (our choice; the country has a few hundred centres)."""
+
 # --- Fuel card: seed 002_5f5d7fd182bbe256 ---
 
 FUEL_QUOTA_LITRES_PER_MONTH = {

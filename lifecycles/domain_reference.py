@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
-from lifecycles import import_purchase, plate_services, plates, trade_order, trade_order_amendment
+from lifecycles import import_purchase, plate_services, plates, residence, trade_order, trade_order_amendment
 from lifecycles.plates import Requirement
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -88,6 +88,10 @@ def rule_functions(module: ModuleType) -> Iterator[tuple[str, str]]:
             yield name, _markdown(_one_line(doc.split("\n\n")[0]))
 
 
+def _applies(r: Requirement) -> str:
+    return ", ".join(part for part in (r.only_for, f"unless {r.unless}" if r.unless else None) if part)
+
+
 def checklists() -> Iterator[tuple[str, tuple[Requirement, ...]]]:
     for category, requirements in plates.NUMBERING_CHECKLISTS.items():
         yield f"Numbering, {category} ({plates.CATEGORY_LABELS[category]})", requirements
@@ -120,12 +124,23 @@ def render() -> str:
             parts += [f"- `{name}`: {doc}" for name, doc in rules]
             parts.append("")
     parts.append("## Documents asked, by checklist\n")
-    parts.append("`only for` names the case tag a document depends on (e.g. `domestic`: made in Iran).\n")
+    parts.append(
+        "`only for` names the case tag a document depends on (e.g. `domestic`: made in Iran); "
+        "`unless` a tag that waives it (e.g. `numbered_before`: the registry says the VIN had a plate).\n"
+    )
     for title, requirements in checklists():
         parts.append(f"### {title}\n")
         parts += ["| document | label | seed item | only for |", "|---|---|---|---|"]
-        parts += [f"| `{r.kind}` | {r.label_fa} | {r.seed_item} | {r.only_for or ''} |" for r in requirements]
+        parts += [f"| `{r.kind}` | {r.label_fa} | {r.seed_item} | {_applies(r)} |" for r in requirements]
         parts.append("")
+    parts.append("## Proofs of residence (`lifecycles/residence.py`)\n")
+    parts.append(_paragraphs(inspect.getdoc(residence) or ""))
+    parts += ["| `residence.type` | label | needs | seed |", "|---|---|---|---|"]
+    parts += [
+        f"| `{kind}` | {r.label_fa} | {'never enough' if r.never else ', '.join(f'`{n}`' for n in r.needs)} | «{r.seed_words}» |"
+        for kind, r in residence.RESIDENCE_PROOFS.items()
+    ]
+    parts.append("")
     parts.append("## Policy numbers (`domain/policy.py`)\n")
     section = None
     for number in policy_numbers(POLICY.read_text(encoding="utf-8")):

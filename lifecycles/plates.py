@@ -40,6 +40,7 @@ from domain.commands import (
     Strict,
 )
 from domain.identifiers import normalize_vin
+from lifecycles.residence import ResidenceProof, residence_problems
 
 # --- shared vocabulary ---
 
@@ -137,16 +138,27 @@ class Requirement:
     only_for: str | None = None
     """A tag of the case the document depends on (``imported``, ``domestic``, ``disabled``,
     ``part`` ...); ``None``: always required."""
+    unless: str | None = None
+    """A tag that waives the document (``numbered_before``: the registry says the VIN had a plate)."""
 
 
 IDENTITY = "identity_document"
 RESIDENCE = "residence_proof"
 NO_VIOLATIONS = "no_violations_certificate"
+BUYER_RESIDENCE = "buyer_residence_proof"
+RESIDENCE_KINDS = frozenset({RESIDENCE, BUYER_RESIDENCE})
+"""Documents that prove residence: each names which of seed 004's proofs it is and qualifies
+(:mod:`lifecycles.residence`), wherever a checklist asks one (numbering, transfer, services)."""
+AUTHORISED_IMPORT = "authorised_import"
+"""Tag of an imported car brought in by an authorised company (it has a kardex)."""
+NUMBERED_BEFORE = "numbered_before"
+"""Tag of a VIN the registry says had a plate (active or ended): a registry fact, known after the start's check."""
 
 NUMBERING_CHECKLISTS: dict[str, tuple[Requirement, ...]] = {
     # «شماره گذاری وسایل نقلیه وارداتی»: 1 presence → inspect, 6 plate fee → pay_plate_fee.
     "imported": (
-        Requirement("kardex", "کاردکس", "imported 2"),
+        # «ارائه کاردکس برای خودروهایی که توسط شرکت های مجاز وارد شده اند»: not for a private import.
+        Requirement("kardex", "کاردکس", "imported 2", AUTHORISED_IMPORT),
         Requirement("customs_documents", "اسناد گمرکی (پروانه یا گواهینامه گمرکی)", "imported 3"),
         Requirement("government_dues_receipt", "پرداخت دیون دولتی (گمرک، شهرداری، دارایی)", "imported 4"),
         Requirement("third_party_insurance", "بیمه شخص ثالث", "imported 5"),
@@ -160,8 +172,9 @@ NUMBERING_CHECKLISTS: dict[str, tuple[Requirement, ...]] = {
         Requirement("government_dues_receipt", "پرداخت دیون دولتی", "auction 5"),
         Requirement(IDENTITY, "شناسنامه جدید و کارت ملی", "auction 6"),
         Requirement(RESIDENCE, "مدرک احراز محل سکونت", "auction 7"),
-        Requirement("factory_sale_document", "سند فروش کارخانه (تولید داخل)", "auction 8", "domestic"),
-        Requirement("customs_documents", "اسناد گمرکی (وارداتی)", "auction 8", "imported"),
+        # «... در صورت نداشتن سابقه شماره گذاری»: only of a VIN that never had a plate.
+        Requirement("factory_sale_document", "سند فروش کارخانه (تولید داخل)", "auction 8", "domestic", NUMBERED_BEFORE),
+        Requirement("customs_documents", "اسناد گمرکی (وارداتی)", "auction 8", "imported", NUMBERED_BEFORE),
     ),
     # «... گذر موقت»: 1 presence with the car → inspect, 5 plate fee → pay_plate_fee.
     "temporary_transit": (
@@ -196,11 +209,12 @@ NUMBERING_CHECKLISTS: dict[str, tuple[Requirement, ...]] = {
 """Each numbering category's documents (seed 004, «شماره گذاری ...» sections)."""
 
 TRANSFER_CHECKLIST: tuple[Requirement, ...] = (
-    Requirement("factory_sale_document", "اصل سند فروش کارخانه", "transfer 1"),
+    # «اصل سند فروش کارخانه سازنده (تولید داخل)»: domestic cars only, by the registry's origin.
+    Requirement("factory_sale_document", "اصل سند فروش کارخانه (تولید داخل)", "transfer 1", "domestic"),
     Requirement("vehicle_card", "اصل کارت شناسایی وسیله نقلیه", "transfer 2"),
     Requirement("ownership_document", "اصل سند مالکیت صادره ناجا", "transfer 3"),
     Requirement(NO_VIOLATIONS, "برگ عدم خلافی", "transfer 6"),
-    Requirement("buyer_residence_proof", "مدارک احراز محل سکونت خریدار", "transfer 8"),
+    Requirement(BUYER_RESIDENCE, "مدارک احراز محل سکونت خریدار", "transfer 8"),
 )
 """«تعویض پلاک و نقل و انتقال»: items 4 (both parties' identity) and 5 (their presence) are the
 officer's ``confirm_presence``; item 7 (the fee receipt) is ``pay_plate_fee``."""
@@ -210,9 +224,26 @@ def checklist_kinds(requirements: tuple[Requirement, ...], tags: set[str]) -> li
     """The document kinds that apply to a case with ``tags``, in checklist order, once each."""
     kinds: list[str] = []
     for r in requirements:
-        if (r.only_for is None or r.only_for in tags) and r.kind not in kinds:
+        if (r.only_for is None or r.only_for in tags) and (r.unless is None or r.unless not in tags) and r.kind not in kinds:
             kinds.append(r.kind)
     return kinds
+
+
+def drop_waived(checklist: dict[str, bool], requirements: tuple[Requirement, ...], tags: set[str]) -> list[str]:
+    """Remove from ``checklist`` the documents not yet given that do not apply to a case with
+    ``tags`` (known once the registry's facts arrive); returns the kinds removed."""
+    applies = set(checklist_kinds(requirements, tags))
+    dropped = [kind for kind, done in checklist.items() if kind not in applies and not done]
+    for kind in dropped:
+        del checklist[kind]
+    return dropped
+
+
+def transfer_tags(origin: str | None) -> set[str]:
+    """The transfer checklist's tags from the registry's ``vehicles.origin``. Our choice: a
+    vehicle recorded before the registry kept origins (``None``) is asked the factory sale
+    document, as every transfer was before: the seed names it, and nothing says the car is imported."""
+    return {"imported"} if origin == "imported" else {"domestic"}
 
 
 # --- commands ---
@@ -225,6 +256,21 @@ class Person(Strict):
 
 class PartyId(Strict):
     national_id: NationalId
+
+
+class Importer(Strict):
+    """Who imported a car (seed 004 «شرکت های مجاز»: only an authorised company's import has a kardex)."""
+
+    type: Literal["authorised_company", "private"]
+    """``authorised_company``: imported by an authorised company; ``private``: by a private person."""
+    company_id: Code | None = None
+    """The authorised company's id (for ``authorised_company``)."""
+
+    @model_validator(mode="after")
+    def _company_named(self) -> Importer:
+        if (self.type == "authorised_company") != (self.company_id is not None):
+            raise ValueError("company_id names the authorised company, and only for type authorised_company")
+        return self
 
 
 class VehicleSpec(Strict):
@@ -268,6 +314,20 @@ class NumberingStart(Strict):
     disabled_person: Person | None = None
     historic_class: HistoricClass | None = None
     """Historic category: ``precious`` (> 50 years), ``unique`` (> 25 years and unique), ``special``."""
+    importer: Importer | None = None
+    """An imported vehicle's importer: ``{"type": "private"}`` needs no kardex; absent, the
+    vehicle counts as an authorised company's import (the kardex is asked, as before)."""
+    clearing_customs: Code | None = None
+    """Temporary transit: the customs office that cleared the vehicle; it is numbered only at the
+    centre nearest it («نزدیک ترین محل شماره گذاری به گمرک ترخیص کننده»)."""
+
+    @model_validator(mode="after")
+    def _fields_of_the_category(self) -> NumberingStart:
+        if self.importer is not None and self.origin != "imported":
+            raise ValueError("importer is only for imported vehicles")
+        if self.clearing_customs is not None and self.category != "temporary_transit":
+            raise ValueError("clearing_customs is only for temporary_transit")
+        return self
 
     @property
     def origin(self) -> str:
@@ -297,6 +357,22 @@ class SubmitDocument(Command):
     """A document kind from the case's checklist."""
     reference: Note | None = None
     """The document's number or a note (e.g. insurance policy number)."""
+    residence: ResidenceProof | None = None
+    """A proof of residence (``residence_proof``, ``buyer_residence_proof``): which of seed 004's
+    proofs it is and what its conditions need; required for those kinds, refused for others."""
+
+    @model_validator(mode="after")
+    def _residence_only_for_its_kinds(self) -> SubmitDocument:
+        if self.residence is not None and self.kind not in RESIDENCE_KINDS:
+            raise ValueError(f"residence belongs to a proof of residence ({', '.join(sorted(RESIDENCE_KINDS))})")
+        return self
+
+    def refusal(self, today: date) -> str | None:
+        """A proof of residence that does not qualify (seed 004 «شرایط و مدارک احراز محل سکونت»)."""
+        if self.kind not in RESIDENCE_KINDS:
+            return None
+        problems = residence_problems(self.residence, today)
+        return "the proof of residence does not qualify: " + "; ".join(problems) if problems else None
 
 
 class Inspect(Command):
@@ -425,6 +501,14 @@ class PlateFile:
     plate: str | None = None
     previous_plate: str | None = None
     fuel_card_moved: bool | None = None
+    fidelity: bool = False
+    """The case runs seed 004's rules as issue 9 corrected them (``PLATE_FIDELITY``): the
+    checklist follows the registry's facts, numbering officers work at a centre that may number it."""
+    registry_facts: dict[str, Any] | None = None
+    """What the start's registry check reported that shapes the checklist (origin, earlier plates)."""
+    centres: list[str] | None = None
+    """Numbering: the centres whose officers may inspect and file documents (reference data, read
+    at the start); ``None``: no centre rule (cases started before it)."""
 
     @property
     def inspection_failed(self) -> bool:
@@ -455,17 +539,27 @@ def missing(file: PlateFile) -> list[str]:
 
 
 def numbering_file(start: NumberingStart) -> PlateFile:
-    tags = {start.origin}
-    if start.category == "veteran" and start.disability_degree:
-        tags.add("disabled")
-    kinds = checklist_kinds(NUMBERING_CHECKLISTS[start.category], tags)
+    kinds = checklist_kinds(NUMBERING_CHECKLISTS[start.category], numbering_tags(start))
     return PlateFile(vin=start.vin, checklist={k: False for k in kinds}, fee_rial=policy.PLATE_FEE_RIAL[start.category])
 
 
+def numbering_tags(start: NumberingStart, numbered_before: bool = False) -> set[str]:
+    """The tags a numbering case's checklist depends on (``numbered_before``: the registry's fact)."""
+    tags = {start.origin}
+    if start.category == "veteran" and start.disability_degree:
+        tags.add("disabled")
+    if start.importer is None or start.importer.type == "authorised_company":
+        tags.add(AUTHORISED_IMPORT)
+    if numbered_before:
+        tags.add(NUMBERED_BEFORE)
+    return tags
+
+
 def transfer_file(start: TransferStart) -> PlateFile:
+    # Every document at first; the registry's facts (origin) then waive what does not apply.
     return PlateFile(
         vin=start.vin,
-        checklist={k: False for k in checklist_kinds(TRANSFER_CHECKLIST, set())},
+        checklist={k: False for k in checklist_kinds(TRANSFER_CHECKLIST, transfer_tags(None))},
         fee_rial=policy.PLATE_TRANSFER_FEE_RIAL,
         presence={"seller": False, "buyer": False},
         needs_inspection=False,
@@ -608,6 +702,31 @@ def _veteran(start: NumberingStart, age: int) -> list[str]:
                 "organisation is the owner and disabled_person names the child"
             )
     return reasons
+
+
+# --- numbering centres (seed 004; the centres are reference data) ---
+
+
+def centre_reasons(start: NumberingStart, centres: list[str]) -> list[str]:
+    """Why no centre may number this case: imported cars only at Meysam or provincial-capital
+    centres («مرکز تعویض پلاک میثم در تهران و شماره گذاری مرکز استان ها»), historic cars at
+    Shahrak-e Azmayesh («مرکز شماره گذاری واقع در شهرک آزمایش»), transit at the centre nearest
+    the clearing customs («نزدیک ترین محل شماره گذاری به گمرک ترخیص کننده»), as the reference
+    data's ``numbering_centres`` list them (``centres``: those that may number this case)."""
+    if start.category == "temporary_transit" and start.clearing_customs is None:
+        return ["a temporary-transit vehicle is numbered at the centre nearest its clearing customs: give clearing_customs"]
+    if not centres:
+        where = f" nearest customs office {start.clearing_customs}" if start.clearing_customs else ""
+        return [f"no numbering centre{where} in the reference data numbers {start.category} vehicles"]
+    return []
+
+
+def centre_refusal(actor_role: str, centre: str | None, centres: list[str] | None, category: str) -> str | None:
+    """Why an officer may not act on this numbering case from their centre (their token's ``ctr``)."""
+    if actor_role != "officer" or centres is None or centre in centres:
+        return None
+    at = "names no centre (claim ctr)" if centre is None else f"is for centre {centre}"
+    return f"the officer's token {at}; {category} vehicles are numbered only at: {', '.join(centres)}"
 
 
 def transfer_series(category: str | None) -> str:

@@ -103,6 +103,22 @@ class ForeignSeller(Base):
     name: Mapped[str] = mapped_column(String(200))
 
 
+class NumberingCentre(Base):
+    """A plate centre that numbers vehicles (مرکز شماره‌گذاری, seed 004): which numbering
+    categories it may take and which customs offices it is the nearest centre to."""
+
+    __tablename__ = "numbering_centres"
+    centre_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name_fa: Mapped[str] = mapped_column(String(200))
+    province: Mapped[str] = mapped_column(String(64))
+    provincial_capital: Mapped[bool] = mapped_column(Boolean, default=False)
+    """At a provincial capital («مرکز استان»)."""
+    kinds: Mapped[list[Any]] = mapped_column(default=list)
+    """The numbering categories it may number (``imported``, ``historic``, ``temporary_transit``...)."""
+    customs_offices: Mapped[list[Any]] = mapped_column(default=list)
+    """Customs offices it is the nearest numbering centre to (transit vehicles cleared there)."""
+
+
 class EscrowBank(Base):
     """A bank approved for escrow (حساب وکالتی) deposits (seed 001)."""
 
@@ -284,6 +300,9 @@ class Vehicle(Base):
     """Colour code as last registered by a colour change (plates, seed 004)."""
     scrapped_at: Mapped[datetime | None] = mapped_column(Instant, default=None)
     """Set when the vehicle is scrapped (اسقاط); a scrapped vehicle takes no more services."""
+    origin: Mapped[str | None] = mapped_column(String(16), default=None)
+    """``domestic`` («تولید داخل») or ``imported``, recorded at numbering (seed 004: a transfer asks
+    the factory sale document of domestic cars only); ``None`` for vehicles recorded before."""
 
 
 class NewCarPurchase(Base):

@@ -6,13 +6,13 @@ import json
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy.orm import Session
 
 from registry.db import session_scope
-from registry.models import EscrowBank, ExchangeRate, ForeignSeller, Goods, VeteranCarTariff
+from registry.models import EscrowBank, ExchangeRate, ForeignSeller, Goods, NumberingCentre, VeteranCarTariff
 
 DEFAULT_REFDATA = Path(__file__).with_name("refdata_default.json")
 
@@ -42,6 +42,34 @@ class SellerEntry(_Entry):
     name: str = Field(min_length=1)
 
 
+NUMBERING_CATEGORIES = ("imported", "auction", "temporary_transit", "historic", "veteran")
+"""The categories of ``VehicleNumbering`` (``lifecycles.plates.Category``) a centre may take."""
+
+
+class CentreEntry(_Entry):
+    """A numbering centre (مرکز شماره‌گذاری, seed 004): the categories it numbers, whether it is
+    at a provincial capital, and the customs offices it is the nearest centre to."""
+
+    centre_id: str = Field(min_length=1, max_length=64)
+    name_fa: str = Field(min_length=1, max_length=200)
+    province: str = Field(min_length=1, max_length=64)
+    provincial_capital: bool
+    kinds: list[Literal["imported", "auction", "temporary_transit", "historic", "veteran"]] = []
+    customs_offices: list[str] = []
+
+    @model_validator(mode="after")
+    def _imports_only_at_capitals(self) -> CentreEntry:
+        # Seed 004 «مرکز تعویض پلاک میثم در تهران و شماره گذاری مرکز استان ها»: imported
+        # vehicles are numbered only at provincial-capital centres (Meysam is in Tehran).
+        if "imported" in self.kinds and not self.provincial_capital:
+            raise ValueError(f"centre {self.centre_id}: imported vehicles are numbered only at provincial-capital centres")
+        if self.customs_offices and "temporary_transit" not in self.kinds:
+            raise ValueError(
+                f"centre {self.centre_id}: customs_offices name where transit vehicles clear; add temporary_transit to kinds"
+            )
+        return self
+
+
 class RefDataFile(_Entry):
     """The shape of ``refdata load FILE.json`` (CONTRACT.md); every key optional."""
 
@@ -49,6 +77,7 @@ class RefDataFile(_Entry):
     goods: list[GoodsEntry] = []
     foreign_sellers: list[SellerEntry] = []
     escrow_banks: list[str] = []
+    numbering_centres: list[CentreEntry] = []
 
 
 def load_refdata(data: dict[str, Any]) -> dict[str, int]:
@@ -63,6 +92,8 @@ def load_refdata(data: dict[str, Any]) -> dict[str, int]:
             session.merge(ForeignSeller(**s.model_dump()))
         for bank in parsed.escrow_banks:
             session.merge(EscrowBank(bank_id=bank))
+        for c in parsed.numbering_centres:
+            session.merge(NumberingCentre(**c.model_dump()))
     return {key: len(getattr(parsed, key)) for key in RefDataFile.model_fields}
 
 
@@ -93,4 +124,7 @@ def dump_refdata(session: Session) -> dict[str, Any]:
             SellerEntry.model_validate(s, from_attributes=True).model_dump() for s in session.scalars(select(ForeignSeller))
         ],
         "escrow_banks": [b.bank_id for b in session.scalars(select(EscrowBank))],
+        "numbering_centres": [
+            CentreEntry.model_validate(c, from_attributes=True).model_dump() for c in session.scalars(select(NumberingCentre))
+        ],
     }

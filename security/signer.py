@@ -43,7 +43,9 @@ class ActorSigner:
         if "actor_token" in payload or not isinstance(payload.get("actor"), dict):
             return payload
         actor = payload["actor"]
-        token = await self.token(role=actor["role"], sub=actor["id"], workflow_id=workflow_id, update=update)
+        token = await self.token(
+            role=actor["role"], sub=actor["id"], workflow_id=workflow_id, update=update, centre=actor.get("centre")
+        )
         return {**payload, "actor_token": token}
 
     async def start(self, workflow_id: str, payload: dict[str, Any], *, role: str, sub: str) -> dict[str, Any]:

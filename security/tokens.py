@@ -2,8 +2,9 @@
 
 Every workflow input and update argument carries ``actor_token``, a JWT (compact JWS, EdDSA over
 Ed25519) with the claims of the public contract (README, "Trust"): ``sub``, ``role``, ``aud`` (the namespace), ``wid`` (the
-workflow id), ``iat``, ``exp`` (at most 15 minutes after ``iat``), ``jti``, optionally ``upd`` and,
-for a start, optionally ``wft`` (the workflow type it may start).
+workflow id), ``iat``, ``exp`` (at most 15 minutes after ``iat``), ``jti``, optionally ``upd``,
+for a start, optionally ``wft`` (the workflow type it may start), and for an officer optionally
+``ctr`` (the numbering centre the officer works at).
 PyJWT checks the signature; this module checks the claims against the command at hand, judging
 times by the clock it is given (workflow time), never the machine's.
 
@@ -38,6 +39,9 @@ CLOCK_SKEW = timedelta(seconds=60)
 """Our choice: how far in the future ``iat`` may lie, for an identity provider whose clock runs ahead."""
 MAX_TOKEN_CHARS = 4096
 """Our choice: a token is a few hundred characters; anything longer is refused unread."""
+CENTRE_CLAIM = "ctr"
+"""Optional claim: the numbering centre of a plate-centre officer (seed 004 numbers some vehicles
+only at some centres); carried into the verified actor as ``centre``."""
 START = "start"
 """The ``upd`` claim of a token that starts a case (when the claim is present)."""
 
@@ -52,6 +56,9 @@ class VerifiedActor:
     id: str
     """The token's ``sub``."""
     jti: str
+    centre: str | None = None
+    """The optional ``ctr`` claim: the numbering centre (مرکز شماره‌گذاری) a plate-centre officer
+    works at, a ``centre_id`` of the reference data's ``numbering_centres``."""
 
 
 def _text_claim(claims: dict[str, Any], name: str, limit: int = 64) -> str:
@@ -69,7 +76,8 @@ def _actor(claims: dict[str, Any]) -> VerifiedActor:
     role = _text_claim(claims, "role", 32)
     if role not in ROLES:
         raise TokenRejected(f"claim 'role' names no role of the contract ({role!r})")
-    return VerifiedActor(role=role, id=_text_claim(claims, "sub"), jti=_text_claim(claims, "jti"))
+    centre = _text_claim(claims, CENTRE_CLAIM) if CENTRE_CLAIM in claims else None
+    return VerifiedActor(role=role, id=_text_claim(claims, "sub"), jti=_text_claim(claims, "jti"), centre=centre)
 
 
 def _instant(claims: dict[str, Any], name: str) -> datetime:
@@ -207,10 +215,11 @@ class SigningKey:
         now: datetime | None = None,
         lifetime: timedelta = timedelta(minutes=5),
         jti: str | None = None,
+        centre: str | None = None,
         **extra: Any,
     ) -> str:
         """A token for one command. ``now`` is the clock the workflow will judge it by (pass the
-        time-skipping server's clock in tests)."""
+        time-skipping server's clock in tests); ``centre`` sets the officer's ``ctr`` claim."""
         issued = now or datetime.now(UTC)
         claims: dict[str, Any] = {
             "sub": sub,
@@ -224,6 +233,8 @@ class SigningKey:
         }
         if update is not None:
             claims["upd"] = update
+        if centre is not None:
+            claims[CENTRE_CLAIM] = centre
         key = jwt.PyJWK(self.jwk, algorithm=ALGORITHM)
         return jwt.encode(claims, key, algorithm=ALGORITHM, headers={"kid": self.kid})
 

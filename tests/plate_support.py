@@ -12,8 +12,38 @@ from temporalio.worker import Worker
 
 from tests.helpers import actor, new_national_id, start, update
 
-OFFICER = actor("officer", "officer-7")
 BANK = actor("bank", "mellat")
+
+CENTRE_OF_CATEGORY = {
+    "imported": "meysam",
+    "auction": "meysam",
+    "temporary_transit": "meysam",
+    "historic": "shahrak_azmayesh",
+    "veteran": "meysam",
+}
+"""A shipped numbering centre (registry/refdata_default.json) that may number each category."""
+
+TRANSIT_CUSTOMS = "tehran_west"
+"""A customs office the shipped centre ``meysam`` is the nearest centre to."""
+
+QUALIFYING_RESIDENCE = {"type": "registered_lease", "tracking_code": "TRK-12345", "real_estate_system_confirmed": True}
+"""A proof of residence that qualifies (seed 004: a lease with its tracking code, confirmed by the real-estate system)."""
+
+
+def officer_at(centre: str | None, id: str = "officer-7") -> dict[str, str]:
+    """An officer whose token names ``centre`` (claim ``ctr``)."""
+    who = actor("officer", id)
+    return who if centre is None else {**who, "centre": centre}
+
+
+OFFICER = officer_at("meysam")
+"""An officer of the Meysam centre (Tehran, claim ``ctr``), which numbers every category but
+historic cars (seed 004); transfers and services take any officer."""
+
+
+def numbering_officer(category: str) -> dict[str, str]:
+    """An officer at a centre that may number ``category``."""
+    return officer_at(CENTRE_OF_CATEGORY[category])
 
 
 def new_vin() -> str:
@@ -38,6 +68,8 @@ def numbering_input(
         vehicle |= {"production_date": made or f"{year}-01-01", "customs_cleared_on": cleared or made or f"{year}-01-01"}
     elif made or cleared:
         vehicle |= {key: value for key, value in (("production_date", made), ("customs_cleared_on", cleared)) if value}
+    if category == "temporary_transit":
+        extra.setdefault("clearing_customs", TRANSIT_CUSTOMS)
     return {
         "vin": new_vin(),
         "category": category,
@@ -68,10 +100,14 @@ async def closed(handle: WorkflowHandle) -> None:
 
 
 async def complete_checklist(handle: WorkflowHandle, by: dict[str, str]) -> dict[str, Any]:
-    """Submit every document the case's current stage still lacks."""
+    """Submit every document the case's current stage still lacks (a qualifying proof for a
+    proof of residence)."""
+    from lifecycles.plates import RESIDENCE_KINDS
+
     status = await settled(handle)
     for kind in [k for k in status["missing"] if k in status["checklist"]]:
-        status = await update(handle, "submit_document", actor=by, kind=kind, reference=f"doc-{kind}")
+        extra: dict[str, Any] = {"residence": QUALIFYING_RESIDENCE} if kind in RESIDENCE_KINDS else {}
+        status = await update(handle, "submit_document", actor=by, kind=kind, reference=f"doc-{kind}", **extra)
     return status
 
 
@@ -81,7 +117,7 @@ async def numbered(client: Client, worker: Worker, **input_extra: Any) -> tuple[
     handle = await start(client, worker, "VehicleNumbering", data, "numbering")
     owner = actor("applicant", data["owner"]["national_id"])
     await complete_checklist(handle, owner)
-    status = await update(handle, "inspect", actor=OFFICER, passed=True)
+    status = await update(handle, "inspect", actor=numbering_officer(data["category"]), passed=True)
     assert status["state"] == "AwaitingFee", status
     status = await update(handle, "pay_plate_fee", actor=BANK, payment_ref=f"PLT-{handle.id}", amount_rial=status["fee_rial"])
     return handle, data, status
@@ -94,8 +130,10 @@ def seed_vehicle(
     locked_until: datetime | None = None,
     fuel_card: bool = False,
     fuel: str = "petrol",
+    origin: str | None = None,
 ) -> tuple[str, str, str]:
-    """A numbered vehicle written straight into the registry: (vin, owner id, plate)."""
+    """A numbered vehicle written straight into the registry: (vin, owner id, plate); ``origin``
+    ``None`` is a vehicle recorded before the registry kept origins."""
     from registry.db import session_scope
     from registry.models import FuelCard, Person, PlateRecord, Vehicle
 
@@ -113,6 +151,7 @@ def seed_vehicle(
                 fuel=fuel,
                 plate=plate,
                 title_transfer_locked_until=locked_until,
+                origin=origin,
             )
         )
         session.add(

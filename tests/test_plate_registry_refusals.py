@@ -50,7 +50,7 @@ async def _refused(handle: WorkflowHandle, name: str, /, **fields: Any) -> str:
         await handle.execute_update(name, await signed(handle, name, fields), id=update_id)
     except WorkflowUpdateFailedError as err:
         cause = err.cause
-        return str(cause.message if cause is not None else err)
+        return str(getattr(cause, "message", None) or err)
     except RPCError as err:
         if "not found" not in err.message:
             raise

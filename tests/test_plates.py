@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -242,7 +242,7 @@ def transfer_input(vin: str, seller: str, buyer: str | None = None) -> dict:
     }
 
 
-async def _ready_transfer(client: Client, worker: Worker, data: dict) -> object:
+async def _ready_transfer(client: Client, worker: Worker, data: dict) -> WorkflowHandle:
     handle = await start(client, worker, "PlateTransfer", data, "transfer")
     await complete_checklist(handle, actor("seller", data["seller"]["national_id"]))
     await update(handle, "confirm_presence", actor=OFFICER, party="seller")

@@ -43,6 +43,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.repair import CaseRelease, release_case_holds
     from activities.trust import UNAUTHENTICATED, StartActor, StartToken, verify_start_token
     from domain import policy
+    from domain.calendar import tehran_today
     from domain.commands import WORKFLOW_ID_MAX, Actor, Command, Rejected, parse
     from domain.display import iso, jalali_datetime, parse_instant
     from security import tokens
@@ -370,6 +371,8 @@ class Case:
         if claimed is not None and (claimed.role, claimed.id) != (actor.role, actor.id):
             raise unauthenticated(f"{update}: actor does not match the token (it must be the token's role and sub, or absent)")
         command = command.model_copy(update={"actor": actor})
+        if self.validating and (refused := command.refusal(tehran_today(workflow.now()))) is not None:
+            raise rejection(f"{update}: {refused}")
         if before_state is not None:
             before_state(command)
         if self.busy:
@@ -404,7 +407,7 @@ class Case:
             raise unauthenticated(f"{update}: actor_token is not a valid token") from None
         if proven.jti in self.used_jtis:
             raise unauthenticated(f"{update}: actor_token was already used on this case (claim 'jti'); mint a new one")
-        return Actor(role=proven.role, id=proven.id, jti=proven.jti)  # type: ignore[arg-type]
+        return Actor(role=proven.role, id=proven.id, jti=proven.jti, centre=proven.centre)  # type: ignore[arg-type]
 
     # --- opening ---
 

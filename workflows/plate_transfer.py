@@ -13,12 +13,15 @@ from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from activities.plates import (
+        CentreQuery,
         NumberingCheck,
         NumberingRequest,
         TransferRequest,
         VehicleCheck,
+        check_numbering_facts,
         check_numbering_registry,
         check_vehicle,
+        find_numbering_centres,
         number_vehicle,
         transfer_vehicle,
     )
@@ -30,7 +33,16 @@ with workflow.unsafe.imports_passed_through():
     from lifecycles import plates as rules
     from lifecycles.plates import PlateFile, PlateTransferMachine, VehicleNumberingMachine
 
-from workflows.common import AGES_FROM_DATES, Case, command, may_start_as, rejection, run_activity, start_input
+from workflows.common import (
+    AGES_FROM_DATES,
+    PLATE_FIDELITY,
+    Case,
+    command,
+    may_start_as,
+    rejection,
+    run_activity,
+    start_input,
+)
 from workflows.plate_common import (
     PlateCaseWorkflow,
     check_document_kind,
@@ -64,6 +76,7 @@ class VehicleNumberingWorkflow(PlateCaseWorkflow):
         if self.case.resume(start):
             await self.case.run(lambda: None)
             return self.status()
+        self.file.fidelity = workflow.patched(PLATE_FIDELITY)
         await self.case.open(start, self._start_error, self._may_start)
         s = self.start
         assert s is not None
@@ -71,14 +84,36 @@ class VehicleNumberingWorkflow(PlateCaseWorkflow):
             reasons = rules.numbering_reasons(s, tehran_today(workflow.now()))
         else:  # a case started before: its replay keeps the rule it ran
             reasons = rules.numbering_reasons_by_year(s, workflow.now().year)
-        reasons += await run_activity(
-            check_numbering_registry,
-            NumberingCheck(workflow.info().workflow_id, s.vin, s.owner.national_id),
-            summary="registry: VIN not yet numbered",
-        )
+        check = NumberingCheck(workflow.info().workflow_id, s.vin, s.owner.national_id)
+        if self.file.fidelity:
+            reasons += await self._registry_facts_and_centres(s, check, reasons)
+        else:  # a case started before PLATE_FIDELITY: its replay keeps the checks it ran
+            reasons += await run_activity(check_numbering_registry, check, summary="registry: VIN not yet numbered")
         settle_eligibility(self.case, self.file, reasons)
         await self.case.run(lambda: None)
         return self.status()
+
+    async def _registry_facts_and_centres(self, s: rules.NumberingStart, check: NumberingCheck, reasons: list[str]) -> list[str]:
+        """The registry's facts (refusals, an earlier plate) and the centres that may number the
+        case; a case that may go on drops the documents the facts waive (seed 004 auction 8)."""
+        facts = await run_activity(check_numbering_facts, check, summary="registry: VIN not yet numbered, earlier plates")
+        transit = s.category == "temporary_transit"
+        centres = await run_activity(
+            find_numbering_centres,
+            CentreQuery(category=s.category, customs_office=s.clearing_customs if transit else None),
+            summary="reference data: centres that may number this category",
+        )
+        more = facts.reasons + rules.centre_reasons(s, centres)
+        f = self.file
+        f.registry_facts = {"numbered_before": facts.numbered_before}
+        if reasons or more:
+            return more
+        f.centres = centres
+        tags = rules.numbering_tags(s, numbered_before=facts.numbered_before)
+        dropped = rules.drop_waived(f.checklist, rules.NUMBERING_CHECKLISTS[s.category], tags)
+        if dropped:
+            self.case.note("checklist_adjusted", None, waived=dropped, numbered_before=facts.numbered_before)
+        return []
 
     @workflow.query
     def status(self) -> dict[str, Any]:
@@ -100,6 +135,8 @@ class VehicleNumberingWorkflow(PlateCaseWorkflow):
             rejection_reasons=list(f.rejection_reasons),
             missing=rules.missing(f) if self.case.state == "Open" else [],
             eligibility_checked=f.eligibility_checked,
+            registry_facts=f.registry_facts,
+            centres=f.centres,
         )
         return out
 
@@ -136,6 +173,7 @@ class VehicleNumberingWorkflow(PlateCaseWorkflow):
                         production_year=s.vehicle.production_year,
                         fuel=s.vehicle.fuel,
                         at=workflow.now(),
+                        origin=s.origin,
                     ),
                     summary="allocate the plate and record the vehicle",
                 )
@@ -151,6 +189,11 @@ class VehicleNumberingWorkflow(PlateCaseWorkflow):
     def _check(self, update: str, cmd: dict[str, Any]) -> Any:
         """Validate read-only: the case's checks, then identity, checklist and fee rules."""
         c: Command = self.case.check(update, cmd, rules.NUMBERING_COMMANDS[update], subject=self._check_subject)
+        if update in ("submit_document", "inspect") and self.start is not None:
+            # Known once the start's check ends: a command accepted before is judged again here then.
+            refused = rules.centre_refusal(c.actor.role, c.actor.centre, self.file.centres, self.start.category)  # type: ignore[union-attr]
+            if refused:
+                raise rejection(f"{update}: {refused}")
         if update == "submit_document":
             check_document_kind(update, c.kind, list(self.file.checklist), len(self.file.documents))  # type: ignore[attr-defined]
         if update == "inspect" and self.file.inspection and self.file.inspection["passed"]:
@@ -228,6 +271,7 @@ class PlateTransferWorkflow(PlateCaseWorkflow):
         if self.case.resume(start):
             await self.case.run(lambda: None)
             return self.status()
+        self.file.fidelity = workflow.patched(PLATE_FIDELITY)
         await self.case.open(start, self._start_error, self._may_start)
         s = self.start
         assert s is not None
@@ -238,6 +282,12 @@ class PlateTransferWorkflow(PlateCaseWorkflow):
         )
         self.file.previous_plate = facts.plate
         self.title_transfer_locked_until = iso(facts.title_transfer_locked_until)
+        if self.file.fidelity and not facts.reasons:
+            # «اصل سند فروش کارخانه سازنده (تولید داخل)»: by the registry's origin of the car.
+            self.file.registry_facts = {"origin": facts.origin}
+            dropped = rules.drop_waived(self.file.checklist, rules.TRANSFER_CHECKLIST, rules.transfer_tags(facts.origin))
+            if dropped:
+                self.case.note("checklist_adjusted", None, waived=dropped, origin=facts.origin)
         settle_eligibility(self.case, self.file, facts.reasons)
         await self.case.run(lambda: None)
         return self.status()
@@ -268,6 +318,7 @@ class PlateTransferWorkflow(PlateCaseWorkflow):
             rejection_reasons=list(f.rejection_reasons),
             missing=rules.missing(f) if self.case.state == "Open" else [],
             eligibility_checked=f.eligibility_checked,
+            registry_facts=f.registry_facts,
         )
         return out
 
