@@ -26,6 +26,7 @@ from temporalio import activity
 from activities.errors import refused
 from activities.escrow import EscrowHold, escrow_adapter
 from domain import policy
+from domain.calendar import add_months_at
 from domain.display import iso
 from domain.identifiers import VIN_PROBLEM, normalize_vin
 from lifecycles.import_purchase import EligibilityFacts, active_plate_reasons, eligibility_reasons
@@ -151,7 +152,7 @@ def _check_and_open(request: EligibilityRequest) -> list[str]:
         last_purchase = session.scalar(
             select(func.max(NewCarPurchase.purchased_at)).where(
                 NewCarPurchase.national_id == request.national_id,
-                NewCarPurchase.purchased_at > request.at - policy.NO_NEW_CAR_LOOKBACK,
+                NewCarPurchase.purchased_at > add_months_at(request.at, -policy.NO_NEW_CAR_LOOKBACK_MONTHS).astimezone(UTC),
             )
         )
         facts = EligibilityFacts(

@@ -33,3 +33,21 @@ def add_jalali_months(day: date, months: int) -> date:
 def add_jalali_years(day: date, years: int) -> date:
     """``day`` moved by ``years`` Jalali calendar years."""
     return add_jalali_months(day, 12 * years)
+
+
+def add_months_at(at: datetime, months: int) -> datetime:
+    """The instant ``months`` Jalali calendar months after ``at`` (negative: before), at the same
+    wall-clock time in Tehran; a day the target month lacks falls on its last day."""
+    local = at.astimezone(TEHRAN)
+    return datetime.combine(add_jalali_months(local.date(), months), local.time(), tzinfo=TEHRAN)
+
+
+def months_started(since: datetime, now: datetime) -> int:
+    """Calendar months begun from ``since`` to ``now``: 0 before ``since``, 1 from ``since`` until
+    one month after it, 2 from then, and so on (a penalty "per started month")."""
+    if now < since:
+        return 0
+    begun = (now - since).days // 31  # no Jalali month is longer: at least this many have passed
+    while add_months_at(since, begun + 1) <= now:
+        begun += 1
+    return begun + 1

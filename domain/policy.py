@@ -67,23 +67,20 @@ BANK_SYSTEM_PRIORITY_GROUPS = range(21, 28)
 ESCROW_DEPOSIT_RIAL = 5_000_000_000
 """500 million toman blocked in the applicant's escrow account (seed 001)."""
 
-MONTH = timedelta(days=30)
-"""A month where a seed counts in months and a period must be a fixed length (seed 001)."""
+NO_NEW_CAR_LOOKBACK_MONTHS = 48
+"""No new car bought «طی ۴۸ ماه گذشته» (seed 001): 48 Jalali calendar months back from the check."""
 
-NO_NEW_CAR_LOOKBACK = 48 * MONTH
-"""No new car bought in the last 48 months (seed 001); a month counted as 30 days."""
+DELIVERY_MONTHS_AFTER_FINAL_PAYMENT = 1
+"""«ظرف مدت حداکثر یک ماه خودرو را تحویل دهد» (seed 001): one Jalali calendar month after stage 3."""
 
-DELIVERY_WINDOW_AFTER_FINAL_PAYMENT = timedelta(days=30)
-"""«ظرف مدت حداکثر یک ماه خودرو را تحویل دهد» (seed 001); one month taken as 30 days."""
-
-DELAY_PENALTY_PERIOD = timedelta(days=30)
-"""The delay penalty is monthly (seed 001); each started 30-day period counts."""
+DELAY_PENALTY_PERIOD_MONTHS = 1
+"""«جریمه ماهانه» (seed 001): each started Jalali calendar month of delay counts."""
 
 DELAY_PENALTY_RATE = Decimal("0.057")
 """«جریمه ماهانه ۵.٧ درصدی (نسبت به قیمت خودرو)» (seed 001), figure as printed."""
 
-CANCEL_FOR_DELAY_AFTER = timedelta(days=90)
-"""«تاخیر بیش از سه ماه» (seed 001): three months taken as 90 days."""
+CANCEL_FOR_DELAY_AFTER_MONTHS = 3
+"""«تاخیر بیش از سه ماه» (seed 001): strictly more than three Jalali calendar months late."""
 
 CANCELLATION_PENALTY_RATE = Decimal("0.05")
 """«پنج درصد جریمه فسخ قرارداد به مشتری» (seed 001)."""
@@ -94,8 +91,9 @@ WITHDRAWAL_PENALTY_RATE = Decimal("0.05")
 DEPOSIT_RELEASE_WINDOW = timedelta(hours=72)
 """«وجه مسدود شده در حساب وکالتی تا 72 ساعت بعد، آزاد خواهد شد» (seed 000)."""
 
-TITLE_TRANSFER_LOCK = timedelta(days=365)
-"""«امکان انتقال سند خودرو به مدت یک سال از زمان خرید وجود ندارد» (seed 001)."""
+TITLE_TRANSFER_LOCK_YEARS = 1
+"""«امکان انتقال سند خودرو به مدت یک سال از زمان خرید وجود ندارد» (seed 001): one Jalali calendar
+year from delivery, to the same Tehran day and time."""
 
 WITHDRAWAL_CODE_DIGITS = 6
 """The SMS confirmation code of a withdrawal (seed 000 describes the code; its length is ours)."""
@@ -231,6 +229,23 @@ WORN_OUT_AGE_YEARS_FUEL = {
     "other": 25,
 }
 """Worn-out ages for fuel cards (seed 002; differs from seed 004's table, each applies to its own)."""
+
+# --- Fixed-length months of earlier builds: seed 001 (cases started before CALENDAR_MONTHS replay with them) ---
+
+MONTH = timedelta(days=30)
+"""Earlier builds counted seed 001's months as 30 days; only cases they started still do."""
+
+DELIVERY_WINDOW_AFTER_FINAL_PAYMENT = timedelta(days=30)
+"""Earlier builds: «یک ماه» (seed 001) as 30 days after stage 3."""
+
+DELAY_PENALTY_PERIOD = timedelta(days=30)
+"""Earlier builds: the monthly delay penalty (seed 001) per started 30-day period."""
+
+CANCEL_FOR_DELAY_AFTER = timedelta(days=90)
+"""Earlier builds: «تاخیر بیش از سه ماه» (seed 001) as more than 90 days."""
+
+TITLE_TRANSFER_LOCK = timedelta(days=365)
+"""Earlier builds: the one-year title lock (seed 001) as 365 days."""
 
 # --- Temporal's limits on one run of a case (ours, below the server's defaults) ---
 

@@ -16,6 +16,7 @@ from pydantic import AfterValidator, StringConstraints
 from statemachine import State, StateMachine
 
 from domain import policy
+from domain.calendar import add_months_at, months_started
 from domain.commands import (
     ABORT_ROLES,
     Abort,
@@ -278,6 +279,9 @@ class PurchaseCase:
     deposit_released_at: str | None = None
     deposit_release_overdue: bool = False
     deposit_unblocked_at: str | None = None
+    calendar_months: bool = False
+    """Months and years are Jalali calendar ones (``workflows.common.CALENDAR_MONTHS``); cases of
+    earlier builds count 30 and 365 days."""
     clock: Callable[[], datetime] | None = field(default=None, repr=False, compare=False)
     """The workflow's clock (``workflow.now``), for guards that depend on the time of a command."""
 
@@ -292,16 +296,16 @@ class PurchaseCase:
 
     @property
     def delay_over_three_months(self) -> bool:
-        """Delivery is late by strictly more than ``CANCEL_FOR_DELAY_AFTER`` now (from the clock,
+        """Delivery is late by strictly more than three months now (from the clock,
         not from the delay timers, which may not have fired yet for this instant)."""
         deadline = instant(self.delivery_deadline)
-        return deadline is not None and may_cancel_for_delay(deadline, self.now())
+        return deadline is not None and may_cancel_for_delay(deadline, self.now(), calendar_months=self.calendar_months)
 
     def periods_late_now(self) -> int:
         """Started delay periods: live while the importer owes the car, as settled after it."""
         deadline = instant(self.delivery_deadline)
         if self.state in DELIVERY_PENDING and deadline is not None:
-            return max(self.delay_periods, periods_late(deadline, self.now()))
+            return max(self.delay_periods, periods_late(deadline, self.now(), calendar_months=self.calendar_months))
         return self.delay_periods
 
     @property
@@ -386,7 +390,7 @@ def eligibility_reasons(facts: EligibilityFacts) -> list[str]:
     if not facts.has_driving_license:
         reasons.append("the applicant has no driving licence")
     if facts.last_new_car_purchase:
-        months = policy.NO_NEW_CAR_LOOKBACK // policy.MONTH
+        months = policy.NO_NEW_CAR_LOOKBACK_MONTHS
         reasons.append(f"a new car was bought within the last {months} months (on {facts.last_new_car_purchase[:10]})")
     reasons.extend(active_plate_reasons(facts.active_plates))
     if facts.other_open_schemes:
@@ -407,11 +411,14 @@ def active_plate_reasons(plates: list[str]) -> list[str]:
 # --- money ---
 
 
-def delivery_deadline(delivery_due: str, final_paid_at: datetime | None) -> datetime:
-    """The contractual date (to the end of that day in Tehran), or 30 days after stage 3 if earlier."""
+def delivery_deadline(delivery_due: str, final_paid_at: datetime | None, *, calendar_months: bool) -> datetime:
+    """The contractual date (to the end of that day in Tehran), or one calendar month after stage 3
+    if earlier (``calendar_months=False``: 30 days, as cases of earlier builds count)."""
     contractual = end_of_day(date.fromisoformat(delivery_due))
     if final_paid_at is None:
         return contractual
+    if calendar_months:
+        return min(contractual, add_months_at(final_paid_at, policy.DELIVERY_MONTHS_AFTER_FINAL_PAYMENT))
     return min(contractual, final_paid_at + policy.DELIVERY_WINDOW_AFTER_FINAL_PAYMENT)
 
 
@@ -420,25 +427,40 @@ def end_of_day(day: date) -> datetime:
     return datetime.combine(day + timedelta(days=1), time(0), tzinfo=TEHRAN)
 
 
-def periods_late(deadline: datetime, now: datetime) -> int:
-    """Started 30-day periods since the deadline (the first starts at the deadline itself)."""
+def periods_late(deadline: datetime, now: datetime, *, calendar_months: bool) -> int:
+    """Started delay periods since the deadline (the first starts at the deadline itself): calendar
+    months, or 30-day periods for cases of earlier builds."""
+    if calendar_months:
+        return months_started(deadline, now) // policy.DELAY_PENALTY_PERIOD_MONTHS
     if now < deadline:
         return 0
     return (now - deadline) // policy.DELAY_PENALTY_PERIOD + 1
 
 
-def late_by(deadline: datetime, now: datetime) -> timedelta:
-    """How late delivery is at ``now`` (zero before the deadline)."""
-    return max(now - deadline, timedelta(0))
+def cancellable_after(deadline: datetime, *, calendar_months: bool) -> datetime:
+    """«تاخیر بیش از سه ماه» (seed 001): the last instant that is not yet more than three calendar
+    months late (90 days for cases of earlier builds)."""
+    if calendar_months:
+        return add_months_at(deadline, policy.CANCEL_FOR_DELAY_AFTER_MONTHS)
+    return deadline + policy.CANCEL_FOR_DELAY_AFTER
 
 
-def may_cancel_for_delay(deadline: datetime, now: datetime) -> bool:
-    """«تاخیر بیش از سه ماه» (seed 001): strictly more than ``CANCEL_FOR_DELAY_AFTER`` late."""
-    return late_by(deadline, now) > policy.CANCEL_FOR_DELAY_AFTER
+def may_cancel_for_delay(deadline: datetime, now: datetime, *, calendar_months: bool) -> bool:
+    """«تاخیر بیش از سه ماه» (seed 001): strictly later than :func:`cancellable_after`."""
+    return now > cancellable_after(deadline, calendar_months=calendar_months)
 
 
-def next_period_start(deadline: datetime, periods: int) -> datetime:
+def next_period_start(deadline: datetime, periods: int, *, calendar_months: bool) -> datetime:
+    if calendar_months:
+        return add_months_at(deadline, periods * policy.DELAY_PENALTY_PERIOD_MONTHS)
     return deadline + periods * policy.DELAY_PENALTY_PERIOD
+
+
+def title_lock_until(delivered_at: datetime, *, calendar_months: bool) -> datetime:
+    """«به مدت یک سال از زمان خرید» (seed 001): one calendar year (365 days in earlier builds)."""
+    if calendar_months:
+        return add_months_at(delivered_at, 12 * policy.TITLE_TRANSFER_LOCK_YEARS)
+    return delivered_at + policy.TITLE_TRANSFER_LOCK
 
 
 def delay_penalty_rial(base_price_rial: int, periods: int) -> int:

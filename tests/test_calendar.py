@@ -1,11 +1,12 @@
 """Jalali calendar arithmetic at its edges: 31-, 30- and 29-day months and leap years."""
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from persiantools.jdatetime import JalaliDate
 
-from domain.calendar import add_jalali_months, add_jalali_years, tehran_today
+from domain.calendar import add_jalali_months, add_jalali_years, add_months_at, months_started, tehran_today
+from domain.display import TEHRAN
 
 
 def jalali(year: int, month: int, day: int) -> date:
@@ -53,3 +54,25 @@ def test_the_day_is_tehrans() -> None:
     # 21:00 UTC is already the next day in Tehran (UTC+03:30).
     assert tehran_today(datetime(2026, 3, 20, 21, 0, tzinfo=UTC)) == date(2026, 3, 21)
     assert tehran_today(datetime(2026, 3, 20, 20, 29, tzinfo=UTC)) == date(2026, 3, 20)
+
+
+def test_an_instant_moves_by_months_at_the_same_tehran_time() -> None:
+    at = datetime.combine(jalali(1404, 6, 31), datetime.min.time(), tzinfo=UTC).replace(hour=20, minute=45)
+    # 20:45 UTC on 31 Shahrivar is 00:15 on 1 Mehr in Tehran: a month on is 00:15 on 1 Aban.
+    moved = add_months_at(at, 1)
+    assert moved == datetime.combine(jalali(1404, 8, 1), datetime.min.time(), tzinfo=UTC).replace(hour=20, minute=45) - timedelta(
+        days=1
+    )
+    assert add_months_at(moved, -1) == at
+
+
+def test_months_started_counts_each_begun_calendar_month() -> None:
+    since = datetime.combine(jalali(1404, 11, 30), datetime.min.time(), tzinfo=TEHRAN)
+    assert months_started(since, since - timedelta(seconds=1)) == 0
+    assert months_started(since, since) == 1
+    a_month_on = add_months_at(since, 1)  # 29 Esfand 1404: Esfand of a common year has 29 days
+    assert a_month_on.date() == jalali(1404, 12, 29)
+    assert months_started(since, a_month_on - timedelta(seconds=1)) == 1
+    assert months_started(since, a_month_on) == 2
+    assert months_started(since, add_months_at(since, 3)) == 4
+    assert months_started(since, add_months_at(since, 3) - timedelta(seconds=1)) == 3

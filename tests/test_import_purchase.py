@@ -15,6 +15,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from domain import policy
+from domain.calendar import add_months_at
 from registry.db import session_scope
 from registry.models import Allocation, EscrowDeposit, NewCarPurchase, Payment, Person, PlateRecord, SchemeRegistration, Vehicle
 from tests.helpers import actor, new_national_id, rejected, start, update
@@ -64,16 +65,16 @@ async def test_purchase_from_registration_to_delivery(client: Client, worker: Wo
     assert status["state"] == "AtCustoms"
     invitations = outbox(handle.id, "invitation")
     assert len(invitations) == 1 and invitations[0].to == nid
-    # The importer's delivery window comes from the policy, in Persian digits.
-    assert f"{en_to_fa(str(policy.DELIVERY_WINDOW_AFTER_FINAL_PAYMENT.days))} روز" in invitations[0].text
+    # The importer's delivery window: one calendar month (seed 001 «ظرف مدت حداکثر یک ماه»).
+    assert f"حداکثر {en_to_fa(str(policy.DELIVERY_MONTHS_AFTER_FINAL_PAYMENT))} ماه برای تحویل" in invitations[0].text
 
     paid_at = await env.get_current_time()
     status = await pay_stage(handle, "3", f"S3-{handle.id}", FINAL_COSTS)
     assert status["state"] == "AwaitingDelivery"
     assert status["paid_rial"] == {"1": policy.ESCROW_DEPOSIT_RIAL, "2": BASE_PRICE + PRE_CUSTOMS, "3": FINAL_COSTS}
-    # 30 days after stage 3 is earlier than the contractual date 120 days out.
+    # One calendar month after stage 3 is earlier than the contractual date 120 days out.
     deadline = instant(status["delivery_deadline"])
-    assert abs(deadline - (paid_at + timedelta(days=30))) < timedelta(minutes=5)
+    assert abs(deadline - add_months_at(paid_at, 1)) < timedelta(minutes=5)
 
     vin = new_vin()
     status = await update(handle, "deliver", actor=actor("importer", IMPORTER), vin=vin)
@@ -81,7 +82,8 @@ async def test_purchase_from_registration_to_delivery(client: Client, worker: Wo
     assert status["delay_penalty_rial"] == 0
     assert status["refund_rial"] == 0
     delivered_at = instant(status["delivered_at"])
-    assert instant(status["title_transfer_locked_until"]) == delivered_at + timedelta(days=365)
+    # One calendar year: the same Jalali day and Tehran time a year on.
+    assert instant(status["title_transfer_locked_until"]) == add_months_at(delivered_at, 12)
     assert instant(status["deposit_release_deadline"]) == delivered_at + timedelta(hours=72)
 
     # A buyer whose car was delivered cannot register again (the 48-month rule).
@@ -257,7 +259,7 @@ async def test_validators_reject_wrong_state_role_identity_and_input(
     )
     await pay_stage(handle, "3", f"S3-{handle.id}", FINAL_COSTS)
     assert "vin" in await rejected(handle, "deliver", actor=actor("importer", IMPORTER), vin="SHORT")
-    assert "more than 90 days late" in await rejected(handle, "cancel_for_delay", actor=me)
+    assert "more than 3 calendar months late" in await rejected(handle, "cancel_for_delay", actor=me)
 
 
 async def test_invalid_input_fails_the_workflow(client: Client, worker: Worker) -> None:
@@ -331,3 +333,18 @@ def test_policy_numbers_are_formatted_from_the_policy_not_typed() -> None:
         and n.right.value == 30
     ]
     assert not literal_months, literal_months
+
+
+@pytest.mark.parametrize(("days_inside", "barred"), [(1, True), (-1, False)])
+def test_the_48_month_rule_counts_calendar_months(database: str, days_inside: int, barred: bool) -> None:
+    """«طی ۴۸ ماه گذشته» (seed 001): a purchase a day inside 48 Jalali calendar months bars the
+    applicant, a day outside does not (48 × 30 days would be 21–24 days short of it)."""
+    from activities.import_purchase import EligibilityRequest, check_eligibility
+
+    nid, at = new_national_id(), datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
+    with session_scope() as session:
+        bought = add_months_at(at, -policy.NO_NEW_CAR_LOOKBACK_MONTHS) + timedelta(days=days_inside)
+        session.add(NewCarPurchase(national_id=nid, vin="NAAM01CA9XK123456", workflow_id=f"old-{nid}", purchased_at=bought))
+    request = EligibilityRequest(f"calendar-{nid}", "scheme-1", nid, True, False, "mellat", policy.ESCROW_DEPOSIT_RIAL, at)
+    reasons = check_eligibility(request)
+    assert any("48 months" in r for r in reasons) is barred, reasons

@@ -15,6 +15,7 @@ from temporalio.worker import Worker
 
 from activities.import_purchase import DepositRequest, release_deposit
 from domain import policy
+from domain.calendar import add_months_at
 from domain.display import TEHRAN
 from registry.db import session_scope
 from registry.models import EscrowDeposit
@@ -39,7 +40,7 @@ from tests.test_import_purchase_support import (  # noqa: F401 - env, worker and
 PER_PERIOD = BASE_PRICE * 57 // 1000  # 5.7% of the base price
 
 
-async def test_delay_penalty_grows_per_started_period_and_cancel_after_90_days(
+async def test_delay_penalty_grows_per_started_calendar_month_and_cancel_after_three(
     client: Client, worker: Worker, env: WorkflowEnvironment
 ) -> None:
     handle, nid = await begin(client, worker)
@@ -54,16 +55,20 @@ async def test_delay_penalty_grows_per_started_period_and_cancel_after_90_days(
     status = await handle.query("status")
     assert (status["delay_periods"], status["delay_penalty_rial"]) == (1, PER_PERIOD)
     assert status["history"][-1]["event"] == "delay_period_started"
-    assert "more than 90 days late" in await rejected(handle, "cancel_for_delay", actor=me)
+    assert "more than 3 calendar months late" in await rejected(handle, "cancel_for_delay", actor=me)
 
-    await env.sleep(timedelta(days=30))
+    # Periods are Jalali calendar months from the deadline (29, 30 or 31 days), not 30-day blocks.
+    await env.sleep(add_months_at(deadline, 1) - await env.get_current_time() - timedelta(hours=1))
+    assert (await handle.query("status"))["delay_periods"] == 1
+    await env.sleep(timedelta(hours=2))
     status = await handle.query("status")
     assert (status["delay_periods"], status["delay_penalty_rial"]) == (2, 2 * PER_PERIOD)
 
-    await env.sleep(timedelta(days=59))  # 89 days + 1 hour late: three periods, not yet cancellable
+    three_months = add_months_at(deadline, 3)
+    await env.sleep(three_months - await env.get_current_time() - timedelta(hours=1))
     status = await handle.query("status")
     assert status["delay_periods"] == 3 and "cancel_for_delay" not in status["allowed"]
-    await env.sleep(timedelta(days=1))  # more than 90 days late
+    await env.sleep(timedelta(hours=2))  # more than three calendar months late
     status = await handle.query("status")
     assert status["delay_periods"] == 4 and "cancel_for_delay" in status["allowed"]
     assert status["delay_penalty_rial"] == 4 * PER_PERIOD
@@ -94,7 +99,7 @@ async def test_the_contractual_date_bounds_the_deadline_and_lateness_counts_befo
 
     await arrive(handle)
     status = await pay_final(handle, nid)
-    assert instant(status["delivery_deadline"]) == deadline  # earlier than 30 days after stage 3
+    assert instant(status["delivery_deadline"]) == deadline  # earlier than a month after stage 3
     status = await update(handle, "deliver", actor=actor("importer", IMPORTER), vin=new_vin())
     assert status["state"] == "Delivered" and status["delay_penalty_rial"] == PER_PERIOD
     assert status["history"][-1]["delay_penalty_rial"] == PER_PERIOD

@@ -100,6 +100,11 @@ PLATE_SERVICES_MORE = "plate-services-more"
 """PlateService code paths changed for the services issue 9 added (change of use, the ماده ۳۰
 fine, historic traffic permits and scrapping)."""
 
+CALENDAR_MONTHS = "calendar-months"
+"""ImportPurchase counts seed 001's months and year as Jalali calendar ones in Tehran (delivery one
+month after stage 3, monthly delay periods, cancellation after three months, the one-year title
+lock), not as 30 and 365 days."""
+
 CONTINUED = "continued"
 """The one key of a continued run's input: the state the previous run carried over."""
 

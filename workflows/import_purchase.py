@@ -67,7 +67,7 @@ with workflow.unsafe.imports_passed_through():
     from lifecycles import import_purchase as rules
     from lifecycles.import_purchase import ImportPurchaseMachine, PurchaseCase, instant, later
 
-from workflows.common import ACTIVITY_TIMEOUT, Case, command, may_start_as, rejection, run_activity, start_input
+from workflows.common import ACTIVITY_TIMEOUT, CALENDAR_MONTHS, Case, command, may_start_as, rejection, run_activity, start_input
 
 RELEASE_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=10),
@@ -81,6 +81,11 @@ RELEASE_RETRY = RetryPolicy(
 def fa_days(span: timedelta) -> str:
     """A policy span in whole days, in Persian digits (e.g. 30 days)."""
     return f"{en_to_fa(str(span.days))} روز"
+
+
+def fa_months(months: int) -> str:
+    """A policy number of calendar months, in Persian digits (e.g. 3 months)."""
+    return f"{en_to_fa(str(months))} ماه"
 
 
 def fa_hours(span: timedelta) -> str:
@@ -122,6 +127,7 @@ class ImportPurchaseWorkflow:
     @workflow.run
     async def run(self, start: dict[str, Any]) -> dict[str, Any]:
         if not self.case.resume(start):
+            self.p.calendar_months = workflow.patched(CALENDAR_MONTHS)
             await self.case.open(start, self._start_error, self._may_start)
             await self._register()
         await self.case.run(self._next_deadline, done=self.p.is_over)
@@ -227,7 +233,7 @@ class ImportPurchaseWorkflow:
         p.base_price_rial, p.pre_customs_costs_rial = c.base_price_rial, c.pre_customs_costs_rial
         p.estimated_final_costs_rial = c.estimated_final_costs_rial
         p.delivery_due = c.delivery_due.isoformat()
-        p.delivery_deadline = iso(rules.delivery_deadline(p.delivery_due, None))
+        p.delivery_deadline = iso(rules.delivery_deadline(p.delivery_due, None, calendar_months=p.calendar_months))
         self.case.fire(
             "allocate",
             c.actor,
@@ -253,7 +259,9 @@ class ImportPurchaseWorkflow:
             now = workflow.now()
             p.final_paid_at = iso(now)
             assert p.delivery_due is not None
-            p.delivery_deadline = extra["delivery_deadline"] = iso(rules.delivery_deadline(p.delivery_due, now))
+            p.delivery_deadline = extra["delivery_deadline"] = iso(
+                rules.delivery_deadline(p.delivery_due, now, calendar_months=p.calendar_months)
+            )
         self.case.fire("pay_stage", c.actor, **extra)
 
     @command
@@ -270,7 +278,7 @@ class ImportPurchaseWorkflow:
                 text=(
                     f"{p.applicant_full_name} گرامی، خودروی {p.model} شما به گمرک رسید. "
                     f"لطفاً مرحله سوم وجه ({rials(p.final_costs_rial)}) را پرداخت کنید؛ "
-                    f"واردکننده پس از آن حداکثر {fa_days(policy.DELIVERY_WINDOW_AFTER_FINAL_PAYMENT)} برای تحویل فرصت دارد."
+                    f"واردکننده پس از آن حداکثر {self._delivery_window_fa()} برای تحویل فرصت دارد."
                 ),
             )
 
@@ -286,7 +294,7 @@ class ImportPurchaseWorkflow:
         p = self.p
         now = workflow.now()
         self._catch_up_delay()  # a period that started in this very activation counts
-        locked_until = now + policy.TITLE_TRANSFER_LOCK
+        locked_until = rules.title_lock_until(now, calendar_months=p.calendar_months)
         async with self.case.working("deliver"):
             reasons = await run_activity(
                 recheck_active_plate, PlateCheck(self._id, p.applicant_national_id), summary="no active plate"
@@ -481,7 +489,12 @@ class ImportPurchaseWorkflow:
         due: list[tuple[datetime, Callable[[], None]]] = []
         deadline = instant(p.delivery_deadline)
         if state in rules.DELIVERY_PENDING and deadline is not None:
-            due.append((rules.next_period_start(deadline, p.delay_periods), self._delay_period_started))
+            due.append(
+                (
+                    rules.next_period_start(deadline, p.delay_periods, calendar_months=p.calendar_months),
+                    self._delay_period_started,
+                )
+            )
         expires = instant(p.code_expires_at)
         if state in WITHDRAWABLE and p.code_step and expires is not None:
             due.append((expires, self._code_expired))
@@ -609,6 +622,22 @@ class ImportPurchaseWorkflow:
         self.case.refresh_details()
         return ApplicationError(message, type="WrongCode", non_retryable=True)
 
+    # Cases of earlier builds count 30-day months (``PurchaseCase.calendar_months``): their texts say so.
+    def _delivery_window_fa(self) -> str:
+        if self.p.calendar_months:
+            return fa_months(policy.DELIVERY_MONTHS_AFTER_FINAL_PAYMENT)
+        return fa_days(policy.DELIVERY_WINDOW_AFTER_FINAL_PAYMENT)
+
+    def _cancel_after_en(self) -> str:
+        if self.p.calendar_months:
+            return f"{policy.CANCEL_FOR_DELAY_AFTER_MONTHS} calendar months"
+        return f"{policy.CANCEL_FOR_DELAY_AFTER.days} days"
+
+    def _period_fa(self) -> str:
+        if self.p.calendar_months:
+            return f"دوره {fa_months(policy.DELAY_PENALTY_PERIOD_MONTHS)}ه"
+        return f"دوره {fa_days(policy.DELAY_PENALTY_PERIOD)}ه"
+
     def _burn_code(self) -> None:
         p = self.p
         p.code_step, p.code_expires_at, p.code_attempts_left = None, None, 0
@@ -619,7 +648,7 @@ class ImportPurchaseWorkflow:
             return "request a withdrawal code first (the last one was used, expired or voided)"
         if update == "cancel_for_delay":
             return (
-                f"delivery is not more than {policy.CANCEL_FOR_DELAY_AFTER.days} days late "
+                f"delivery is not more than {self._cancel_after_en()} late "
                 f"(deadline {p.delivery_deadline}, {p.periods_late_now()} delay period(s) so far)"
             )
         if update == "reinstate":
@@ -650,7 +679,7 @@ class ImportPurchaseWorkflow:
         penalty = self._delay_penalty_now()
         if penalty:
             periods = en_to_fa(str(p.periods_late_now()))
-            lines.append(f"**جریمه تأخیر:** {rials(penalty)} ({periods} دوره {fa_days(policy.DELAY_PENALTY_PERIOD)}ه)")
+            lines.append(f"**جریمه تأخیر:** {rials(penalty)} ({periods} {self._period_fa()})")
         if p.code_step:
             lines.append(f"**کد انصراف معتبر تا:** {jalali_datetime(instant(p.code_expires_at))}")
         if p.withdrawal_penalty_rial:
