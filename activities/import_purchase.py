@@ -15,7 +15,7 @@ import hmac
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -26,13 +26,14 @@ from temporalio import activity
 from activities.errors import refused
 from activities.escrow import EscrowHold, escrow_adapter
 from domain import policy
-from domain.calendar import add_months_at
-from domain.display import iso
+from domain.calendar import add_months_at, add_working_hours, closed_days
+from domain.display import TEHRAN, iso
 from domain.identifiers import VIN_PROBLEM, normalize_vin
 from lifecycles.import_purchase import EligibilityFacts, active_plate_reasons, eligibility_reasons
 from registry.db import session_scope
 from registry.models import (
     Allocation,
+    Closure,
     EscrowBank,
     EscrowDeposit,
     NewCarPurchase,
@@ -530,6 +531,28 @@ def record_deposit_unblocked(request: DepositRequest) -> None:
             row.status, row.released_at = "unblocked", request.at
 
 
+@dataclass
+class WorkingDeadline:
+    workflow_id: str
+    start: datetime
+    hours: int
+
+
+@activity.defn
+def working_hours_deadline(request: WorkingDeadline) -> str:
+    """The ISO instant ``hours`` working hours after ``start`` (seed 000 «۷۲ ساعت کاری»): Fridays,
+    Iran's official holidays and the closures operators declared (``closures``) do not count.
+    An activity, so the deadline a case keeps is the one in its history whatever the holiday
+    calendar says after a later deploy."""
+    first = request.start.astimezone(TEHRAN).date()
+    last = first + timedelta(days=policy.WORKING_DEADLINE_HORIZON_DAYS)
+    with session_scope() as session:
+        declared = session.scalars(select(Closure.day).where(Closure.day >= first, Closure.day <= last)).all()
+    deadline = iso(add_working_hours(request.start, request.hours, closed_days(first, last, declared)))
+    assert deadline is not None
+    return deadline
+
+
 ACTIVITIES: list[Callable[..., Any]] = [
     record_registration,
     check_eligibility,
@@ -543,4 +566,5 @@ ACTIVITIES: list[Callable[..., Any]] = [
     release_deposit,
     reblock_deposit,
     record_deposit_unblocked,
+    working_hours_deadline,
 ]

@@ -8,8 +8,10 @@ that month's last day, as a calendar reader would count.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from collections.abc import Container, Iterable
+from datetime import date, datetime, time, timedelta
 
+import holidays
 from persiantools.jdatetime import JalaliDate
 
 from domain.display import TEHRAN
@@ -51,3 +53,31 @@ def months_started(since: datetime, now: datetime) -> int:
     while add_months_at(since, begun + 1) <= now:
         begun += 1
     return begun + 1
+
+
+FRIDAY = 4
+"""``date.weekday()`` of the Iranian weekend (Friday)."""
+
+
+def closed_days(first: date, last: date, closures: Iterable[date] = ()) -> frozenset[date]:
+    """Days from ``first`` to ``last`` on which banks and offices are shut: Fridays, Iran's official
+    holidays (the ``holidays`` library's calendar for Iran) and the closures operators declared."""
+    official = holidays.country_holidays("IR", years=range(first.year, last.year + 1))
+    days = (first + timedelta(days=n) for n in range((last - first).days + 1))
+    shut = {d for d in days if d.weekday() == FRIDAY or d in official}
+    return frozenset(shut | {d for d in closures if first <= d <= last})
+
+
+def add_working_hours(start: datetime, hours: int, closed: Container[date]) -> datetime:
+    """The instant ``hours`` working hours after ``start``: only the hours of days (in Tehran) that
+    are not ``closed`` count, so 72 working hours from a Wednesday noon skip the Friday."""
+    remaining = timedelta(hours=hours)
+    cursor = start.astimezone(TEHRAN)
+    for _ in range(3660):  # ten years of days: far past any closure run
+        midnight = datetime.combine(cursor.date() + timedelta(days=1), time(0), tzinfo=TEHRAN)
+        if cursor.date() not in closed:
+            if remaining <= midnight - cursor:
+                return cursor + remaining
+            remaining -= midnight - cursor
+        cursor = midnight
+    raise ValueError("no working hours in ten years: the closures cannot be right")

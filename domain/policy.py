@@ -88,8 +88,17 @@ CANCELLATION_PENALTY_RATE = Decimal("0.05")
 WITHDRAWAL_PENALTY_RATE = Decimal("0.05")
 """Withdrawal after the final contract: 5% of the base price to the importer (seed 001)."""
 
+DEPOSIT_RELEASE_WORKING_HOURS = 72
+"""«در صورت انصراف از طرح مبلغ شما در ۷۲ ساعت کاری آینده قابل برداشت خواهد بود» (seed 000): the
+deposit is released within 72 working hours; Fridays, official holidays and declared closures do
+not count (the hours of working days count whole, around the clock: our reading)."""
+
+WORKING_DEADLINE_HORIZON_DAYS = 366
+"""How far ahead closures are read for a working-hour deadline, far past 72 working hours; ours."""
+
 DEPOSIT_RELEASE_WINDOW = timedelta(hours=72)
-"""«وجه مسدود شده در حساب وکالتی تا 72 ساعت بعد، آزاد خواهد شد» (seed 000)."""
+"""Earlier builds: «تا 72 ساعت بعد» (seed 000) as 72 clock hours; only cases they started still
+count it, and the overdue alert of those cases names it."""
 
 TITLE_TRANSFER_LOCK_YEARS = 1
 """«امکان انتقال سند خودرو به مدت یک سال از زمان خرید وجود ندارد» (seed 001): one Jalali calendar

@@ -275,13 +275,16 @@ class PurchaseCase:
     refund_rial: int = 0
     # the escrow deposit
     deposit_release_deadline: str | None = None
+    deposit_release_from: str | None = None
+    """When the case left for the state that releases the deposit: its working hours count from here."""
     deposit_releasing: bool = False
     deposit_released_at: str | None = None
     deposit_release_overdue: bool = False
     deposit_unblocked_at: str | None = None
     calendar_months: bool = False
-    """Months and years are Jalali calendar ones (``workflows.common.CALENDAR_MONTHS``); cases of
-    earlier builds count 30 and 365 days."""
+    """Months and years are Jalali calendar ones and the deposit's 72 hours are working hours
+    (``workflows.common.CALENDAR_MONTHS``); cases of earlier builds count 30, 90 and 365 days and
+    72 clock hours."""
     clock: Callable[[], datetime] | None = field(default=None, repr=False, compare=False)
     """The workflow's clock (``workflow.now``), for guards that depend on the time of a command."""
 

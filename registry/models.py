@@ -6,7 +6,7 @@ reference, a VIN) so a retried activity finds its own earlier write instead of a
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -15,6 +15,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     ColumnElement,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -124,6 +125,15 @@ class EscrowBank(Base):
 
     __tablename__ = "escrow_banks"
     bank_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
+class Closure(Base):
+    """A day banks and offices are shut that the official calendar does not know (e.g. a closure
+    for heat or air pollution), declared by operators: working-hour deadlines skip it."""
+
+    __tablename__ = "closures"
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    reason: Mapped[str] = mapped_column(String(200))
 
 
 class ExchangeRate(Base):

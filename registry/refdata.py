@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -12,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy.orm import Session
 
 from registry.db import session_scope
-from registry.models import EscrowBank, ExchangeRate, ForeignSeller, Goods, NumberingCentre, VeteranCarTariff
+from registry.models import Closure, EscrowBank, ExchangeRate, ForeignSeller, Goods, NumberingCentre, VeteranCarTariff
 
 DEFAULT_REFDATA = Path(__file__).with_name("refdata_default.json")
 
@@ -70,6 +71,13 @@ class CentreEntry(_Entry):
         return self
 
 
+class ClosureEntry(_Entry):
+    """A day operators declare shut (``closures``): working-hour deadlines skip it."""
+
+    date: dt.date
+    reason: str = Field(min_length=1, max_length=200)
+
+
 class RefDataFile(_Entry):
     """The shape of ``refdata load FILE.json`` (CONTRACT.md); every key optional."""
 
@@ -78,6 +86,7 @@ class RefDataFile(_Entry):
     foreign_sellers: list[SellerEntry] = []
     escrow_banks: list[str] = []
     numbering_centres: list[CentreEntry] = []
+    closures: list[ClosureEntry] = []
 
 
 def load_refdata(data: dict[str, Any]) -> dict[str, int]:
@@ -94,6 +103,8 @@ def load_refdata(data: dict[str, Any]) -> dict[str, int]:
             session.merge(EscrowBank(bank_id=bank))
         for c in parsed.numbering_centres:
             session.merge(NumberingCentre(**c.model_dump()))
+        for closure in parsed.closures:
+            session.merge(Closure(day=closure.date, reason=closure.reason))
     return {key: len(getattr(parsed, key)) for key in RefDataFile.model_fields}
 
 

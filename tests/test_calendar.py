@@ -5,7 +5,15 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from persiantools.jdatetime import JalaliDate
 
-from domain.calendar import add_jalali_months, add_jalali_years, add_months_at, months_started, tehran_today
+from domain.calendar import (
+    add_jalali_months,
+    add_jalali_years,
+    add_months_at,
+    add_working_hours,
+    closed_days,
+    months_started,
+    tehran_today,
+)
 from domain.display import TEHRAN
 
 
@@ -76,3 +84,39 @@ def test_months_started_counts_each_begun_calendar_month() -> None:
     assert months_started(since, a_month_on) == 2
     assert months_started(since, add_months_at(since, 3)) == 4
     assert months_started(since, add_months_at(since, 3) - timedelta(seconds=1)) == 3
+
+
+def tehran(day: date, hour: int = 0) -> datetime:
+    return datetime.combine(day, datetime.min.time(), tzinfo=TEHRAN).replace(hour=hour)
+
+
+def test_closed_days_are_fridays_official_holidays_and_declared_closures() -> None:
+    first, last = jalali(1405, 1, 1), jalali(1405, 1, 31)
+    extra = jalali(1405, 1, 20)  # a closure operators declared (e.g. for heat or pollution)
+    shut = closed_days(first, last, [extra, jalali(1406, 1, 1)])
+    assert jalali(1405, 1, 1) in shut and jalali(1405, 1, 4) in shut  # Nowruz
+    assert jalali(1405, 1, 13) in shut  # Sizdah be-dar (Nature's Day)
+    assert extra in shut and jalali(1406, 1, 1) not in shut  # outside the range asked
+    assert all(d in shut for d in (first + timedelta(days=n) for n in range(31)) if d.weekday() == 4)
+    assert jalali(1405, 1, 18) not in shut  # an ordinary Tuesday
+
+
+def test_72_working_hours_skip_a_friday_and_a_holiday() -> None:
+    # From Wednesday 25 Azar 1405 (2026-12-16) at 10:00: Thursday counts, Friday does not.
+    wednesday = tehran(date(2026, 12, 16), 10)
+    assert wednesday.weekday() == 2
+    shut = closed_days(wednesday.date(), wednesday.date() + timedelta(days=30))
+    assert add_working_hours(wednesday, 72, shut) == wednesday + timedelta(hours=72 + 24)
+    # 23 December 2026 is an official holiday (Imam Ali's birthday, 13 Rajab): one more day.
+    assert date(2026, 12, 23) in shut
+    monday = tehran(date(2026, 12, 21), 10)
+    assert add_working_hours(monday, 72, shut) == monday + timedelta(hours=72 + 24 + 24)  # the holiday and Friday
+    # With nothing closed it is 72 clock hours.
+    assert add_working_hours(monday, 72, frozenset()) == monday + timedelta(hours=72)
+
+
+def test_working_hours_from_a_closed_day_start_at_the_next_working_midnight() -> None:
+    friday = tehran(date(2026, 12, 18), 15)
+    assert friday.weekday() == 4
+    shut = closed_days(friday.date(), friday.date() + timedelta(days=30))
+    assert add_working_hours(friday, 24, shut) == tehran(date(2026, 12, 20))

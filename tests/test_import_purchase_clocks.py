@@ -7,6 +7,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, timedelta
 
+from sqlalchemy import delete
 from temporalio import activity
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
@@ -14,11 +15,11 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.import_purchase import DepositRequest, release_deposit
-from domain import policy
-from domain.calendar import add_months_at
+from domain.calendar import add_months_at, closed_days
 from domain.display import TEHRAN
 from registry.db import session_scope
-from registry.models import EscrowDeposit
+from registry.models import Closure, EscrowDeposit
+from registry.refdata import load_refdata
 from tests.helpers import actor, rejected, update
 from tests.test_import_purchase_support import (  # noqa: F401 - env, worker and close_cases are fixtures
     BASE_PRICE,
@@ -33,7 +34,9 @@ from tests.test_import_purchase_support import (  # noqa: F401 - env, worker and
     new_vin,
     outbox,
     pay_final,
+    release_deadline,
     to_state,
+    wait_for,
     worker,
 )
 
@@ -130,11 +133,13 @@ async def test_a_release_past_72_hours_raises_an_alert_and_still_completes(env: 
         activity_executor=ThreadPoolExecutor(max_workers=4),
     ) as bank_down:
         handle, _ = await begin(env.client, bank_down, applicant={"has_driving_license": False})
-        status = await handle.query("status")
+        status = await wait_for(handle, lambda s: s["deposit_release_deadline"] is not None)
         assert status["state"] == "Ineligible" and status["deposit_released_at"] is None
         deadline = instant(status["deposit_release_deadline"])
 
-        await env.sleep(policy.DEPOSIT_RELEASE_WINDOW + timedelta(minutes=30))
+        await env.sleep(deadline - await env.get_current_time() - timedelta(minutes=30))
+        assert (await handle.query("status"))["deposit_release_overdue"] is False
+        await env.sleep(timedelta(hours=1))
         status = await handle.query("status")
         assert status["deposit_release_overdue"] is True and status["deposit_released_at"] is None
         assert status["history"][-1]["event"] == "deposit_release_overdue"
@@ -149,3 +154,22 @@ async def test_a_release_past_72_hours_raises_an_alert_and_still_completes(env: 
         assert [h["event"] for h in final["history"]] == ["found_ineligible", "deposit_release_overdue", "deposit_released"]
         with session_scope() as session:
             assert session.get(EscrowDeposit, handle.id).status == "released"
+
+
+async def test_a_declared_closure_moves_the_release_deadline(client: Client, worker: Worker, env: WorkflowEnvironment) -> None:
+    """Operators declare a closure (reference data ``closures``): the 72 working hours skip it."""
+    now = await env.get_current_time()
+    first = now.astimezone(TEHRAN).date()
+    official = closed_days(first, first + timedelta(days=30))
+    declared = tuple(d for d in (first + timedelta(days=n) for n in range(1, 30)) if d not in official)[1:3]
+    load_refdata({"closures": [{"date": d.isoformat(), "reason": "تعطیلی به علت آلودگی هوا"} for d in declared]})
+    try:
+        handle, _ = await begin(client, worker, applicant={"has_driving_license": False})
+        status = await wait_for(handle, lambda s: s["deposit_release_deadline"] is not None)
+        left = instant(status["history"][0]["at"])
+        deadline = instant(status["deposit_release_deadline"])
+        assert deadline == release_deadline(left, declared)
+        assert deadline > release_deadline(left)  # later than with the official calendar alone
+    finally:
+        with session_scope() as session:
+            session.execute(delete(Closure).where(Closure.day.in_(declared)))

@@ -17,6 +17,8 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from domain import policy
+from domain.calendar import add_working_hours, closed_days
+from domain.display import TEHRAN
 from registry.db import session_scope
 from registry.models import OutboxMessage
 from tests.helpers import actor, new_national_id, start, update
@@ -102,6 +104,13 @@ def purchase_input(national_id: str, **overrides: Any) -> dict[str, Any]:
 
 def new_vin() -> str:
     return f"NAAM01CA{next(_vins):09d}"
+
+
+def release_deadline(left: datetime, closures: tuple[date, ...] = ()) -> datetime:
+    """72 working hours after ``left`` (seed 000): Fridays, official holidays and ``closures`` skipped."""
+    first = left.astimezone(TEHRAN).date()
+    shut = closed_days(first, first + timedelta(days=policy.WORKING_DEADLINE_HORIZON_DAYS), closures)
+    return add_working_hours(left, policy.DEPOSIT_RELEASE_WORKING_HOURS, shut)
 
 
 async def wait_for(handle: WorkflowHandle, check: Any, timeout: float = 20) -> dict[str, Any]:

@@ -103,7 +103,8 @@ fine, historic traffic permits and scrapping)."""
 CALENDAR_MONTHS = "calendar-months"
 """ImportPurchase counts seed 001's months and year as Jalali calendar ones in Tehran (delivery one
 month after stage 3, monthly delay periods, cancellation after three months, the one-year title
-lock), not as 30 and 365 days."""
+lock), not as 30 and 365 days, and releases the deposit within seed 000's 72 working hours (an
+activity computes the deadline), not 72 clock hours."""
 
 CONTINUED = "continued"
 """The one key of a continued run's input: the state the previous run carried over."""

@@ -45,6 +45,7 @@ with workflow.unsafe.imports_passed_through():
         PlateCheck,
         Registration,
         Reinstatement,
+        WorkingDeadline,
         check_eligibility,
         check_withdrawal_code,
         close_registration,
@@ -57,6 +58,7 @@ with workflow.unsafe.imports_passed_through():
         record_registration,
         reinstate_registration,
         release_deposit,
+        working_hours_deadline,
     )
     from activities.registry import PaymentRecord, record_payment
     from domain import policy
@@ -425,14 +427,27 @@ class ImportPurchaseWorkflow:
             self._release_task = asyncio.create_task(self._release_deposit())
 
     def _begin_release(self, left_at: datetime | None = None) -> None:
-        """Start the deposit's release, due within 72 hours of leaving for this state (seed 000)."""
+        """Start the deposit's release, due within 72 working hours of leaving for this state (seed
+        000); the release task asks an activity for that deadline (cases of earlier builds: 72 hours)."""
         p = self.p
-        p.deposit_release_deadline = later(left_at or workflow.now(), policy.DEPOSIT_RELEASE_WINDOW)
+        left = left_at or workflow.now()
+        if p.calendar_months:
+            p.deposit_release_from, p.deposit_release_deadline = iso(left), None
+        else:
+            p.deposit_release_deadline = later(left, policy.DEPOSIT_RELEASE_WINDOW)
         p.deposit_releasing = True
         self._release_task = asyncio.create_task(self._release_deposit())
 
     async def _release_deposit(self) -> None:
         p = self.p
+        if p.deposit_release_deadline is None:
+            left = instant(p.deposit_release_from)
+            assert left is not None
+            p.deposit_release_deadline = await run_activity(
+                working_hours_deadline,
+                WorkingDeadline(self._id, left, policy.DEPOSIT_RELEASE_WORKING_HOURS),
+                summary="the deposit's release deadline: 72 working hours",
+            )
         deadline = instant(p.deposit_release_deadline)
         assert deadline is not None
         failures = 0
@@ -468,10 +483,10 @@ class ImportPurchaseWorkflow:
         p = self.p
         p.deposit_release_overdue = True
         self.case.note("deposit_release_overdue", None, deadline=p.deposit_release_deadline)
-        workflow.logger.warning("deposit release of %s is past its 72-hour deadline %s", self._id, p.deposit_release_deadline)
+        workflow.logger.warning("deposit release of %s is past its deadline %s", self._id, p.deposit_release_deadline)
         await self._alert(
             "overdue",
-            f"آزادسازی سپرده مسدود پرونده {self._id} از مهلت {fa_hours(policy.DEPOSIT_RELEASE_WINDOW)}ه گذشت ({rials(p.deposit_rial)}، بانک {p.deposit_bank}).",
+            f"آزادسازی سپرده مسدود پرونده {self._id} از مهلت {self._release_window_fa()} گذشت ({rials(p.deposit_rial)}، بانک {p.deposit_bank}).",
         )
 
     async def _alert(self, what: str, text: str) -> None:
@@ -622,6 +637,11 @@ class ImportPurchaseWorkflow:
         self.case.refresh_details()
         return ApplicationError(message, type="WrongCode", non_retryable=True)
 
+    def _release_window_fa(self) -> str:
+        if self.p.calendar_months:
+            return f"{en_to_fa(str(policy.DEPOSIT_RELEASE_WORKING_HOURS))} ساعت کاری"
+        return f"{fa_hours(policy.DEPOSIT_RELEASE_WINDOW)}ه"
+
     # Cases of earlier builds count 30-day months (``PurchaseCase.calendar_months``): their texts say so.
     def _delivery_window_fa(self) -> str:
         if self.p.calendar_months:
@@ -695,7 +715,7 @@ class ImportPurchaseWorkflow:
         elif p.deposit_release_deadline:
             lines.append(f"**مهلت آزادسازی سپرده:** {jalali_datetime(instant(p.deposit_release_deadline))}")
             if p.deposit_release_overdue:
-                lines.append(f"**هشدار:** آزادسازی سپرده از مهلت {fa_hours(policy.DEPOSIT_RELEASE_WINDOW)}ه گذشته است")
+                lines.append(f"**هشدار:** آزادسازی سپرده از مهلت {self._release_window_fa()} گذشته است")
         if p.vin:
             lines.append(
                 f"**شماره شاسی:** {p.vin}؛ **انتقال سند ممنوع تا:** {jalali_datetime(instant(p.title_transfer_locked_until))}"
