@@ -3,6 +3,7 @@ ownership document waiting out its notice period, and an engine change completed
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import date, datetime
 from typing import Any
@@ -29,8 +30,18 @@ def _vin() -> str:
     return "NAA" + uuid.uuid4().hex[:14].upper()
 
 
+async def _checked(handle: WorkflowHandle) -> dict[str, Any]:
+    """The case once its start checks ran: the registry's facts may have changed its checklist."""
+    for _ in range(120):
+        status = await wait_for_state(handle, "Open", "Rejected")
+        if status["eligibility_checked"] or status["state"] != "Open":
+            return status
+        await asyncio.sleep(0.5)
+    raise TimeoutError(f"{handle.id}: the start checks did not finish")
+
+
 async def _documents(handle: WorkflowHandle, by: dict[str, str]) -> dict[str, Any]:
-    status = await wait_for_state(handle, "Open")
+    status = await _checked(handle)
     for kind in [k for k in status["missing"] if k in status["checklist"]]:
         proof = {"residence": RESIDENCE} if kind in RESIDENCE_KINDS else {}
         status = await send(handle, "submit_document", actor=by, kind=kind, reference=f"{kind}-0001", **proof)

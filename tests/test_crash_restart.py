@@ -25,13 +25,14 @@ from temporalio.client import Client, WorkflowHandle, WorkflowUpdateStage
 
 import tests.helpers
 from demo.samples import trade_order_sections
+from lifecycles.plates import RESIDENCE_KINDS
 from registry.db import session_scope
 from registry.models import AuditEntry, OrderNumber, Payment, PlateRecord
 from security.codec import data_converter
 from settings import find_binary
 from tests.dev_server import WorkerProcess
 from tests.helpers import actor, new_national_id, signed, signed_start, update
-from tests.plate_support import BANK, OFFICER, numbering_input, settled
+from tests.plate_support import BANK, OFFICER, QUALIFYING_RESIDENCE, numbering_input, settled
 from workflows.common import SEARCH_ATTRIBUTES
 
 
@@ -169,7 +170,8 @@ async def test_kills_and_server_restarts_mid_case_every_case_completes_once(
             await retrying(lambda h=handle, m=me: update(h, "inquire_rules", actor=m))
         status = await retrying(lambda: settled(plate))
         for kind in [k for k in status["missing"] if k in status["checklist"]]:
-            await update(plate, "submit_document", actor=owner, kind=kind, reference=f"doc-{kind}")
+            proof: dict[str, Any] = {"residence": QUALIFYING_RESIDENCE} if kind in RESIDENCE_KINDS else {}
+            await update(plate, "submit_document", actor=owner, kind=kind, reference=f"doc-{kind}", **proof)
         kill_worker()  # 3
         await server.restart()  # 4: both at once
         for handle, me in orders:
