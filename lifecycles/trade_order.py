@@ -79,7 +79,8 @@ class TradeOrderMachine(StateMachine):
 
     # From InquiringRules / RegisteringOrder too: re-running a step that hung is the support
     # desk's remedy in the seed («ثبت تیکت پشتیبانی»).
-    inquire_rules = New.to(InquiringRules) | InquiringRules.to.itself(internal=True)
+    # After a lapsed fee window the file must be edited again first («باید مجدداً ویرایش شود»).
+    inquire_rules = New.to(InquiringRules, unless="must_edit_again") | InquiringRules.to.itself(internal=True)
     rules_failed = InquiringRules.to(ProformaRejected)
     rules_passed = InquiringRules.to(Inquired, cond="needs_permits") | InquiringRules.to(ReadyForOrder)
 
@@ -355,6 +356,9 @@ class TradeFile:
     fee_rate_rial_per_eur: str | None = None
     fee_deadline: str | None = None
     fee_expired: bool = False
+    must_edit_again: bool = False
+    """The fee window lapsed: seed 003 «درصورتیکه در مدت ۱۵ روز کارمزد پرداخت نشود، پرونده باید
+    مجدداً ویرایش شود»; an edit, a goods line or a document clears it."""
     payment_ref: str | None = None
     order_number: str | None = None
 

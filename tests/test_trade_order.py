@@ -183,7 +183,11 @@ async def test_fee_window_expires_after_15_days_back_to_new(env: WorkflowEnviron
     assert await rejected(case.handle, "pay_fee", actor=actor("bank", "mellat"), payment_ref="late", amount_rial=MINIMUM_FEE)
     assert (await case.handle.describe()).search_attributes["CaseState"] == ["New"]
 
-    # It must go through inquiry again, and a fresh window opens.
+    # «پرونده باید مجدداً ویرایش شود» (seed 003): no new inquiry until the file is edited again.
+    assert status["must_edit_again"] is True
+    assert "must be edited again" in await rejected(case.handle, "inquire_rules", actor=case.me)
+    status = await case.send("edit", fleet="domestic")
+    assert status["must_edit_again"] is False
     case2_status = await case.send("inquire_rules")
     assert case2_status["state"] == "Inquired"
 

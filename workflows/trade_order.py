@@ -34,7 +34,7 @@ with workflow.unsafe.imports_passed_through():
     from lifecycles import trade_order as rules
     from lifecycles.trade_order import TradeFile, TradeOrderMachine
 
-from workflows.common import Case, command, may_start_as, rejection, run_activity, start_input
+from workflows.common import TRADE_ORDER_FIDELITY, Case, command, may_start_as, rejection, run_activity, start_input
 
 
 async def quote_fee(total_eur: Decimal) -> FeeQuote:
@@ -115,6 +115,7 @@ class TradeOrderWorkflow:
             fee_rate_rial_per_eur=f.fee_rate_rial_per_eur,
             fee_deadline=f.fee_deadline,
             fee_expired=f.fee_expired,
+            must_edit_again=f.must_edit_again,
             payment_ref=f.payment_ref,
             order_number=f.order_number,
             copied_from=self._copied_from,
@@ -141,6 +142,7 @@ class TradeOrderWorkflow:
     @command
     async def add_goods(self, c: Any) -> None:
         self.file.goods.append(c.model_dump(mode="json", exclude=ENVELOPE, exclude_none=True))
+        self.file.must_edit_again = False
         self.case.fire("add_goods", c.actor)
 
     @command
@@ -149,6 +151,7 @@ class TradeOrderWorkflow:
         async with self.case.working("attach_document"):
             await run_activity(record_document, DocumentRecord(workflow_id=workflow.info().workflow_id, **doc))
         self.file.documents.append(doc)
+        self.file.must_edit_again = False
         self.case.fire("attach_document", c.actor)
 
     @command
@@ -163,6 +166,7 @@ class TradeOrderWorkflow:
     @command
     async def edit(self, c: Any) -> None:
         rules.apply_edit(self.file, c)
+        self.file.must_edit_again = False
         self.case.fire("edit", c.actor)
 
     @command
@@ -332,6 +336,11 @@ class TradeOrderWorkflow:
             return "the file is incomplete; missing: " + ", ".join(rules.missing_for_submit(self.file))
         if update == "withdraw_permit_requests":
             return "permit requests can be withdrawn only once per wait"
+        if update == "inquire_rules" and self.file.must_edit_again:
+            return (
+                f"the fee was not paid within {policy.FEE_WINDOW.days} days: the file must be edited again "
+                "(edit, add_goods or attach_document) before a new inquiry"
+            )
         return None
 
     async def _quote_fee(self) -> None:
@@ -354,6 +363,7 @@ class TradeOrderWorkflow:
     def _fee_window_ran_out(self) -> None:
         f = self.file
         f.fee_expired = True
+        f.must_edit_again = workflow.patched(TRADE_ORDER_FIDELITY)  # cases before it may inquire at once
         f.rejection_reasons = [f"the fee was not paid within {policy.FEE_WINDOW.days} days"]
         self.case.fire("fee_expired", None, reasons=list(f.rejection_reasons))
 
