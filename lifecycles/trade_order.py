@@ -231,8 +231,19 @@ class SaveFinancials(Command, FinancialFields):
     pass
 
 
+def goods_line_problem(goods: GoodsItem) -> str | None:
+    """«حداقل باید یکی از دو فیلد مشخصات فنی یا استاندارد را تکمیل کنید» (seed 003): a goods line
+    carries technical specifications, a standard, or both."""
+    if not goods.technical_specs and not goods.standard:
+        return "a goods line needs at least one of technical_specs or standard"
+    return None
+
+
 class AddGoods(Command, GoodsItem):
-    pass
+    # Checked by the validator only (Command.refusal): orders registered before the rule keep
+    # loading and replaying with the lines they were accepted with.
+    def refusal(self, today: date) -> str | None:
+        return goods_line_problem(self)
 
 
 class AttachDocument(Command, Document):
@@ -243,6 +254,12 @@ class Edit(Command, MainInfoFields, TransportFields, FinancialFields):
     """Any section's fields; ``goods`` (when given) replaces the goods list."""
 
     goods: Annotated[list[GoodsItem], Field(max_length=policy.MAX_GOODS_LINES)] | None = None
+
+    def refusal(self, today: date) -> str | None:
+        for index, line in enumerate(self.goods or []):
+            if (problem := goods_line_problem(line)) is not None:
+                return f"goods {index + 1}: {problem}"
+        return None
 
     @model_validator(mode="after")
     def _rules(self) -> Edit:

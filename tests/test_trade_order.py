@@ -245,7 +245,6 @@ async def test_rules_inquiry_names_every_broken_rule(client: Client, worker: Wor
         },
         "save_transport": {"through_transport": True},
         "save_financials": {"currency_source": "barter"},
-        "add_goods": {"technical_specs": None},
     }
     case = await filled_file(client, worker, overrides=overrides, tariff_code="99999999", goods_id="G-2001")
     await case.send("submit")
@@ -259,12 +258,28 @@ async def test_rules_inquiry_names_every_broken_rule(client: Client, worker: Wor
         "barter",
         "not on the veterans'-car tariff list",
         "no registered agency",
-        "technical specification or standard",
     ):
         assert expected in reasons, expected
     assert status["history"][-1]["reasons"] == status["rejection_reasons"]
     status = await case.send("edit", proforma_valid_until="2099-01-01")
     assert status["state"] == "New"
+
+
+async def test_a_goods_line_without_specs_or_standard_is_refused_when_given(client: Client, worker: Worker) -> None:
+    """«حداقل باید یکی از دو فیلد» (seed 003): refused at add_goods and edit, not first at the inquiry."""
+    case = await open_file(client, worker)
+    line = {"tariff_code": "87032391", "goods_id": "G-1001", "fob_eur": "21000.00"}
+    before = len((await case.status())["history"])
+    assert "at least one of technical_specs or standard" in await rejected(case.handle, "add_goods", actor=case.me, **line)
+    await case.send("add_goods", **line, standard="ISIRI 6924")
+    status = await case.status()
+    assert status["goods"][-1]["standard"] == "ISIRI 6924"
+    assert len(status["history"]) == before + 1  # the refusal left nothing
+
+    filed = await submitted(client, worker)
+    message = await rejected(filed.handle, "edit", actor=filed.me, goods=[line])
+    assert "goods 1: a goods line needs at least one of technical_specs or standard" in message
+    await filed.send("edit", goods=[{**line, "technical_specs": "1.5 TSI, automatic"}])
 
 
 @pytest.mark.parametrize(
