@@ -98,7 +98,7 @@ def run_rules_inquiry(request: InquiryRequest) -> InquiryOutcome:
                     "expert_review": t.expert_review,
                     "priority_group": t.priority_group,
                     "ministry_priced": t.ministry_priced,
-                    "own_currency_allowed": t.own_currency_allowed,
+                    "currency_sources": list(t.currency_sources or []),
                 }
                 for t in session.scalars(select(VeteranCarTariff))
             },

@@ -60,7 +60,12 @@ ORDER_NUMBER_DIGITS = 8
 """«شماره هشت رقمی ثبت سفارش»."""
 
 BANK_SYSTEM_PRIORITY_GROUPS = range(21, 28)
-"""Currency bought from the banking system only for goods in priority groups 21–27 (§3)."""
+"""Currency bought from the banking system only for goods in priority groups 21–27 (§3); a tariff
+naming no group is not in them."""
+
+TARIFF_LISTED_CURRENCY_SOURCES = frozenset({"own_currency", "others_currency", "others_exports"})
+"""«از محل ارز خود، از محل ارز دیگران و از محل صادرات دیگران ... تنها برای تعرفه های مشخصی قابل
+انتخاب است» (seed 003 §3): open only to the tariffs whose reference data lists them."""
 
 # --- Imported-car purchase: seed 001_f8898b590ca0d58d, withdrawal seed 000_a1c0c16ba933df50 ---
 

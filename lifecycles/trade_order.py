@@ -538,13 +538,17 @@ def inquire(file: dict[str, Any], ref: RefData, today: date) -> InquiryOutcome:
             permits.update(tariff.get("permits", []))
             review = review or bool(tariff.get("expert_review"))
             group = tariff.get("priority_group")
-            # Reference data that gives no group cannot refuse (the contract's refdata keys lack it).
-            if source == "bank_system" and group is not None and group not in policy.BANK_SYSTEM_PRIORITY_GROUPS:
-                reasons.append(f"{label}: currency from the banking system is only for priority groups 21–27")
+            # A tariff that names no group is not in 21–27: the banking system is not open to it.
+            if source == "bank_system" and group not in policy.BANK_SYSTEM_PRIORITY_GROUPS:
+                named = f"group {group}" if group is not None else "no priority group"
+                reasons.append(
+                    f"{label}: currency from the banking system is only for priority groups 21–27 (this tariff has {named})"
+                )
             if source == "own_exports" and tariff.get("ministry_priced"):
                 reasons.append(f"{label}: goods priced by a ministry cannot use currency from own exports")
-            if source in ("own_currency", "others_currency", "others_exports") and not tariff.get("own_currency_allowed", True):
-                reasons.append(f"{label}: this tariff code may not use {source}")
+            # «تنها برای تعرفه های مشخصی»: only the tariffs reference data names (none by default).
+            if source in policy.TARIFF_LISTED_CURRENCY_SOURCES and source not in tariff.get("currency_sources", []):
+                reasons.append(f"{label}: this tariff code may not use {source} (open only to the tariffs reference data names)")
         known = ref.goods.get(goods["goods_id"])
         if known is None or not known.get("has_agency"):
             reasons.append(f"{label}: goods id {goods['goods_id']} has no registered agency or after-sales service")

@@ -84,8 +84,9 @@ class VeteranCarTariff(Base):
     """Goods priority group; currency from the banking system only for groups 21–27."""
     ministry_priced: Mapped[bool] = mapped_column(Boolean, default=False)
     """Priced by the Health, Industry or Agriculture ministry: no currency from own exports."""
-    own_currency_allowed: Mapped[bool] = mapped_column(Boolean, default=True)
-    """One of the specific codes that may use own/others' currency or others' exports."""
+    currency_sources: Mapped[list[Any]] = mapped_column(default=list)
+    """Which of ``own_currency``, ``others_currency``, ``others_exports`` this tariff allows: seed 003
+    opens them «تنها برای تعرفه های مشخصی»; none unless the reference data names them."""
 
 
 class Goods(Base):

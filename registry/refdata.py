@@ -28,7 +28,8 @@ class TariffEntry(_Entry):
     expert_review: bool = False
     priority_group: int | None = None
     ministry_priced: bool = False
-    own_currency_allowed: bool = True
+    currency_sources: list[Literal["own_currency", "others_currency", "others_exports"]] = []
+    """Seed 003: these sources are open «تنها برای تعرفه های مشخصی»; none when absent."""
 
 
 class GoodsEntry(_Entry):

@@ -57,7 +57,7 @@ def test_refdata_load_replaces_entries_with_the_same_key(database: str, tmp_path
         "expert_review": True,
         "priority_group": None,
         "ministry_priced": False,
-        "own_currency_allowed": True,
+        "currency_sources": [],
     } in shown["veteran_car_tariffs"]
     assert "cli-bank" in shown["escrow_banks"]
     with session_scope() as session:

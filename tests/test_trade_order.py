@@ -289,7 +289,10 @@ async def test_a_goods_line_without_specs_or_standard_is_refused_when_given(clie
         ("own_exports", "87032391", "G-1001", None),
         ("bank_system", "87032392", "G-1001", "belongs to tariff"),
         ("bank_system", "87032110", "G-1005", "priority groups 21–27"),  # group 12
-        ("own_currency", "87032110", "G-1005", None),
+        ("bank_system", "87032190", "G-1006", "no priority group"),  # naming no group is not being in 21–27
+        ("others_exports", "87032391", "G-1001", None),  # the tariff lists it
+        ("own_currency", "87032110", "G-1005", "may not use own_currency"),  # «تنها برای تعرفه های مشخصی»
+        ("own_currency", "87032190", "G-1006", "may not use own_currency"),  # a tariff listing no source
     ],
 )
 async def test_currency_source_and_goods_rules(

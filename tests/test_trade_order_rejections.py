@@ -162,3 +162,39 @@ def test_a_fee_payment_after_its_window_is_refused_even_before_the_timer_fires(m
     monkeypatch.setattr(workflow, "now", lambda: datetime(2026, 1, 16, 10, 0, tzinfo=UTC))
     with pytest.raises(ApplicationError, match="window closed"):
         check_fee_payment(1000, 1000, deadline)
+
+
+def test_the_migration_opens_no_currency_source_a_tariff_did_not_name(empty_database: str) -> None:
+    """Tariffs loaded before 0007 had own_currency_allowed true by default (the bug): after the
+    upgrade they allow none of the tariff-listed sources until reference data names them."""
+    import sqlalchemy as sa
+    from alembic import command
+
+    from registry.db import _alembic_config, engine_for, migrate
+
+    command.upgrade(_alembic_config(empty_database), "0006")
+    tariffs = sa.table(
+        "veteran_car_tariffs",
+        sa.column("code"),
+        sa.column("permits", sa.JSON),
+        sa.column("expert_review"),
+        sa.column("priority_group"),
+        sa.column("ministry_priced"),
+        sa.column("own_currency_allowed"),
+    )
+    engine = engine_for(empty_database)
+    with engine.begin() as connection:
+        connection.execute(
+            sa.insert(tariffs).values(
+                code="87030001",
+                permits=[],
+                expert_review=False,
+                priority_group=25,
+                ministry_priced=False,
+                own_currency_allowed=True,
+            )
+        )
+    migrate(empty_database)
+    with engine.begin() as connection:
+        row = connection.execute(sa.text("SELECT currency_sources FROM veteran_car_tariffs WHERE code = '87030001'")).one()
+    assert row[0] in ([], "[]")
