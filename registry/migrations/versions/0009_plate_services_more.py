@@ -1,4 +1,5 @@
-"""plate services: change of use, the article-30 fine, historic permits
+"""plate services: reserved for the services issue 9 adds (change of use, the article-30 fine,
+historic permits); empty until they land, kept so the chain (0008 → 0009 → 0010) stays as deployed
 
 Revision ID: 0009
 Revises: 0008
