@@ -5,13 +5,19 @@ own, charged against the registered order the registry keeps:
 - renewal pays the full formula again (total ÷ 2000, at least 100 EUR);
 - edit pays only the difference between the newly computed fee and the last computed fee,
   and never less than the 100 EUR minimum the seed sets for opening, renewal and edit alike.
+
+An edit changes the order's content, so it is inquired again and, before its fee, obtains the
+permits its new content requires that the registered content did not («درخواست مجوز») and the
+expert review its content needs («طی کردن مراحل کارشناسی (در صورت نیاز پرونده به کارشناسی)»); a
+rejection returns it to the draft to be edited. A renewal keeps the registered content, its permits
+and its review (our reading: the seed renews the order, not its content).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
 from statemachine import State, StateMachine
 
@@ -26,6 +32,8 @@ AmendmentKind = Literal["edit", "renewal"]
 class AmendmentMachine(StateMachine):
     Draft = State("پیش‌نویس اصلاحیه", initial=True)
     InquiringRules = State("در حال استعلام ضوابط")
+    AwaitingPermit = State("منتظر مجوز")
+    ExpertReview = State("کارشناسی")
     AwaitingFee = State("آماده پرداخت کارمزد")
     Amended = State("اعمال شده", final=True)
     Lapsed = State("منقضی (کارمزد پرداخت نشد)", final=True)
@@ -37,10 +45,28 @@ class AmendmentMachine(StateMachine):
     # From InquiringRules too: an inquiry that failed for good can be sent again, or given up.
     submit = Draft.to(InquiringRules, cond="is_edit") | Draft.to(AwaitingFee) | InquiringRules.to.itself(internal=True)
     rules_failed = InquiringRules.to(Draft)
-    rules_passed = InquiringRules.to(AwaitingFee)
+    rules_passed = (
+        InquiringRules.to(AwaitingPermit, cond="awaits_permits")
+        | InquiringRules.to(ExpertReview, cond="needs_expert_review")
+        | InquiringRules.to(AwaitingFee)
+    )
+    # A decision is recorded first; the amendment moves once every organisation has answered.
+    decide_permit = (
+        AwaitingPermit.to(Draft, cond="permits_answered_with_rejection")
+        | AwaitingPermit.to(ExpertReview, cond=["permits_all_approved", "needs_expert_review"])
+        | AwaitingPermit.to(AwaitingFee, cond="permits_all_approved")
+        | AwaitingPermit.to.itself(internal=True)
+    )
+    expert_decide = ExpertReview.to(AwaitingFee, cond="expert_approved") | ExpertReview.to(Draft)
     pay_fee = AwaitingFee.to(Amended)
     fee_expired = AwaitingFee.to(Lapsed)
-    cancel = Draft.to(Cancelled) | InquiringRules.to(Cancelled) | AwaitingFee.to(Cancelled)
+    cancel = (
+        Draft.to(Cancelled)
+        | InquiringRules.to(Cancelled)
+        | AwaitingPermit.to(Cancelled)
+        | ExpertReview.to(Cancelled)
+        | AwaitingFee.to(Cancelled)
+    )
 
     # An operator may end any open case, giving a reason (Case.abort releases what it holds).
     abort = Aborted.from_.any()
@@ -50,6 +76,8 @@ UPDATE_ROLES: dict[str, frozenset[str]] = {
     "edit": frozenset({"applicant"}),
     "submit": frozenset({"applicant"}),
     "cancel": frozenset({"applicant"}),
+    "decide_permit": frozenset({"licensing_org"}),
+    "expert_decide": frozenset({"expert"}),
     "pay_fee": frozenset({"bank"}),
     "abort": ABORT_ROLES,
 }
@@ -89,7 +117,33 @@ class Amendment:
     fee_expired: bool = False
     payment_ref: str | None = None
     rejection_reasons: list[str] = field(default_factory=list)
+    registered_sections: dict[str, Any] | None = None
+    """The registered order's content as the amendment found it: the permits it needed stay valid."""
+    permits: dict[str, str] = field(default_factory=dict)
+    """Each organisation whose permit the edited content newly needs → pending, approved, rejected."""
+    permit_reasons: dict[str, str] = field(default_factory=dict)
+    needs_expert_review: bool = False
+    expert_approved: bool = False
 
     @property
     def is_edit(self) -> bool:
         return self.kind == "edit"
+
+    @property
+    def awaits_permits(self) -> bool:
+        return "pending" in self.permits.values()
+
+    @property
+    def permits_answered_with_rejection(self) -> bool:
+        return "pending" not in self.permits.values() and "rejected" in self.permits.values()
+
+    @property
+    def permits_all_approved(self) -> bool:
+        return bool(self.permits) and all(v == "approved" for v in self.permits.values())
+
+
+def permits_newly_needed(edited: list[str], registered: list[str]) -> list[str]:
+    """The permits the edited content needs that the registered content did not (seed 003
+    «درخواست مجوز»): the organisations asked again for an edit of a registered order (ours:
+    permits already granted for the registered content stand)."""
+    return sorted(set(edited) - set(registered))

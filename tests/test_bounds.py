@@ -365,8 +365,8 @@ async def test_trade_order_start_refuses_oversized_and_control_input(client: Cli
         await refused_start(client, worker, "TradeOrder", body, field, says)
 
 
-async def registered_order(client: Client, worker: Worker) -> TradeCase:
-    case, status = await awaiting_fee(client, worker)
+async def registered_order(client: Client, worker: Worker, **kwargs: Any) -> TradeCase:
+    case, status = await awaiting_fee(client, worker, **kwargs)
     await update(
         case.handle, "pay_fee", actor=actor("bank", "b"), payment_ref=f"P-{case.handle.id}", amount_rial=status["fee_rial"]
     )
@@ -408,13 +408,36 @@ async def test_amendment_refuses_oversized_and_control_input(client: Client, wor
         ),
         "submit": (order.me, {}, ENVELOPE_ONLY),
         "cancel": (order.me, {}, ENVELOPE_ONLY),
+        "expert_decide": (
+            actor("expert", "expert-7"),
+            {"approve": False, "reason": "ok"},
+            text_cases("reason", commands.TEXT_MAX),
+        ),
         "abort": ABORT,
     }
-    assert set(cases) == set(trade_order_amendment.UPDATE_ROLES)
+    assert set(cases) | {"decide_permit"} == set(trade_order_amendment.UPDATE_ROLES)
     for name, (who, base, bad) in cases.items():
         await refuses_every(handle, name, who, base, bad)
     status = await update(handle, "edit", actor=order.me, fleet="foreign")
     assert status["state"] == "Draft" and "submit" in status["allowed"]
+
+    # A permit decision is judged once the edited content asks the organisation (G-1003 → G-1004).
+    other = await registered_order(client, worker, tariff_code="87038010", goods_id="G-1003")
+    asking = await start(
+        client, worker, "TradeOrderAmendment", {"order_workflow_id": other.handle.id, "kind": "edit"}, "bounds-amend", by=other.me
+    )
+    for _ in range(100):
+        if (await asking.query("status")).get("order_number"):
+            break
+        await asyncio.sleep(0.05)
+    lines = (await asking.query("status"))["goods"]
+    lines[0].update(tariff_code="87032491", goods_id="G-1004")
+    await update(asking, "edit", actor=other.me, goods=lines)
+    assert (await update(asking, "submit", actor=other.me))["state"] == "AwaitingPermit"
+    bad_reasons = [("reason", BIG, "at most 300"), *text_cases("reason", commands.TEXT_MAX)]
+    await refuses_every(asking, "decide_permit", actor("licensing_org", "MIMT"), {"approve": False, "reason": "ok"}, bad_reasons)
+    status = await update(asking, "decide_permit", actor=actor("licensing_org", "MIMT"), approve=True)
+    assert status["permits"]["MIMT"] == "approved"
 
 
 # --- ImportPurchase ---

@@ -146,3 +146,68 @@ async def test_of_two_open_amendments_the_first_paid_wins(client: Client, worker
     with session_scope() as session:
         assert session.scalar(select(Payment).where(Payment.payment_ref == f"R-{second.id}")) is None
     assert registered_row(done["order_number"]).renewals == 1
+
+
+async def test_an_edit_asks_the_permits_its_new_goods_need_before_the_fee(client: Client, worker: Worker) -> None:
+    """Seed 003 «درخواست مجوز»: switching G-1003 (no permit) to G-1004 asks MIMT, DOE and ISIRI
+    before any fee; one refusal sends the amendment back to be edited, then all three approve."""
+    order, _ = await registered(client, worker, tariff_code="87038010", goods_id="G-1003")
+    handle = await amendment(client, worker, order, "edit")
+    goods = (await handle.query("status"))["goods"]
+    goods[0].update(tariff_code="87032491", goods_id="G-1004")
+    await update(handle, "edit", actor=order.me, goods=goods)
+    status = await update(handle, "submit", actor=order.me)
+    assert status["state"] == "AwaitingPermit"
+    assert status["permits"] == {"DOE": "pending", "ISIRI": "pending", "MIMT": "pending"}
+    assert "fee_rial" not in status or status["fee_rial"] is None
+    assert "pay_fee" not in (await handle.query("status"))["allowed"]
+    assert "was not asked" in await rejected(handle, "decide_permit", actor=actor("licensing_org", "IRICA"), approve=True)
+
+    await update(handle, "decide_permit", actor=actor("licensing_org", "MIMT"), approve=True)
+    await update(handle, "decide_permit", actor=actor("licensing_org", "DOE"), approve=True)
+    status = await update(
+        handle, "decide_permit", actor=actor("licensing_org", "ISIRI"), approve=False, reason="no standard mark"
+    )
+    assert status["state"] == "Draft"
+    assert status["rejection_reasons"] == ["ISIRI: no standard mark"]
+
+    await update(handle, "edit", actor=order.me, loading_place="Hamburg")
+    status = await update(handle, "submit", actor=order.me)
+    assert status["state"] == "AwaitingPermit"
+    for org in ("DOE", "ISIRI", "MIMT"):
+        status = await update(handle, "decide_permit", actor=actor("licensing_org", org), approve=True)
+    assert status["state"] == "AwaitingFee" and status["fee_rial"] >= MINIMUM_FEE
+    status = await update(
+        handle, "pay_fee", actor=actor("bank", "b"), payment_ref=f"E-{handle.id}", amount_rial=status["fee_rial"]
+    )
+    assert status["state"] == "Amended"
+
+
+async def test_an_edit_whose_content_needs_review_goes_to_the_expert(client: Client, worker: Worker) -> None:
+    """«طی کردن مراحل کارشناسی (در صورت نیاز پرونده به کارشناسی)»: G-1002's tariff needs MIMT and
+    an expert's review; a refusal returns the amendment to the draft with the reason."""
+    order, _ = await registered(client, worker, tariff_code="87038010", goods_id="G-1003")
+    handle = await amendment(client, worker, order, "edit")
+    goods = (await handle.query("status"))["goods"]
+    goods[0].update(tariff_code="87032392", goods_id="G-1002")
+    await update(handle, "edit", actor=order.me, goods=goods)
+    status = await update(handle, "submit", actor=order.me)
+    assert status["state"] == "AwaitingPermit" and status["permits"] == {"MIMT": "pending"}
+    status = await update(handle, "decide_permit", actor=actor("licensing_org", "MIMT"), approve=True)
+    assert status["state"] == "ExpertReview"
+    status = await update(handle, "expert_decide", actor=actor("expert", "expert-7"), approve=False, reason="specs unclear")
+    assert status["state"] == "Draft" and status["rejection_reasons"] == ["specs unclear"]
+    await update(handle, "edit", actor=order.me, loading_place="Antwerp")
+    status = await update(handle, "submit", actor=order.me)
+    status = await update(handle, "decide_permit", actor=actor("licensing_org", "MIMT"), approve=True)
+    status = await update(handle, "expert_decide", actor=actor("expert", "expert-7"), approve=True)
+    assert status["state"] == "AwaitingFee"
+
+
+async def test_an_edit_keeping_the_registered_permits_asks_none(client: Client, worker: Worker) -> None:
+    """Permits the registered content already needed stand (ours): a price edit goes to the fee."""
+    order, _ = await registered(client, worker)  # tariff 87032391: MIMT and DOE, obtained
+    handle = await amendment(client, worker, order, "edit")
+    await update(handle, "edit", actor=order.me, loading_place="Rotterdam")
+    status = await update(handle, "submit", actor=order.me)
+    assert status["state"] == "AwaitingFee"

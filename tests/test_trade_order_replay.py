@@ -27,7 +27,8 @@ from workflows.trade_order_amendment import TradeOrderAmendmentWorkflow
 
 
 async def run_main_paths(env: WorkflowEnvironment, client: Client, worker: Worker) -> dict[str, WorkflowHistory]:
-    """Registered, fee expired, permits withdrawn, voided, and a renewal; their histories by name."""
+    """Registered, fee expired, permits withdrawn, voided, a renewal, and an edit asking new permits;
+    their histories by name."""
     registered, status = await awaiting_fee(client, worker)
     await update(
         registered.handle,
@@ -65,12 +66,36 @@ async def run_main_paths(env: WorkflowEnvironment, client: Client, worker: Worke
     await update(renewal, "pay_fee", actor=actor("bank", "b"), payment_ref=f"R-{renewal.id}", amount_rial=status["fee_rial"])
     await renewal.result()
 
+    # An edit whose new goods need permits the registered order did not (G-1003 → G-1004).
+    plain, status = await awaiting_fee(client, worker, tariff_code="87038010", goods_id="G-1003")
+    await update(
+        plain.handle, "pay_fee", actor=actor("bank", "b"), payment_ref=f"P-{plain.handle.id}", amount_rial=status["fee_rial"]
+    )
+    edit_id = f"amend-{plain.handle.id}"
+    edit = await client.start_workflow(
+        "TradeOrderAmendment",
+        await signed_start(edit_id, "TradeOrderAmendment", {"order_workflow_id": plain.handle.id, "kind": "edit"}, plain.me),
+        id=edit_id,
+        task_queue=worker.task_queue,
+    )
+    while not (await edit.query("status"))["order_number"]:
+        await asyncio.sleep(0.05)
+    goods = (await edit.query("status"))["goods"]
+    goods[0].update(tariff_code="87032491", goods_id="G-1004")
+    await update(edit, "edit", actor=plain.me, goods=goods)
+    status = await update(edit, "submit", actor=plain.me)
+    for org in list(status["permits"]):
+        status = await update(edit, "decide_permit", actor=actor("licensing_org", org), approve=True)
+    await update(edit, "pay_fee", actor=actor("bank", "b"), payment_ref=f"E-{edit.id}", amount_rial=status["fee_rial"])
+    await edit.result()
+
     cases = {
         "registered": registered.handle,
         "fee_expired": expired.handle,
         "permits_withdrawn": withdrawn.handle,
         "voided": voided.handle,
         "renewal": renewal,
+        "edit_with_permits": edit,
     }
     return {name: await handle.fetch_history() for name, handle in cases.items()}
 
@@ -92,7 +117,7 @@ async def test_main_paths_replay_deterministically(env: WorkflowEnvironment, cli
 
 
 async def test_recorded_histories_still_replay() -> None:
-    assert await replay(recorded("trade_order", expected=5)) == {}
+    assert await replay(recorded("trade_order", expected=6)) == {}
 
 
 async def _record() -> None:

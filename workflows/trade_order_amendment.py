@@ -33,13 +33,24 @@ with workflow.unsafe.imports_passed_through():
     from lifecycles.trade_order import TradeFile
     from lifecycles.trade_order_amendment import Amendment, AmendmentMachine
 
-from workflows.common import Case, command, invalid_input, may_start_as, rejection, run_activity, start_input
+from workflows.common import (
+    TRADE_ORDER_FIDELITY,
+    Case,
+    command,
+    invalid_input,
+    may_start_as,
+    rejection,
+    run_activity,
+    start_input,
+)
 from workflows.trade_order import check_fee_payment, fee_deadline_from_now, quote_fee, rules_date
 
 COMMANDS: dict[str, type[Command]] = {
     "edit": rules.Edit,
     "submit": Command,
     "cancel": Command,
+    "decide_permit": rules.Decision,
+    "expert_decide": rules.Decision,
     "pay_fee": rules.PayFee,
     "abort": Abort,
 }
@@ -78,13 +89,20 @@ class TradeOrderAmendmentWorkflow:
         d.order_version = order.version
         d.file = TradeFile(order.applicant_national_id, "")
         rules.fill_from_sections(d.file, order.sections)
+        d.registered_sections = order.sections
         self.case.busy = None
         await self.case.run(self._next_deadline)
         return self.status()
 
     def _check_subject(self, update: str, actor: Actor) -> None:
-        if actor.role == "applicant" and actor.id != self.data.applicant_national_id:
+        d = self.data
+        if actor.role == "applicant" and actor.id != d.applicant_national_id:
             raise rejection(f"{update}: only the order's owner may do this")
+        if update == "decide_permit":
+            if actor.id not in d.permits:
+                raise rejection(f"decide_permit: organisation {actor.id!r} was not asked for a permit on this amendment")
+            if d.permits[actor.id] != "pending":
+                raise rejection(f"decide_permit: organisation {actor.id!r} already answered ({d.permits[actor.id]})")
 
     async def _may_start(self, actor: Actor) -> str | None:
         """Only the registered order's applicant amends it: read the order (no write) to know who."""
@@ -116,6 +134,8 @@ class TradeOrderAmendmentWorkflow:
             fee_expired=d.fee_expired,
             payment_ref=d.payment_ref,
             rejection_reasons=list(d.rejection_reasons),
+            permits=dict(d.permits),
+            needs_expert_review=d.needs_expert_review,
         )
         return out
 
@@ -142,6 +162,10 @@ class TradeOrderAmendmentWorkflow:
                 d.rejection_reasons = list(outcome.reasons)
                 self.case.fire("rules_failed", None, reasons=list(outcome.reasons))
                 return
+            if workflow.patched(TRADE_ORDER_FIDELITY) and await self._needs_permits_or_review(outcome):
+                self.case.fire("rules_passed", None, permits=dict(d.permits), needs_expert_review=d.needs_expert_review)
+                await self._ask_for_permits()
+                return
             async with self.case.working("submit"):
                 await self._quote()
             self.case.fire("rules_passed", None, fee_rial=d.fee_rial)
@@ -149,6 +173,38 @@ class TradeOrderAmendmentWorkflow:
             async with self.case.working("submit"):
                 await self._quote()
             self.case.fire("submit", c.actor, fee_rial=d.fee_rial)
+
+    @command
+    async def decide_permit(self, c: Any) -> None:
+        """A licensing organisation answers for the edited content (its token's id is the organisation)."""
+        d = self.data
+        org = c.actor.id
+        d.permits[org] = "approved" if c.approve else "rejected"
+        if c.reason:
+            d.permit_reasons[org] = c.reason
+        extra: dict[str, Any] = {"organisation": org, "approve": c.approve}
+        if c.reason:
+            extra["reason"] = c.reason
+        if d.permits_answered_with_rejection:
+            d.rejection_reasons = [f"{o}: {d.permit_reasons.get(o, 'rejected')}" for o, v in d.permits.items() if v == "rejected"]
+            extra["reasons"] = list(d.rejection_reasons)
+        elif d.permits_all_approved and not d.needs_expert_review:
+            async with self.case.working("decide_permit"):
+                await self._quote()
+            extra["fee_rial"] = d.fee_rial
+        self.case.fire("decide_permit", c.actor, **extra)
+
+    @command
+    async def expert_decide(self, c: Any) -> None:
+        d = self.data
+        d.expert_approved = c.approve
+        if c.approve:
+            async with self.case.working("expert_decide"):
+                await self._quote()
+            self.case.fire("expert_decide", c.actor, approve=True, fee_rial=d.fee_rial)
+        else:
+            d.rejection_reasons = [c.reason or ""]
+            self.case.fire("expert_decide", c.actor, approve=False, reasons=list(d.rejection_reasons))
 
     @command
     async def cancel(self, c: Any) -> None:
@@ -186,6 +242,37 @@ class TradeOrderAmendmentWorkflow:
         await self.case.abort(c)
 
     # --- helpers ---
+
+    async def _needs_permits_or_review(self, edited: Any) -> bool:
+        """Set the permits the edited content newly needs and whether it needs the expert's review;
+        the registered content's permits come from the same inquiry over its sections."""
+        d = self.data
+        registered: list[str] = []
+        if d.registered_sections is not None:
+            async with self.case.working("submit"):
+                before = await run_activity(
+                    run_rules_inquiry,
+                    InquiryRequest(workflow.info().workflow_id, d.registered_sections, rules_date()),
+                    summary="permits the registered order needed",
+                )
+            registered = list(before.required_permits)
+        d.permits = {org: "pending" for org in amend.permits_newly_needed(list(edited.required_permits), registered)}
+        d.permit_reasons = {}
+        d.needs_expert_review = bool(edited.needs_expert_review)
+        d.expert_approved = False
+        return bool(d.permits) or d.needs_expert_review
+
+    async def _ask_for_permits(self) -> None:
+        d = self.data
+        round_no = sum(1 for h in self.case.history if h["event"] == "rules_passed")
+        async with self.case.working("submit"):
+            for org in d.permits:
+                await self.case.notify(
+                    step=f"permit-request-{round_no}-{org}",
+                    to=org,
+                    kind="permit_request",
+                    text=f"درخواست مجوز برای ویرایش ثبت سفارش {d.order_number}",
+                )
 
     def _check(self, update: str, cmd: dict[str, Any]) -> Any:
         c: Any = self.case.check(update, cmd, COMMANDS[update], subject=self._check_subject)
@@ -231,6 +318,9 @@ class TradeOrderAmendmentWorkflow:
             lines.append(f"**کارمزد:** {rials(d.fee_rial)} (آخرین کارمزد محاسبه‌شده: {rials(d.last_fee_rial)})")
         if self.case.state == "AwaitingFee":
             lines.append(f"**مهلت پرداخت کارمزد:** {jalali_datetime(parse_instant(d.fee_deadline))}")
+        if d.permits:
+            verdicts = {"pending": "در انتظار", "approved": "تأیید", "rejected": "رد"}
+            lines.append("**مجوزها:** " + "، ".join(f"{org}: {verdicts[v]}" for org, v in d.permits.items()))
         if d.rejection_reasons:
             lines.append("**علت رد:** " + "؛ ".join(d.rejection_reasons))
         return lines
