@@ -30,6 +30,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 import settings
 from activities import import_purchase as import_purchase_activities
+from activities import plate_services as plate_service_activities
 from activities import plates as plate_activities
 from activities import registry as registry_activities
 from activities import repair as repair_activities
@@ -67,6 +68,7 @@ ACTIVITIES: list[Callable[..., Any]] = [
     *trade_order_activities.ACTIVITIES,
     *import_purchase_activities.ACTIVITIES,
     *plate_activities.ACTIVITIES,
+    *plate_service_activities.ACTIVITIES,
     *repair_activities.ACTIVITIES,
 ]
 

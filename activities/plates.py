@@ -476,7 +476,7 @@ def complete_service(request: ServiceCompletion) -> dict[str, Any]:
                 raise refusal
             assert vehicle is not None
             detail = dict(request.detail)
-            effect = _EFFECTS.get(request.service)
+            effect = _EFFECTS.get(request.service) or _more_effects().get(request.service)
             if effect is not None:
                 detail.update(effect(session, vin, request, vehicle))
             session.add(
@@ -522,9 +522,10 @@ def _remade_plate(session: Session, vin: str, request: ServiceCompletion, vehicl
 
 
 def _part_change(session: Session, vin: str, request: ServiceCompletion, vehicle: Vehicle) -> dict[str, Any]:
-    change = request.detail.get("change") or {}
-    if change.get("part") == "colour":
-        vehicle.colour = change.get("colour")
+    from activities.plate_services import record_title_change
+
+    # The title shows the new colour or the replaced part; the case's result stays as it was.
+    record_title_change(vehicle, request.detail.get("change") or {}, request)
     return {}
 
 
@@ -547,6 +548,14 @@ _EFFECTS = {
     "scrapping": _scrap,
 }
 """Services that change the registry beyond their record (the rest issue a paper: card, document)."""
+
+
+def _more_effects() -> dict[str, Callable[..., dict[str, Any]]]:
+    """The effects of the services issue 9 added (``activities.plate_services`` imports this module)."""
+    from activities.plate_services import EFFECTS
+
+    return EFFECTS
+
 
 ACTIVITIES: list[Callable[..., Any]] = [
     check_numbering_registry,

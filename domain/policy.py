@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from decimal import Decimal
+from fractions import Fraction
 
 # --- Input bounds (ours: the seeds name none) ---
 
@@ -213,6 +214,54 @@ RESIDENCE_GAZETTE_MAX_AGE_YEARS = 2
 MAX_CENTRES_CARRIED = 200
 """Numbering centres a case carries from the reference data (the ones that may number it): a
 bound on the case's state (our choice; the country has a few hundred centres)."""
+
+# --- Plate services added by issue 9: seed 004_deeca06ae7fe51fe («دانستنی های شماره گذاری») ---
+
+ARTICLE_30_FINE_MIN_SHARE, ARTICLE_30_FINE_MAX_SHARE = Fraction(1, 8), Fraction(1, 4)
+"""The ماده ۳۰ fine for a main part or the colour changed without a permit: «ملزم به پرداخت جریمه
+(یک چهارک تا یک هشتم) قیمت قطعه و یا رنگ تغییر یافته» (seed 004), i.e. between 1/8 and 1/4 of
+the price of the part or paint the officer recorded, as the appeal unit decides. In whole rials:
+at least ⌈price/8⌉, at most ⌊price/4⌋."""
+
+ARTICLE_30_APPEAL_UNIT_ROLE = "expert"
+"""Who sets the ماده ۳۰ fine: seed 004's «واحد رسیدگی به اعتراضات» (the appeal unit). Our choice
+among the contract's roles: ``expert`` (a reviewing body apart from the officer who recorded the
+finding and from the owner; the contract has no role of its own for it)."""
+
+HISTORIC_PERMIT_EVENTS = frozenset({"exhibition", "parade", "competition", "international_conference", "special_event"})
+"""Events a historic car may be given a traffic permit for: «شرکت در مراسم خاص نظیر شرکت در
+نمایشگاه ها، رژه های ویژه و ملی، مسابقات و همایش های بین المللی و ...» (seed 004); its «و ...»
+is ``special_event`` (named in ``event_name``), our choice."""
+
+HISTORIC_PERMIT_REFUSED_EVENTS = frozenset({"wedding", "ceremonial"})
+"""Never a traffic permit: «بکارگیری و تردد خودروها با پلاک تاریخی تحت عنوان ماشین عروس، ماشین
+تشریفات و ... ممنوع می باشد» (seed 004): a wedding car or a ceremonial car."""
+
+HISTORIC_PERMIT_MAX_DAYS = 7
+"""The most days one historic traffic permit covers, first and last day included. Seed 004 asks
+the permit name its dates («با قید تاریخ و مسیر تردد») but bounds nothing: our choice."""
+
+HISTORIC_PERMIT_MAX_LEAD_MONTHS = 3
+"""How far ahead a historic traffic permit may be asked: its first day within three Jalali
+months of the request (our choice; the seed is silent)."""
+
+TRUCK_BODY_GROUPS = {
+    "cargo": frozenset({"box", "dropside", "side_blade", "flatbed", "roofed", "refrigerated", "cargo_tank"}),
+    "mixer_bunker_tipper": frozenset({"mixer", "bunker", "tipper"}),
+}
+"""Change of use (تغییر کاربری) only within a group: «کامیون (اتاق دار، لبه دار، تیغه دار، کفی، سقف
+دار، یخچال دار، تانکر باری مخزنی و ...) و کامیون (میکسر، بونکر، کمپرسی) در داخل هر گروه به یکدیگر
+با رعایت ضوابط فنی و استانداردهای ملی بلامانع می باشد» (seed 004). The seed's «و ...» of the
+cargo group names no more bodies: only those it names are listed (our choice)."""
+
+CHANGE_OF_USE_KINDS = frozenset({"truck", "light_truck"})
+"""Vehicles whose use may change: seed 004's «وسایل نقلیه باربری» — «انواع کامیون ها و کامیونت ها»."""
+
+CHANGE_OF_USE_FIXED = ("chassis_length_mm", "axles", "axle_positions_mm", "wheels", "capacity_kg")
+"""What a change of use may never change: «هرگونه تغییر مانند افزایش یا کاهش طول شاسی، تعداد محور یا
+چرخ، تغییر محل محورها و افزایش ظرفیت ... اکیدا ممنوع می باشد» (seed 004). The seed names a
+capacity increase; «هرگونه تغییر» (any change) makes us refuse a decrease too (our reading)."""
+
 
 # --- Fuel card: seed 002_5f5d7fd182bbe256 ---
 

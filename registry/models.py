@@ -314,6 +314,12 @@ class Vehicle(Base):
     origin: Mapped[str | None] = mapped_column(String(16), default=None)
     """``domestic`` («تولید داخل») or ``imported``, recorded at numbering (seed 004: a transfer asks
     the factory sale document of domestic cars only); ``None`` for vehicles recorded before."""
+    body: Mapped[str | None] = mapped_column(String(32), default=None)
+    """A truck's body (its use, «کاربری»: ``tipper``, ``box`` ...) as last registered by a change
+    of use (seed 004); ``None`` until one is registered."""
+    replaced_parts: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    """Main parts replaced on the title (``{"engine": {"at", "workflow_id", "service"}}``): a
+    permitted part change or a title corrected after the ماده ۳۰ fine (seed 004)."""
 
 
 class NewCarPurchase(Base):
@@ -424,6 +430,21 @@ class PlateAllocation(Base):
     plate: Mapped[str] = mapped_column(String(32), unique=True)
     vin: Mapped[str] = mapped_column(String(17), index=True)
     allocated_at: Mapped[datetime] = mapped_column(Instant)
+
+
+class HistoricTrafficPermit(Base):
+    """A written traffic permit for a historic car (مجوز تردد, seed 004 «مجوز کتبی ... با قید تاریخ و
+    مسیر تردد»): one per PlateService case, for its event, route and days."""
+
+    __tablename__ = "historic_traffic_permits"
+    workflow_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    vin: Mapped[str] = mapped_column(String(17), index=True)
+    event: Mapped[str] = mapped_column(String(32))
+    event_name: Mapped[str] = mapped_column(String(200))
+    route: Mapped[str] = mapped_column(Text)
+    starts_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date] = mapped_column(Date)
+    issued_at: Mapped[datetime] = mapped_column(Instant)
 
 
 class VehicleServiceRecord(Base):

@@ -661,6 +661,25 @@ async def test_plate_service_refuses_oversized_and_control_input(client: Client,
         ),
         "consent": (owner, {}, ENVELOPE_ONLY),
         "cancel": (owner, {}, ENVELOPE_ONLY),
+        "record_finding": (
+            OFFICER,
+            {"part": "colour", "colour": "white", "price_rial": 1},
+            [
+                ("price_rial", TOO_MUCH_RIAL, "less than or equal to"),
+                *text_cases("notes", commands.TEXT_MAX),
+                *text_cases("colour", commands.KIND_MAX),
+            ],
+        ),
+        "set_fine": (
+            actor("expert", "appeal-unit"),
+            {"fine_rial": 1},
+            [("fine_rial", TOO_MUCH_RIAL, "less than or equal to"), *text_cases("notes", commands.TEXT_MAX)],
+        ),
+        "pay_fine": (
+            BANK,
+            {"payment_ref": "F-1", "amount_rial": 1},
+            [("payment_ref", NUL, "control character"), ("amount_rial", TOO_MUCH_RIAL, "less than or equal to")],
+        ),
         "abort": ABORT,
     }
     assert set(cases) == set(plate_services.COMMANDS)

@@ -2,30 +2,43 @@
 
 The service's row in :data:`lifecycles.plate_services.SERVICES` decides its checklist, whether
 a permit comes first, whether a newspaper notice opens a durable wait (a Temporal timer in
-:meth:`Case.run`), its fee, and the registry effect :func:`activities.plates.complete_service`
-applies when it completes.
+:meth:`Case.run`), whether a ماده ۳۰ fine comes first, its fee, and the registry effect
+:func:`activities.plates.complete_service` applies when it completes.
+
+The services issue 9 added (change of use, the ماده ۳۰ fine, historic traffic permits) start
+with :func:`activities.plate_services.check_service_vehicle`; so does a scrapping that names an
+accident (behind ``PLATE_SERVICES_MORE``: a historic car's agreements join its checklist).
+Cases of the earlier services run exactly as before.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.plates import ServiceCompletion, VehicleCheck, check_vehicle, complete_service
+    from activities.plate_services import ServiceVehicleCheck, check_service_vehicle
+    from activities.plates import (
+        CentreQuery,
+        ServiceCompletion,
+        VehicleCheck,
+        check_vehicle,
+        complete_service,
+        find_numbering_centres,
+    )
     from activities.registry import PaymentRecord, record_payment
     from domain.calendar import tehran_today
     from domain.commands import Actor, Command, parse_start
-    from domain.display import iso, jalali_datetime, parse_instant, rials
+    from domain.display import iso, jalali_date, jalali_datetime, parse_instant, rials
     from lifecycles import plate_services as rules
     from lifecycles.plate_services import PlateServiceMachine, ServiceFile
 
-from workflows.common import Case, command, may_start_as, rejection, run_activity, start_input
+from workflows.common import PLATE_SERVICES_MORE, Case, command, may_start_as, rejection, run_activity, start_input
 from workflows.plate_common import (
     PlateCaseWorkflow,
     check_document_kind,
@@ -60,13 +73,16 @@ class PlateServiceWorkflow(PlateCaseWorkflow):
         await self.case.open(start, self._start_error, self._may_start)
         s = self.start
         assert s is not None
-        facts = await run_activity(
-            check_vehicle,
-            VehicleCheck(workflow.info().workflow_id, s.vin, s.owner.national_id, workflow.now(), s.service),
-            summary="registry: owner, plate",
-        )
-        self.file.vehicle_fuel = facts.fuel
-        reasons = rules.start_reasons(s) + list(facts.reasons)
+        if s.service in rules.MORE_SERVICES or (s.accident is not None and workflow.patched(PLATE_SERVICES_MORE)):
+            reasons = await self._check_more(s)
+        else:
+            facts = await run_activity(
+                check_vehicle,
+                VehicleCheck(workflow.info().workflow_id, s.vin, s.owner.national_id, workflow.now(), s.service),
+                summary="registry: owner, plate",
+            )
+            self.file.vehicle_fuel = facts.fuel
+            reasons = rules.start_reasons(s) + list(facts.reasons)
         settle_eligibility(self.case, self.file, reasons)
         await self.case.run(self._next_deadline)
         return self.status()
@@ -93,9 +109,17 @@ class PlateServiceWorkflow(PlateCaseWorkflow):
             payment_ref=f.payment_ref,
             result=f.result,
             rejection_reasons=list(f.rejection_reasons),
-            missing=rules.stage_missing(f) if self.case.state in ("Open", "Permitted") else [],
+            missing=rules.stage_missing(f) if self.case.state in rules.STEP_STATES else [],
             eligibility_checked=f.eligibility_checked,
             consent=f.consent,
+            finding=f.finding,
+            fine_bounds_rial=list(rules.fine_bounds(f.finding["price_rial"])) if f.finding else None,
+            fine=f.fine,
+            fine_rial=f.fine["fine_rial"] if f.fine else None,
+            fine_payment_ref=f.fine_payment_ref,
+            trip=f.trip,
+            accident=f.accident,
+            use_change=f.use_change,
         )
         return out
 
@@ -127,10 +151,13 @@ class PlateServiceWorkflow(PlateCaseWorkflow):
         def change(f: ServiceFile) -> dict[str, Any]:
             stage = f.stage
             f.inspections[stage] = {"passed": c.passed, "notes": c.notes, "officer": c.actor.id, "at": now}
+            extra: dict[str, Any] = {"passed": c.passed, "notes": c.notes}
+            if c.truck is not None:  # change of use: what the officer measured
+                f.inspections[stage]["truck"] = extra["truck"] = c.truck.model_dump(mode="json")
             if not c.passed:
-                which = "re-inspection" if stage == "Permitted" else "inspection"
-                f.rejection_reasons = [f"the officer's {which} failed: {c.notes}"]
-            return {"passed": c.passed, "notes": c.notes}
+                which = {"Permitted": "re-inspection", "TitleCorrection": "re-inspection (the title is not corrected)"}
+                f.rejection_reasons = [f"the officer's {which.get(stage, 'inspection')} failed: {c.notes}"]
+            return extra
 
         await self._apply("inspect", c.actor, change)
 
@@ -170,6 +197,41 @@ class PlateServiceWorkflow(PlateCaseWorkflow):
         self.case.fire("pay_fee", c.actor, payment_ref=c.payment_ref, result=f.result)
 
     @command
+    async def record_finding(self, c: Any) -> None:
+        """ماده ۳۰: the officer records a main part or the colour changed without a permit, and the
+        price of the part or paint (the fine's base)."""
+        f = self.file
+        f.change = {"part": c.part, **({"colour": c.colour} if c.colour else {})}
+        f.finding = {**f.change, "price_rial": c.price_rial, "notes": c.notes, "officer": c.actor.id, "at": iso(workflow.now())}
+        self.case.fire("record_finding", c.actor, part=c.part, price_rial=c.price_rial)
+
+    @command
+    async def set_fine(self, c: Any) -> None:
+        """ماده ۳۰: the appeal unit («واحد رسیدگی به اعتراضات») sets the fine within its bounds."""
+        self.file.fine = {"fine_rial": c.fine_rial, "notes": c.notes, "by": c.actor.id, "at": iso(workflow.now())}
+        self.case.fire("set_fine", c.actor, fine_rial=c.fine_rial)
+
+    @command
+    async def pay_fine(self, c: Any) -> None:
+        """ماده ۳۰: a bank reports the fine paid, to the rial; the title's correction comes next."""
+        f = self.file
+        async with self.case.working("pay_fine"):
+            await run_activity(
+                record_payment,
+                PaymentRecord(
+                    workflow.info().workflow_id,
+                    "plate_service_article_30_fine",
+                    c.payment_ref,
+                    c.amount_rial,
+                    workflow.now(),
+                    bank_id=c.actor.id,
+                ),
+                summary="registry: the fine's payment",
+            )
+        f.fine_payment_ref = c.payment_ref
+        self.case.fire("pay_fine", c.actor, payment_ref=c.payment_ref, amount_rial=c.amount_rial)
+
+    @command
     async def cancel(self, c: Any) -> None:
         self.case.fire("cancel", c.actor)
 
@@ -184,11 +246,55 @@ class PlateServiceWorkflow(PlateCaseWorkflow):
             last = f.inspections.get(f.stage)
             if last and last["passed"]:
                 raise rejection("inspect: this stage's inspection already passed")
+            self._check_inspection(c)
         if update == "pay_fee":
             check_fee(update, c.amount_rial, f.fee_rial)  # type: ignore[attr-defined]
         if update == "consent" and not f.awaits_consent:
             raise rejection("consent: " + ("already given" if f.consent else f"{f.service} needs no owner's consent"))
+        if update == "set_fine" and f.finding is not None:
+            if (problem := rules.fine_problem(f.finding["price_rial"], c.fine_rial)) is not None:  # type: ignore[attr-defined]
+                raise rejection(f"set_fine: {problem}")
+        if update == "pay_fine" and f.fine is not None and c.amount_rial != f.fine["fine_rial"]:  # type: ignore[attr-defined]
+            raise rejection(f"pay_fine: amount_rial must equal fine_rial ({f.fine['fine_rial']}), got {c.amount_rial}")  # type: ignore[attr-defined]
+        if f.definition.capital_centres_only and c.actor is not None and c.actor.role == "officer":
+            self._check_centre(update, c.actor)
         return c
+
+    def _check_inspection(self, c: Any) -> None:
+        """What a new service asks of an inspection (seed 004); nothing for the earlier services."""
+        f = self.file
+        if c.truck is not None and f.service != "change_of_use":
+            raise rejection("inspect: truck is for a change of use only")
+        if not c.passed:
+            return
+        if f.service == "change_of_use" and f.use_change is not None:
+            if c.truck is None:
+                raise rejection("inspect: a passing inspection of a change of use records what was measured (truck)")
+            before = f.inspections["Open"].get("truck") if f.stage == "Permitted" else None
+            problems = rules.truck_problems(f.use_change, before, c.truck)
+            if problems:
+                raise rejection("inspect: " + "; ".join(problems))
+        if f.stage == "TitleCorrection" and (problem := rules.title_problem(f.change)) is not None:
+            raise rejection(f"inspect: {problem}; the re-inspection can only fail, with notes")
+        if f.service == "historic_traffic_permit" and f.trip is not None:
+            starts, ends = date.fromisoformat(f.trip["starts_on"]), date.fromisoformat(f.trip["ends_on"])
+            problems = rules.trip_date_problems(starts, ends, tehran_today(workflow.now()))
+            if problems:
+                raise rejection("inspect: the permit cannot be issued: " + "; ".join(problems))
+
+    def _check_centre(self, update: str, actor: Actor) -> None:
+        """A change of use only at a provincial capital's centre (seed 004 «کلیه فرایند تغییر نوع
+        کاربری صرفا در مراکز شماره گذاری مرکز استان ها صورت می پذیرد»). Before the start has read
+        the centres (``None``) the validator lets the command through: its handler waits for the
+        start's checks and judges it again."""
+        centres = self.file.capital_centres
+        if centres is None or actor.centre in centres:
+            return
+        where = "names no centre" if actor.centre is None else f"names centre {actor.centre}, not a provincial capital's"
+        raise rejection(
+            f"{update}: a change of use is done only at the numbering centres of provincial capitals "
+            f"(seed 004 «صرفا در مراکز شماره گذاری مرکز استان ها»); the officer's token {where}"
+        )
 
     def _check_subject(self, update: str, actor: Actor) -> None:
         if self.start is None:
@@ -222,7 +328,7 @@ class PlateServiceWorkflow(PlateCaseWorkflow):
         preview = self._copy(self.file)
         change(preview)
         result: dict[str, Any] | None = None
-        completes = self.case.state in ("Open", "Permitted") and self._completes(preview)
+        completes = self.case.state in rules.OPEN_STAGES and self._completes(preview)
         if completes:
             try:
                 async with self.case.working(update):
@@ -232,7 +338,7 @@ class PlateServiceWorkflow(PlateCaseWorkflow):
         f = self.file
         extra = change(f)
         self.case.fire(update, actor, **extra)
-        if self.case.state not in ("Open", "Permitted") or not f.stage_ready:
+        if self.case.state not in rules.OPEN_STAGES or not f.stage_ready:
             return
         if completes:
             f.result = result
@@ -263,6 +369,9 @@ class PlateServiceWorkflow(PlateCaseWorkflow):
             detail["change"] = f.change
         if f.new_part:
             detail["new_part"] = f.new_part
+        for name in ("finding", "fine", "trip", "use_change", "accident"):
+            if (value := getattr(f, name)) is not None:
+                detail[name] = value
         return await run_activity(
             complete_service,
             ServiceCompletion(workflow.info().workflow_id, f.service, f.vin, f.owner_national_id, workflow.now(), detail),
@@ -280,6 +389,53 @@ class PlateServiceWorkflow(PlateCaseWorkflow):
     def _why_disabled(self, update: str) -> str | None:
         return None
 
+    async def _check_more(self, s: rules.ServiceStart) -> list[str]:
+        """The start's registry check of the services issue 9 added (and of a scrapping naming an
+        accident): the vehicle's facts, a historic car's agreements, the change of use's centres."""
+        f = self.file
+        facts = await run_activity(
+            check_service_vehicle,
+            ServiceVehicleCheck(
+                workflow.info().workflow_id, s.vin, s.owner.national_id, workflow.now(), s.service, s.accident is not None
+            ),
+            summary="registry: owner, plate, body",
+        )
+        f.vehicle_fuel, f.vehicle_kind, f.plate_category = facts.fuel, facts.kind, facts.plate_category
+        if f.definition.capital_centres_only:
+            f.capital_centres = await run_activity(
+                find_numbering_centres,
+                CentreQuery(provincial_capital=True),
+                summary="reference data: provincial-capital centres",
+            )
+        if s.service == "scrapping" and facts.plate_category == "historic":
+            rules.add_historic_accident_documents(f)
+        today = tehran_today(workflow.now())
+        return (
+            rules.start_reasons(s, today)
+            + list(facts.reasons)
+            + rules.registry_reasons(f, facts.kind, facts.plate_category, facts.body)
+        )
+
+    def _describe_more(self) -> list[str]:
+        """The Persian details of the services issue 9 added (Jalali dates, rials)."""
+        f, lines = self.file, []
+        if f.finding:
+            lines.append(f"**تخلف ماده ۳۰:** {rules.PART_LABELS[f.finding['part']]} — قیمت {rials(f.finding['price_rial'])}")
+        if f.fine:
+            lines.append(f"**جریمه:** {rials(f.fine['fine_rial'])}" + (" (پرداخت شد)" if f.fine_payment_ref else ""))
+        if f.trip:
+            starts, ends = date.fromisoformat(f.trip["starts_on"]), date.fromisoformat(f.trip["ends_on"])
+            lines.append(
+                f"**مجوز تردد:** {rules.TRIP_EVENT_LABELS[f.trip['event']]} «{f.trip['event_name']}» "
+                f"از {jalali_date(starts)} تا {jalali_date(ends)}؛ مسیر: {f.trip['route']}"
+            )
+        if f.use_change:
+            labels = rules.TRUCK_BODY_LABELS
+            lines.append(f"**تغییر کاربری:** {labels[f.use_change['from_body']]} ← {labels[f.use_change['to_body']]}")
+        if f.accident:
+            lines.append(f"**حادثه:** {jalali_date(date.fromisoformat(f.accident['occurred_on']))}")
+        return lines
+
     def _describe(self) -> list[str]:
         f, s = self.file, self.start
         if s is None:
@@ -294,6 +450,7 @@ class PlateServiceWorkflow(PlateCaseWorkflow):
             lines.append(f"**وجه:** {rials(f.fee_rial)}")
         if f.notice_wait_ends:
             lines.append(f"**صدور سند المثنی از:** {jalali_datetime(parse_instant(f.notice_wait_ends))}")
+        lines += self._describe_more()
         if f.result and f.result.get("plate"):
             lines.append(f"**پلاک:** {f.result['plate']}")
         if f.rejection_reasons:
