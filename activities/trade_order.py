@@ -14,7 +14,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.registry import PaymentRecord, add_payment
 from domain import policy
-from lifecycles.trade_order import InquiryOutcome, RefData, inquire, order_fee_rial
+from lifecycles.trade_order import GoodsCatalogue, InquiryOutcome, RefData, inquire, order_fee_rial
 from registry.db import session_scope
 from registry.models import (
     ExchangeRate,
@@ -108,6 +108,34 @@ def run_rules_inquiry(request: InquiryRequest) -> InquiryOutcome:
             sellers=frozenset((s.type, s.id) for s in session.scalars(select(ForeignSeller))),
         )
     return inquire(request.file, ref, date.fromisoformat(request.today))
+
+
+@dataclass
+class CatalogueRequest:
+    workflow_id: str
+
+
+@dataclass
+class CatalogueAnswer:
+    catalogue: GoodsCatalogue
+    complete: bool
+    """False when the reference data holds more than ``policy.MAX_CATALOGUE_ENTRIES``: the case
+    then carries no catalogue and leaves goods to the rules inquiry (its history stays small)."""
+
+
+@activity.defn
+def load_goods_catalogue(request: CatalogueRequest) -> CatalogueAnswer:
+    """The veterans'-car tariff codes and the goods ids with an agency (seed 003 §4), for a case's
+    validators to refuse a goods line when it is given. Read-only."""
+    with session_scope() as session:
+        tariffs = sorted(session.scalars(select(VeteranCarTariff.code)))
+        goods = {
+            goods_id: tariff
+            for goods_id, tariff in session.execute(select(Goods.goods_id, Goods.tariff_code).where(Goods.has_agency.is_(True)))
+        }
+    if len(tariffs) + len(goods) > policy.MAX_CATALOGUE_ENTRIES:
+        return CatalogueAnswer(GoodsCatalogue(), complete=False)
+    return CatalogueAnswer(GoodsCatalogue(tariffs=tariffs, goods=dict(sorted(goods.items()))), complete=True)
 
 
 @dataclass
@@ -268,6 +296,7 @@ ACTIVITIES: list[Callable[..., Any]] = [
     assign_file_number,
     record_document,
     run_rules_inquiry,
+    load_goods_catalogue,
     quote_order_fee,
     issue_order_number,
     load_registered_order,

@@ -17,6 +17,7 @@ def trade_order_sections(today: date, *, tariff_code: str = "87032391", goods_id
             "seller": {"type": "company", "id": "DE-4471", "name": "Autohaus Export GmbH"},
         },
         "save_transport": {
+            "contract_type": "CIF",  # sea only (policy.INCOTERM_SHIPPING_METHODS)
             "shipping_method": "sea",
             "entry_border": "bandar-abbas",
             "destination_customs": "shahid-rajaee",

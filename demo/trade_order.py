@@ -1,4 +1,5 @@
-"""Trade-order demo: one file Registered, one waiting for permits, one rejected at inquiry."""
+"""Trade-order demo: one file Registered, one buying currency from the banking system through a
+customs broker and allocated by the central bank, one waiting for permits, one rejected at inquiry."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from temporalio.client import Client, WorkflowHandle
 from cli.trade_order import start_trade_order
 from demo.common import actor, link, person_id, send
 from demo.samples import trade_order_sections
+from domain import policy
 
 
 async def _filled_and_submitted(client: Client, full_name: str, **overrides: dict) -> tuple[WorkflowHandle, dict]:
@@ -35,6 +37,32 @@ async def run(client: Client) -> list[str]:
         handle, "pay_fee", actor=actor("bank", "mellat"), payment_ref=f"PAY-{handle.id}", amount_rial=status["fee_rial"]
     )
     lines.append(f"TradeOrder {status['state']} (order {status['order_number']}): {link(handle.id)}")
+
+    # The applicant lets a customs broker act on the file (تغییر سطح دسترسی); the currency comes from
+    # the banking system, so the registered order waits for the central bank's allocation (تخصیص ارز).
+    handle, me = await _filled_and_submitted(client, "حسین نوری", save_financials={"currency_source": "bank_system"})
+    broker = actor("applicant", person_id())
+    await send(handle, "grant_access", actor=me, grantee_national_id=broker["id"], level="full")
+    await send(handle, "inquire_rules", actor=broker)
+    status = await send(handle, "request_permits", actor=broker)
+    for org in status["permits"]:
+        await send(handle, "decide_permit", actor=actor("licensing_org", org), approve=True)
+    status = await send(handle, "request_registration", actor=broker)
+    status = await send(
+        handle, "pay_fee", actor=actor("bank", "mellat"), payment_ref=f"PAY-{handle.id}", amount_rial=status["fee_rial"]
+    )
+    waiting = status["state"]
+    status = await send(
+        handle,
+        "allocate_currency",
+        actor=actor("bank", policy.CENTRAL_BANK_ID),
+        approve=True,
+        allocation_ref=f"CBI-{status['order_number']}",
+    )
+    lines.append(
+        f"TradeOrder {status['state']} after {waiting} (through a broker; allocation {status['allocation_ref']}): "
+        f"{link(handle.id)}"
+    )
 
     handle, me = await _filled_and_submitted(client, "رضا کریمی")
     await send(handle, "inquire_rules", actor=me)

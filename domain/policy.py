@@ -68,6 +68,40 @@ TARIFF_LISTED_CURRENCY_SOURCES = frozenset({"own_currency", "others_currency", "
 """«از محل ارز خود، از محل ارز دیگران و از محل صادرات دیگران ... تنها برای تعرفه های مشخصی قابل
 انتخاب است» (seed 003 §3): open only to the tariffs whose reference data lists them."""
 
+MAX_CATALOGUE_ENTRIES = 2_000
+"""Our bound on the goods catalogue a trade-order case carries (veterans'-car tariffs and goods ids
+with an agency, seed 003 «تنها شناسه کالاهایی نمایش داده میشود که نمایندگی ... دریافت شده باشد»):
+past it the case carries none and the rules inquiry alone checks goods."""
+
+FILE_WORK = frozenset({"save_main_info", "save_transport", "save_financials", "add_goods", "attach_document", "edit"})
+ACCESS_LEVELS: dict[str, frozenset[str]] = {
+    "edit": FILE_WORK,
+    "full": FILE_WORK
+    | {"submit", "inquire_rules", "request_permits", "withdraw_permit_requests", "request_registration"},
+}
+"""«تغییر سطح دسترسی» (seed 003 §8): the applicant lets another user (e.g. a customs broker) act on
+the file. The seed names no levels; ours: ``edit`` fills in and edits the file («ویرایش پرونده»),
+``full`` also takes it through submit, inquiry, permits and the order request. Voiding the file
+and changing access stay the applicant's own."""
+
+MAX_ACCESS_GRANTS = 10
+"""Our bound on the users one file's access is granted to."""
+
+SEA_ONLY_METHODS = frozenset({"sea"})
+ANY_METHOD = frozenset({"sea", "road", "rail", "air", "multimodal"})
+INCOTERM_SHIPPING_METHODS: dict[str, frozenset[str]] = {
+    **dict.fromkeys(("FAS", "FOB", "CFR", "CIF"), SEA_ONLY_METHODS),
+    **dict.fromkeys(("EXW", "FCA", "CPT", "CIP", "DAP", "DPU", "DDP"), ANY_METHOD),
+}
+"""The contract types (نوع قرارداد) and the shipping methods each allows: «روشهای حمل قابل انتخاب
+برای هر نوع قرارداد با توجه به شرایط قراردادی آن قرارداد مشخص میگردد» (seed 003 §2). The seed
+gives no table; ours follows Incoterms 2020, whose FAS, FOB, CFR and CIF are for sea (and inland
+waterway) transport only and the other seven for any mode."""
+
+CENTRAL_BANK_ID = "CBI"
+"""The central bank's id (its ``bank`` token's ``sub``; ours): «خرید ارز از سیستم بانکی ... باید
+توسط بانک مرکزی تخصیص ارز را دریافت کنند» (seed 003 §3)."""
+
 # --- Imported-car purchase: seed 001_f8898b590ca0d58d, withdrawal seed 000_a1c0c16ba933df50 ---
 
 ESCROW_DEPOSIT_RIAL = 5_000_000_000

@@ -56,7 +56,9 @@ class TradeOrderMachine(StateMachine):
     RegisteringOrder = State("در حال ثبت سفارش")
     ExpertReview = State("کارشناسی")
     AwaitingFee = State("آماده پرداخت کارمزد")
+    AwaitingAllocation = State("ثبت سفارش؛ منتظر تخصیص ارز بانک مرکزی")
     Registered = State("ثبت سفارش", final=True)
+    AllocationRefused = State("رد تخصیص ارز", final=True)
     Voided = State("ابطال", final=True)
     Aborted = State("لغو به دستور کارشناس", final=True)
 
@@ -97,8 +99,35 @@ class TradeOrderMachine(StateMachine):
     order_system_accepted = RegisteringOrder.to(ExpertReview, cond="needs_expert_review") | RegisteringOrder.to(AwaitingFee)
     expert_decide = ExpertReview.to(AwaitingFee, cond="expert_approved") | ExpertReview.to(New)
 
-    pay_fee = AwaitingFee.to(Registered)
+    # Currency bought from the banking system needs the central bank's allocation («باید توسط بانک
+    # مرکزی تخصیص ارز را دریافت کنند», seed 003 §3): the order is registered (its number issued) and
+    # the file waits for the allocation before it is done (files started under TRADE_ORDER_MORE).
+    pay_fee = AwaitingFee.to(AwaitingAllocation, cond="needs_currency_allocation") | AwaitingFee.to(Registered)
     fee_expired = AwaitingFee.to(New)
+    allocate_currency = AwaitingAllocation.to(Registered, cond="allocation_granted") | AwaitingAllocation.to(
+        AllocationRefused
+    )
+
+    # «تغییر سطح دسترسی» (seed 003 §8): wherever the applicant may act on the file (not while it is
+    # with the inquiry, the licensing organisations, the order system or the expert).
+    grant_access = (
+        Draft.to.itself(internal=True)
+        | New.to.itself(internal=True)
+        | ProformaRejected.to.itself(internal=True)
+        | Inquired.to.itself(internal=True)
+        | PermitRejected.to.itself(internal=True)
+        | ReadyForOrder.to.itself(internal=True)
+        | AwaitingFee.to.itself(internal=True)
+    )
+    revoke_access = (
+        Draft.to.itself(internal=True)
+        | New.to.itself(internal=True)
+        | ProformaRejected.to.itself(internal=True)
+        | Inquired.to.itself(internal=True)
+        | PermitRejected.to.itself(internal=True)
+        | ReadyForOrder.to.itself(internal=True)
+        | AwaitingFee.to.itself(internal=True)
+    )
 
     # An operator may end any open case, giving a reason (Case.abort releases what it holds).
     abort = Aborted.from_.any()
@@ -120,6 +149,9 @@ UPDATE_ROLES: dict[str, frozenset[str]] = {
     "request_registration": frozenset({"applicant"}),
     "expert_decide": frozenset({"expert"}),
     "pay_fee": frozenset({"bank"}),
+    "allocate_currency": frozenset({"bank"}),
+    "grant_access": frozenset({"applicant"}),
+    "revoke_access": frozenset({"applicant"}),
     "abort": ABORT_ROLES,
 }
 """Who may give each update; every update is an event of the machine with the same name."""
@@ -128,7 +160,12 @@ UPDATE_ROLES: dict[str, frozenset[str]] = {
 
 CurrencySource = Literal["bank_system", "own_exports", "own_currency", "others_currency", "others_exports", "barter"]
 ShippingMethod = Code
-"""Free text: the methods allowed depend on the contract type (seed 003 §2), which the file does not carry."""
+"""Free text, as earlier files carry it; once the file names its contract type the methods must be
+ones the type allows (``policy.INCOTERM_SHIPPING_METHODS``)."""
+Incoterm = Literal["EXW", "FCA", "CPT", "CIP", "DAP", "DPU", "DDP", "FAS", "FOB", "CFR", "CIF"]
+"""The contract type (نوع قرارداد, seed 003 §2), an Incoterm 2020 rule."""
+AccessLevel = Literal["edit", "full"]
+"""A level of ``policy.ACCESS_LEVELS`` (ours; the seed names none)."""
 DocumentKind = Literal["proforma", "contract", "other"]
 Choices = Annotated[list[Code], Field(max_length=policy.MAX_CHOICES)]
 """Several values of one field, for a file with multiple shipments."""
@@ -150,6 +187,7 @@ class MainInfoFields(Strict):
 
 
 class TransportFields(Strict):
+    contract_type: Incoterm | None = None
     shipping_method: ShippingMethod | Choices | None = None
     entry_border: Code | Choices | None = None
     destination_customs: Code | Choices | None = None
@@ -195,12 +233,27 @@ def _check_main_info(fields: MainInfoFields) -> None:
 
 
 def _check_transport(fields: TransportFields) -> None:
+    if (problem := shipping_problem(fields.contract_type, fields.shipping_method)) is not None:
+        raise ValueError(problem)
     if fields.multiple_shipments:
         return
     for name in ("shipping_method", "entry_border", "destination_customs", "origin_country"):
         value = getattr(fields, name)
         if isinstance(value, list) and len(value) > 1:
             raise ValueError(f"{name}: several values need multiple_shipments (حمل به دفعات)")
+
+
+def shipping_problem(contract_type: str | None, shipping_method: str | list[str] | None) -> str | None:
+    """«روش حمل را باتوجه به نوع قرارداد از لیست انتخاب» (seed 003 §2): each shipping method must be
+    one the contract type allows; nothing to judge until the file names both."""
+    if contract_type is None or shipping_method is None:
+        return None
+    allowed = policy.INCOTERM_SHIPPING_METHODS[contract_type]
+    methods = shipping_method if isinstance(shipping_method, list) else [shipping_method]
+    for method in methods:
+        if method not in allowed:
+            return f"shipping_method {method!r} is not one contract type {contract_type} allows ({', '.join(sorted(allowed))})"
+    return None
 
 
 class MainInfoSection(MainInfoFields):
@@ -239,6 +292,43 @@ def goods_line_problem(goods: GoodsItem) -> str | None:
     return None
 
 
+@dataclass
+class GoodsCatalogue:
+    """The reference data a case carries so its validators can refuse goods lines (they cannot
+    read the database): loaded by an activity at the start, refreshed at submit and inquiry."""
+
+    tariffs: list[str] = field(default_factory=list)
+    """The veterans'-car tariff codes («فهرست شماره تعرفه های خودروی جانبازان»)."""
+    goods: dict[str, str] = field(default_factory=dict)
+    """Each goods id with a registered agency or after-sales service → its tariff code."""
+
+
+def catalogue_problem(tariff_code: str, goods_id: str, catalogue: GoodsCatalogue) -> str | None:
+    """Why a goods line is not offered (seed 003 §4), or ``None``: its tariff must be on the
+    veterans'-car list («شماره تعرفه خودرو موردنظر باید موجود در فهرست تعرفه های تعیین شده باشد»)
+    and only goods ids with an agency are shown («تنها شناسه کالاهایی نمایش داده میشود که نمایندگی
+    یا خدمات پس از فروش آنها ... دریافت شده باشد»)."""
+    if tariff_code not in catalogue.tariffs:
+        return f"tariff code {tariff_code} is not on the veterans'-car tariff list"
+    owner = catalogue.goods.get(goods_id)
+    if owner is None:
+        return f"goods id {goods_id} is not offered: it has no registered agency or after-sales service"
+    if owner != tariff_code:
+        return f"goods id {goods_id} belongs to tariff {owner}, not {tariff_code}"
+    return None
+
+
+def goods_lines_problem(lines: list[GoodsItem], catalogue: GoodsCatalogue | None) -> str | None:
+    """The first goods line (of an edit or a copied file) that may not be given, and why."""
+    for index, line in enumerate(lines):
+        problem = goods_line_problem(line)
+        if problem is None and catalogue is not None:
+            problem = catalogue_problem(line.tariff_code, line.goods_id, catalogue)
+        if problem is not None:
+            return f"goods {index + 1}: {problem}"
+    return None
+
+
 class AddGoods(Command, GoodsItem):
     # Checked by the validator only (Command.refusal): orders registered before the rule keep
     # loading and replaying with the lines they were accepted with.
@@ -256,10 +346,7 @@ class Edit(Command, MainInfoFields, TransportFields, FinancialFields):
     goods: Annotated[list[GoodsItem], Field(max_length=policy.MAX_GOODS_LINES)] | None = None
 
     def refusal(self, today: date) -> str | None:
-        for index, line in enumerate(self.goods or []):
-            if (problem := goods_line_problem(line)) is not None:
-                return f"goods {index + 1}: {problem}"
-        return None
+        return goods_lines_problem(list(self.goods or []), None)
 
     @model_validator(mode="after")
     def _rules(self) -> Edit:
@@ -277,6 +364,33 @@ class Decision(Command):
         if not self.approve and not self.reason:
             raise ValueError("a rejection needs a reason")
         return self
+
+
+class AllocateCurrency(Command):
+    """The central bank's answer to a ``bank_system`` file's currency allocation."""
+
+    approve: Flag
+    allocation_ref: Code | None = None
+    reason: Note | None = None
+
+    @model_validator(mode="after")
+    def _what_each_answer_carries(self) -> AllocateCurrency:
+        if self.approve and not self.allocation_ref:
+            raise ValueError("an allocation needs allocation_ref")
+        if not self.approve and not self.reason:
+            raise ValueError("a refusal needs a reason")
+        return self
+
+
+class GrantAccess(Command):
+    """«تغییر سطح دسترسی»: let another user act on the file at a level (``policy.ACCESS_LEVELS``)."""
+
+    grantee_national_id: NationalId
+    level: AccessLevel
+
+
+class RevokeAccess(Command):
+    grantee_national_id: NationalId
 
 
 class PayFee(Command):
@@ -331,6 +445,9 @@ COMMANDS: dict[str, type[Command]] = {
     "request_registration": Command,
     "expert_decide": Decision,
     "pay_fee": PayFee,
+    "allocate_currency": AllocateCurrency,
+    "grant_access": GrantAccess,
+    "revoke_access": RevokeAccess,
     "abort": Abort,
 }
 """The argument model of every update."""
@@ -378,11 +495,30 @@ class TradeFile:
     مجدداً ویرایش شود»; an edit, a goods line or a document clears it."""
     payment_ref: str | None = None
     order_number: str | None = None
+    catalogue: GoodsCatalogue | None = None
+    """What the validators check goods lines against; ``None`` in cases started before it was
+    carried (or past ``policy.MAX_CATALOGUE_ENTRIES``): the inquiry alone checks them."""
+    contract_type_required: bool = False
+    """Files started under ``TRADE_ORDER_MORE`` name their contract type before submit."""
+    allocation_step: bool = False
+    """Files started under ``TRADE_ORDER_MORE`` wait for the central bank's allocation when their
+    currency comes from the banking system."""
+    allocation_ref: str | None = None
+    access: dict[str, str] = field(default_factory=dict)
+    """Other users the applicant let act on the file: national id → level (``policy.ACCESS_LEVELS``)."""
 
     # guards
     @property
     def is_complete(self) -> bool:
         return not missing_for_submit(self)
+
+    @property
+    def needs_currency_allocation(self) -> bool:
+        return self.allocation_step and self.financials.get("currency_source") == "bank_system"
+
+    @property
+    def allocation_granted(self) -> bool:
+        return self.allocation_ref is not None
 
     @property
     def needs_permits(self) -> bool:
@@ -466,6 +602,8 @@ def missing_for_submit(file: TradeFile) -> list[str]:
         for name in names
         if getattr(file, section).get(name) in (None, "", [])
     ]
+    if file.contract_type_required and not file.transport.get("contract_type"):
+        missing.insert(len(REQUIRED["main_info"]), "transport.contract_type")
     if not file.goods:
         missing.append("goods (at least one)")
     if not any(d["kind"] == "proforma" for d in file.documents):
@@ -522,6 +660,8 @@ def inquire(file: dict[str, Any], ref: RefData, today: date) -> InquiryOutcome:
     seller = main.get("seller") or {}
     if (seller.get("type"), seller.get("id")) not in ref.sellers:
         reasons.append(f"foreign seller {seller.get('type')}/{seller.get('id')} is not in the foreign-seller registry")
+    if (problem := shipping_problem(transport.get("contract_type"), transport.get("shipping_method"))) is not None:
+        reasons.append(problem)  # only files that name their contract type (seed 003 §2)
     if transport.get("through_transport"):
         reasons.append("through transport (حمل یکسره) is only for special goods such as perishables and medicines, never a car")
     source = fin["currency_source"]

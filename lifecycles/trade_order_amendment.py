@@ -24,7 +24,7 @@ from statemachine import State, StateMachine
 from domain import policy
 from domain.commands import ABORT_ROLES, Strict, WorkflowId
 from domain.money import to_rials
-from lifecycles.trade_order import TradeFile
+from lifecycles.trade_order import GoodsCatalogue, TradeFile
 
 AmendmentKind = Literal["edit", "renewal"]
 
@@ -33,6 +33,7 @@ class AmendmentMachine(StateMachine):
     Draft = State("پیش‌نویس اصلاحیه", initial=True)
     InquiringRules = State("در حال استعلام ضوابط")
     AwaitingPermit = State("منتظر مجوز")
+    PermitRejected = State("رد درخواست مجوز")
     ExpertReview = State("کارشناسی")
     AwaitingFee = State("آماده پرداخت کارمزد")
     Amended = State("اعمال شده", final=True)
@@ -40,7 +41,7 @@ class AmendmentMachine(StateMachine):
     Cancelled = State("انصراف", final=True)
     Aborted = State("لغو به دستور کارشناس", final=True)
 
-    edit = Draft.to.itself(internal=True, cond="is_edit")
+    edit = Draft.to.itself(internal=True, cond="is_edit") | PermitRejected.to(Draft)
     # An edited order is inquired again; a renewal keeps the registered content as it is.
     # From InquiringRules too: an inquiry that failed for good can be sent again, or given up.
     submit = Draft.to(InquiringRules, cond="is_edit") | Draft.to(AwaitingFee) | InquiringRules.to.itself(internal=True)
@@ -51,12 +52,17 @@ class AmendmentMachine(StateMachine):
         | InquiringRules.to(AwaitingFee)
     )
     # A decision is recorded first; the amendment moves once every organisation has answered.
+    # «رد درخواست مجوز» then «ویرایش پرونده» (seed 003 §11-1); amendments opened before
+    # TRADE_ORDER_MORE went straight back to the draft.
     decide_permit = (
-        AwaitingPermit.to(Draft, cond="permits_answered_with_rejection")
+        AwaitingPermit.to(PermitRejected, cond=["permits_answered_with_rejection", "permit_rejection_is_a_state"])
+        | AwaitingPermit.to(Draft, cond="permits_answered_with_rejection")
         | AwaitingPermit.to(ExpertReview, cond=["permits_all_approved", "needs_expert_review"])
         | AwaitingPermit.to(AwaitingFee, cond="permits_all_approved")
         | AwaitingPermit.to.itself(internal=True)
     )
+    # «ارسال رد درخواست مجوزها», once per wait: organisations that have not acted are marked rejected.
+    withdraw_permit_requests = AwaitingPermit.to(PermitRejected, cond="may_withdraw_permits")
     expert_decide = ExpertReview.to(AwaitingFee, cond="expert_approved") | ExpertReview.to(Draft)
     pay_fee = AwaitingFee.to(Amended)
     fee_expired = AwaitingFee.to(Lapsed)
@@ -64,6 +70,7 @@ class AmendmentMachine(StateMachine):
         Draft.to(Cancelled)
         | InquiringRules.to(Cancelled)
         | AwaitingPermit.to(Cancelled)
+        | PermitRejected.to(Cancelled)
         | ExpertReview.to(Cancelled)
         | AwaitingFee.to(Cancelled)
     )
@@ -77,6 +84,7 @@ UPDATE_ROLES: dict[str, frozenset[str]] = {
     "submit": frozenset({"applicant"}),
     "cancel": frozenset({"applicant"}),
     "decide_permit": frozenset({"licensing_org"}),
+    "withdraw_permit_requests": frozenset({"applicant"}),
     "expert_decide": frozenset({"expert"}),
     "pay_fee": frozenset({"bank"}),
     "abort": ABORT_ROLES,
@@ -124,6 +132,12 @@ class Amendment:
     permit_reasons: dict[str, str] = field(default_factory=dict)
     needs_expert_review: bool = False
     expert_approved: bool = False
+    permit_rejection_is_a_state: bool = False
+    """Amendments opened under ``TRADE_ORDER_MORE`` stop in ``PermitRejected`` (and may withdraw
+    their permit requests) as a file does; earlier ones returned to the draft."""
+    permit_withdrawal_used: bool = False
+    catalogue: GoodsCatalogue | None = None
+    """The goods an edit may name (seed 003 §4), as :class:`lifecycles.trade_order.TradeFile` carries it."""
 
     @property
     def is_edit(self) -> bool:
@@ -140,6 +154,10 @@ class Amendment:
     @property
     def permits_all_approved(self) -> bool:
         return bool(self.permits) and all(v == "approved" for v in self.permits.values())
+
+    @property
+    def may_withdraw_permits(self) -> bool:
+        return self.permit_rejection_is_a_state and not self.permit_withdrawal_used and "pending" in self.permits.values()
 
 
 def permits_newly_needed(edited: list[str], registered: list[str]) -> list[str]:

@@ -27,6 +27,7 @@ def test_the_demo_runs_a_case_of_every_lifecycle(dev_server: WorkflowEnvironment
     assert result.returncode == 0, result.stdout + result.stderr
     for line in (
         "TradeOrder Registered",
+        "TradeOrder Registered after AwaitingAllocation",
         "TradeOrder AwaitingPermit",
         "TradeOrder ProformaRejected",
         "ImportPurchase Delivered",

@@ -19,7 +19,14 @@ from registry.db import session_scope
 from registry.models import AuditEntry, OrderNumber, OutboxMessage
 from tests.conftest import EUR_RATE
 from tests.helpers import actor, new_national_id, rejected, signed_start, start, update
-from tests.trade_order_support import awaiting_fee, filled_file, open_file, submitted
+from tests.trade_order_support import (
+    awaiting_fee,
+    filled_file,
+    fresh_goods,
+    open_file,
+    submitted,
+    withdraw_from_reference_data,
+)
 
 MINIMUM_FEE = int(100 * EUR_RATE)
 
@@ -246,8 +253,12 @@ async def test_rules_inquiry_names_every_broken_rule(client: Client, worker: Wor
         "save_transport": {"through_transport": True},
         "save_financials": {"currency_source": "barter"},
     }
-    case = await filled_file(client, worker, overrides=overrides, tariff_code="99999999", goods_id="G-2001")
+    # The inquiry stays the authority: a tariff and goods offered when given (add_goods refuses
+    # any other since issue 9 item 3), gone from the reference data by the time of the inquiry.
+    tariff, goods = fresh_goods()
+    case = await filled_file(client, worker, overrides=overrides, tariff_code=tariff, goods_id=goods)
     await case.send("submit")
+    withdraw_from_reference_data(tariff, goods)
     status = await case.send("inquire_rules")
     assert status["state"] == "ProformaRejected"
     reasons = " | ".join(status["rejection_reasons"])
@@ -287,7 +298,6 @@ async def test_a_goods_line_without_specs_or_standard_is_refused_when_given(clie
     [
         ("bank_system", "87032391", "G-1001", None),  # group 25 is within 21–27
         ("own_exports", "87032391", "G-1001", None),
-        ("bank_system", "87032392", "G-1001", "belongs to tariff"),
         ("bank_system", "87032110", "G-1005", "priority groups 21–27"),  # group 12
         ("bank_system", "87032190", "G-1006", "no priority group"),  # naming no group is not being in 21–27
         ("others_exports", "87032391", "G-1001", None),  # the tariff lists it

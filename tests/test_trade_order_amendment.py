@@ -168,10 +168,12 @@ async def test_an_edit_asks_the_permits_its_new_goods_need_before_the_fee(client
     status = await update(
         handle, "decide_permit", actor=actor("licensing_org", "ISIRI"), approve=False, reason="no standard mark"
     )
-    assert status["state"] == "Draft"
+    assert status["state"] == "PermitRejected"  # «رد درخواست مجوز», to be edited («ویرایش پرونده»)
     assert status["rejection_reasons"] == ["ISIRI: no standard mark"]
+    assert "submit" not in status["allowed"]
 
-    await update(handle, "edit", actor=order.me, loading_place="Hamburg")
+    status = await update(handle, "edit", actor=order.me, loading_place="Hamburg")
+    assert status["state"] == "Draft"
     status = await update(handle, "submit", actor=order.me)
     assert status["state"] == "AwaitingPermit"
     for org in ("DOE", "ISIRI", "MIMT"):
@@ -211,3 +213,25 @@ async def test_an_edit_keeping_the_registered_permits_asks_none(client: Client, 
     await update(handle, "edit", actor=order.me, loading_place="Rotterdam")
     status = await update(handle, "submit", actor=order.me)
     assert status["state"] == "AwaitingFee"
+
+
+async def test_an_edit_may_withdraw_its_permit_requests_once_per_wait(client: Client, worker: Worker) -> None:
+    """«ارسال رد درخواست مجوزها» (seed 003 §11) as for a file: the pending organisations are marked
+    rejected, the amendment stops in PermitRejected; once per wait."""
+    order, _ = await registered(client, worker, tariff_code="87038010", goods_id="G-1003")
+    handle = await amendment(client, worker, order, "edit")
+    goods = (await handle.query("status"))["goods"]
+    goods[0].update(tariff_code="87032491", goods_id="G-1004")
+    await update(handle, "edit", actor=order.me, goods=goods)
+    await update(handle, "submit", actor=order.me)
+    await update(handle, "decide_permit", actor=actor("licensing_org", "MIMT"), approve=True)
+    status = await update(handle, "withdraw_permit_requests", actor=order.me)
+    assert status["state"] == "PermitRejected"
+    assert status["permits"] == {"DOE": "rejected", "ISIRI": "rejected", "MIMT": "approved"}
+    assert [r.split(":")[0] for r in status["rejection_reasons"]] == ["DOE", "ISIRI"]
+    await update(handle, "edit", actor=order.me, loading_place="Hamburg")
+    status = await update(handle, "submit", actor=order.me)
+    assert status["state"] == "AwaitingPermit"
+    status = await update(handle, "withdraw_permit_requests", actor=order.me)  # a new wait: once again
+    assert status["state"] == "PermitRejected"
+    assert "not allowed in state PermitRejected" in await rejected(handle, "withdraw_permit_requests", actor=order.me)

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
+from sqlalchemy import delete
+from sqlalchemy import update as update_rows
 from temporalio.client import Client, WorkflowHandle
 from temporalio.worker import Worker
 
 from demo.samples import trade_order_sections
+from registry.db import session_scope
+from registry.models import Goods, VeteranCarTariff
+from registry.refdata import load_refdata
 from tests.helpers import actor, new_national_id, server_now, start, update
 
 
@@ -63,3 +69,25 @@ async def awaiting_fee(client: Client, worker: Worker, **kwargs: Any) -> tuple[T
         status = await update(case.handle, "expert_decide", actor=actor("expert", "expert-7"), approve=True)
     assert status["state"] == "AwaitingFee", status
     return case, status
+
+
+def fresh_goods(*, has_agency: bool = True, permits: list[str] | None = None) -> tuple[str, str]:
+    """A tariff and a goods id of their own in the reference data (no other test sees them)."""
+    suffix = uuid.uuid4().hex[:6]
+    tariff, goods = f"9{int(suffix, 16) % 10_000_000:07d}", f"G-T-{suffix}"
+    load_refdata(
+        {
+            "veteran_car_tariffs": [
+                {"code": tariff, "permits": permits or [], "priority_group": 25, "currency_sources": ["own_currency"]}
+            ],
+            "goods": [{"goods_id": goods, "tariff_code": tariff, "has_agency": has_agency}],
+        }
+    )
+    return tariff, goods
+
+
+def withdraw_from_reference_data(tariff: str, goods: str) -> None:
+    """The tariff leaves the veterans'-car list and the goods lose their agency (after a file named them)."""
+    with session_scope() as session:
+        session.execute(delete(VeteranCarTariff).where(VeteranCarTariff.code == tariff))
+        session.execute(update_rows(Goods).where(Goods.goods_id == goods).values(has_agency=False))

@@ -92,6 +92,12 @@ TRADE_ORDER_FIDELITY = "trade-order-fidelity"
 their permits and expert review before the fee; a lapsed fee window sends the file back to be
 edited; goods and currency sources checked against reference data when given)."""
 
+TRADE_ORDER_MORE = "trade-order-more"
+"""TradeOrder and TradeOrderAmendment carry the goods catalogue (veterans'-car tariffs, goods ids
+with an agency) from their start, so ``add_goods``, ``edit`` and a copy's sections are refused by
+the validator (seed 003); a separate id from ``TRADE_ORDER_FIDELITY``, whose markers in recorded
+histories sit later than this one's first check at the start."""
+
 PLATE_FIDELITY = "plate-fidelity"
 """VehicleNumbering and PlateTransfer follow seed 004 as issue 9 corrected them (documents by the
 vehicle's origin and history, typed proofs of residence, numbering centres)."""

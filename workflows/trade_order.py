@@ -15,6 +15,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from activities.registry import PaymentRecord, record_payment
     from activities.trade_order import (
+        CatalogueRequest,
         DocumentRecord,
         FeeQuote,
         FeeQuoteRequest,
@@ -23,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
         OrderNumberRequest,
         assign_file_number,
         issue_order_number,
+        load_goods_catalogue,
         quote_order_fee,
         record_document,
         run_rules_inquiry,
@@ -32,9 +34,19 @@ with workflow.unsafe.imports_passed_through():
     from domain.commands import ENVELOPE, Actor, Command, Rejected, parse_start
     from domain.display import euros, iso, jalali_datetime, parse_instant, rials
     from lifecycles import trade_order as rules
-    from lifecycles.trade_order import TradeFile, TradeOrderMachine
+    from lifecycles.trade_order import GoodsCatalogue, TradeFile, TradeOrderMachine
 
-from workflows.common import TRADE_ORDER_FIDELITY, Case, command, may_start_as, rejection, run_activity, start_input
+from workflows.common import (
+    TRADE_ORDER_FIDELITY,
+    TRADE_ORDER_MORE,
+    Case,
+    command,
+    invalid_input,
+    may_start_as,
+    rejection,
+    run_activity,
+    start_input,
+)
 
 
 async def quote_fee(total_eur: Decimal) -> FeeQuote:
@@ -57,6 +69,21 @@ def check_fee_payment(amount_rial: int, fee_rial: int | None, fee_deadline: str 
     deadline = parse_instant(fee_deadline)
     if deadline is not None and workflow.now() >= deadline:
         raise rejection(f"pay_fee: the fee window closed at {fee_deadline}")
+
+
+async def load_catalogue() -> GoodsCatalogue | None:
+    """The goods catalogue the case's validators check goods lines against (``None`` when the
+    reference data is past ``policy.MAX_CATALOGUE_ENTRIES``: the inquiry alone checks then)."""
+    answer = await run_activity(
+        load_goods_catalogue, CatalogueRequest(workflow.info().workflow_id), summary="reference data: goods catalogue"
+    )
+    return answer.catalogue if answer.complete else None
+
+
+def goods_refusal(update: str, lines: list[Any], catalogue: GoodsCatalogue | None) -> None:
+    """Refuse goods lines the catalogue does not offer (read-only: validator and handler alike)."""
+    if catalogue is not None and (problem := rules.goods_lines_problem(lines, catalogue)) is not None:
+        raise rejection(f"{update}: {problem}")
 
 
 def rules_date() -> str:
@@ -87,10 +114,15 @@ class TradeOrderWorkflow:
             self._copied_from = None
         self.machine = TradeOrderMachine(self.file)
         self.case = Case(self.machine, rules.UPDATE_ROLES, self._describe, self._why_disabled)
+        self._more = False
+        """Cases started under ``TRADE_ORDER_MORE`` carry the goods catalogue."""
 
     @workflow.run
     async def run(self, start: dict[str, Any]) -> dict[str, Any]:
+        self._more = workflow.patched(TRADE_ORDER_MORE)
         if not self.case.resume(start):
+            if self._more:
+                self.file.contract_type_required = self.file.allocation_step = True
             await self.case.open(start, self._start_error, self._may_start)
         await self.case.run(self._next_deadline)
         return self.status()
@@ -118,6 +150,8 @@ class TradeOrderWorkflow:
             must_edit_again=f.must_edit_again,
             payment_ref=f.payment_ref,
             order_number=f.order_number,
+            allocation_ref=f.allocation_ref,
+            access=dict(f.access),
             copied_from=self._copied_from,
         )
         return out
@@ -161,6 +195,8 @@ class TradeOrderWorkflow:
                 assign_file_number,
                 FileNumberRequest(workflow.info().workflow_id, self.file.applicant_national_id, workflow.now()),
             )
+            if self._more:
+                self.file.catalogue = await load_catalogue()
         self.case.fire("submit", c.actor, file_number=self.file.file_number)
 
     @command
@@ -186,6 +222,8 @@ class TradeOrderWorkflow:
         f.rejection_reasons = []
         self.case.fire("inquire_rules", c.actor)
         async with self.case.working("inquire_rules"):
+            if self._more:
+                f.catalogue = await load_catalogue()
             outcome = await run_activity(
                 run_rules_inquiry,
                 InquiryRequest(workflow.info().workflow_id, f.sections(), rules_date()),
@@ -287,6 +325,37 @@ class TradeOrderWorkflow:
             )
         f.payment_ref = c.payment_ref
         self.case.fire("pay_fee", c.actor, payment_ref=c.payment_ref, order_number=f.order_number)
+        if self.case.state == "AwaitingAllocation":
+            async with self.case.working("pay_fee"):
+                await self.case.notify(
+                    step="currency-allocation-request",
+                    to=policy.CENTRAL_BANK_ID,
+                    kind="currency_allocation_request",
+                    text=f"درخواست تخصیص ارز برای ثبت سفارش {f.order_number}",
+                )
+
+    @command
+    async def allocate_currency(self, c: Any) -> None:
+        """The central bank allocates (or refuses) the currency of a ``bank_system`` file (seed 003 §3)."""
+        f = self.file
+        if c.approve:
+            f.allocation_ref = c.allocation_ref
+            self.case.fire("allocate_currency", c.actor, approve=True, allocation_ref=c.allocation_ref)
+        else:
+            f.rejection_reasons = [c.reason]
+            self.case.fire("allocate_currency", c.actor, approve=False, reasons=[c.reason])
+
+    # --- access to the file («تغییر سطح دسترسی») ---
+
+    @command
+    async def grant_access(self, c: Any) -> None:
+        self.file.access[c.grantee_national_id] = c.level
+        self.case.fire("grant_access", c.actor, grantee_national_id=c.grantee_national_id, level=c.level)
+
+    @command
+    async def revoke_access(self, c: Any) -> None:
+        self.file.access.pop(c.grantee_national_id)
+        self.case.fire("revoke_access", c.actor, grantee_national_id=c.grantee_national_id)
 
     # --- helpers ---
 
@@ -299,6 +368,24 @@ class TradeOrderWorkflow:
         # A file grows with its goods lines and documents: both are bounded (domain/policy.py).
         if update == "add_goods" and len(f.goods) >= policy.MAX_GOODS_LINES:
             raise rejection(f"add_goods: the file has {len(f.goods)} goods lines already, the most one file takes")
+        # Only goods the catalogue offers (seed 003 §4); cases without one leave it to the inquiry.
+        if update == "add_goods" and f.catalogue is not None:
+            if (problem := rules.catalogue_problem(c.tariff_code, c.goods_id, f.catalogue)) is not None:  # type: ignore[attr-defined]
+                raise rejection(f"add_goods: {problem}")
+        if update == "edit" and c.goods is not None:  # type: ignore[attr-defined]
+            goods_refusal(update, list(c.goods), f.catalogue)  # type: ignore[attr-defined]
+        if update == "save_transport":
+            merged = {**f.transport, **rules.fields_of(c, rules.TRANSPORT_FIELDS)}
+            if (problem := rules.shipping_problem(merged.get("contract_type"), merged.get("shipping_method"))) is not None:
+                raise rejection(f"save_transport: {problem}")
+        if update == "grant_access":
+            grantee = c.grantee_national_id  # type: ignore[attr-defined]
+            if grantee == f.applicant_national_id:
+                raise rejection("grant_access: the applicant has every access to the file already")
+            if grantee not in f.access and len(f.access) >= policy.MAX_ACCESS_GRANTS:
+                raise rejection(f"grant_access: the file is shared with {len(f.access)} users already, the most it takes")
+        if update == "revoke_access" and c.grantee_national_id not in f.access:  # type: ignore[attr-defined]
+            raise rejection("revoke_access: that user has no access to the file")
         if update == "attach_document" and len(f.documents) >= policy.MAX_DOCUMENTS:
             raise rejection(f"attach_document: the file has {len(f.documents)} documents already, the most one file takes")
         if update == "edit":
@@ -313,15 +400,30 @@ class TradeOrderWorkflow:
     def _check_subject(self, update: str, actor: Actor) -> None:
         f = self.file
         if actor.role == "applicant" and actor.id != f.applicant_national_id:
-            raise rejection(f"{update}: only the file's owner may do this")
+            # A user the owner granted access to acts for what the level allows («تغییر سطح دسترسی»).
+            level = f.access.get(actor.id)
+            if level is None or update not in policy.ACCESS_LEVELS[level]:
+                raise rejection(f"{update}: only the file's owner (or a user given access to it that allows this) may do this")
+        if update == "allocate_currency" and actor.id != policy.CENTRAL_BANK_ID:
+            raise rejection(f"allocate_currency: only the central bank ({policy.CENTRAL_BANK_ID}) allocates currency")
         if update == "decide_permit":
             if actor.id not in f.permits:
                 raise rejection(f"decide_permit: organisation {actor.id!r} was not asked for a permit on this file")
             if f.permits[actor.id] != "pending":
                 raise rejection(f"decide_permit: organisation {actor.id!r} already answered ({f.permits[actor.id]})")
 
-    def _may_start(self, actor: Actor) -> str | None:
-        return may_start_as(actor, {"applicant": self.file.applicant_national_id})
+    async def _may_start(self, actor: Actor) -> str | None:
+        why_not = may_start_as(actor, {"applicant": self.file.applicant_national_id})
+        if why_not is not None or not self._more:
+            return why_not
+        # Loaded before the case claims its id, so a copy whose goods the catalogue does not offer
+        # (or a line with neither specs nor standard) is refused with nothing written.
+        self.file.catalogue = await load_catalogue()
+        if self.file.goods:
+            lines = [rules.GoodsItem.model_validate(g) for g in self.file.goods]
+            if (problem := rules.goods_lines_problem(lines, self.file.catalogue)) is not None:
+                raise invalid_input(f"TradeOrder input: sections: {problem}")
+        return None
 
     def _record_permit_rejections(self, extra: dict[str, Any]) -> None:
         f = self.file
@@ -383,6 +485,10 @@ class TradeOrderWorkflow:
             lines.append(f"**مهلت پرداخت کارمزد:** {jalali_datetime(parse_instant(f.fee_deadline))}")
         if f.order_number:
             lines.append(f"**شماره ثبت سفارش:** {f.order_number}")
+        if f.allocation_ref:
+            lines.append(f"**شماره تخصیص ارز:** {f.allocation_ref}")
+        if f.access:
+            lines.append(f"**دسترسی داده‌شده به:** {len(f.access)} کاربر")
         if f.rejection_reasons:
             lines.append("**علت رد:** " + "؛ ".join(f.rejection_reasons))
         return lines

@@ -35,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
 
 from workflows.common import (
     TRADE_ORDER_FIDELITY,
+    TRADE_ORDER_MORE,
     Case,
     command,
     invalid_input,
@@ -43,13 +44,21 @@ from workflows.common import (
     run_activity,
     start_input,
 )
-from workflows.trade_order import check_fee_payment, fee_deadline_from_now, quote_fee, rules_date
+from workflows.trade_order import (
+    check_fee_payment,
+    fee_deadline_from_now,
+    goods_refusal,
+    load_catalogue,
+    quote_fee,
+    rules_date,
+)
 
 COMMANDS: dict[str, type[Command]] = {
     "edit": rules.Edit,
     "submit": Command,
     "cancel": Command,
     "decide_permit": rules.Decision,
+    "withdraw_permit_requests": Command,
     "expert_decide": rules.Decision,
     "pay_fee": rules.PayFee,
     "abort": Abort,
@@ -70,12 +79,15 @@ class TradeOrderAmendmentWorkflow:
             self._start_error = str(err)
             self.data = Amendment(kind="renewal", order_workflow_id="")
         self.machine = AmendmentMachine(self.data)
-        self.case = Case(self.machine, amend.UPDATE_ROLES, self._describe)
+        self.case = Case(self.machine, amend.UPDATE_ROLES, self._describe, self._why_disabled)
         self.case.busy = "loading the registered order"
         self._order: RegisteredOrderView | None = None
+        self._more = False
+        """Cases started under ``TRADE_ORDER_MORE`` carry the goods catalogue."""
 
     @workflow.run
     async def run(self, start: dict[str, Any]) -> dict[str, Any]:
+        self._more = workflow.patched(TRADE_ORDER_MORE)
         if self.case.resume(start):
             await self.case.run(self._next_deadline)
             return self.status()
@@ -90,6 +102,9 @@ class TradeOrderAmendmentWorkflow:
         d.file = TradeFile(order.applicant_national_id, "")
         rules.fill_from_sections(d.file, order.sections)
         d.registered_sections = order.sections
+        if self._more:
+            d.permit_rejection_is_a_state = True
+            d.catalogue = await load_catalogue()
         self.case.busy = None
         await self.case.run(self._next_deadline)
         return self.status()
@@ -153,6 +168,8 @@ class TradeOrderAmendmentWorkflow:
         if d.kind == "edit":
             self.case.fire("submit", c.actor)
             async with self.case.working("submit"):
+                if self._more:
+                    d.catalogue = await load_catalogue()
                 outcome = await run_activity(
                     run_rules_inquiry,
                     InquiryRequest(workflow.info().workflow_id, d.file.sections(), rules_date()),
@@ -193,6 +210,24 @@ class TradeOrderAmendmentWorkflow:
                 await self._quote()
             extra["fee_rial"] = d.fee_rial
         self.case.fire("decide_permit", c.actor, **extra)
+
+    @command
+    async def withdraw_permit_requests(self, c: Any) -> None:
+        """«ارسال رد درخواست مجوزها» (seed 003 §11), once per wait: the organisations that have not
+        acted are marked rejected and the amendment stops in PermitRejected, to be edited."""
+        d = self.data
+        marked = [org for org, v in d.permits.items() if v == "pending"]
+        reasons = dict(d.permit_reasons)
+        reasons.update({org: "withdrawn by the applicant before the organisation acted" for org in marked})
+        rejected = [org for org, v in d.permits.items() if v == "rejected" or org in marked]
+        d.rejection_reasons = [f"{org}: {reasons.get(org, 'rejected')}" for org in rejected]
+        # Fired while the requests are still pending (the guard reads them), then marked.
+        self.case.fire("withdraw_permit_requests", c.actor, marked_rejected=marked, reasons=list(d.rejection_reasons))
+        d.permit_withdrawal_used = True
+        d.permit_reasons = reasons
+        for org in marked:
+            d.permits[org] = "rejected"
+        self.case.refresh_details()
 
     @command
     async def expert_decide(self, c: Any) -> None:
@@ -258,6 +293,7 @@ class TradeOrderAmendmentWorkflow:
             registered = list(before.required_permits)
         d.permits = {org: "pending" for org in amend.permits_newly_needed(list(edited.required_permits), registered)}
         d.permit_reasons = {}
+        d.permit_withdrawal_used = False
         d.needs_expert_review = bool(edited.needs_expert_review)
         d.expert_approved = False
         return bool(d.permits) or d.needs_expert_review
@@ -283,11 +319,18 @@ class TradeOrderAmendmentWorkflow:
             if c.model_dump(exclude=ENVELOPE, exclude_none=True) == {}:
                 raise rejection("edit: carries no field to change")
             assert d.file is not None
+            if c.goods is not None:
+                goods_refusal(update, list(c.goods), d.catalogue)  # only goods the catalogue offers (seed 003 §4)
             try:
                 rules.check_edit(d.file, c)
             except Rejected as err:
                 raise rejection(f"edit: {err}") from None
         return c
+
+    def _why_disabled(self, update: str) -> str | None:
+        if update == "withdraw_permit_requests":
+            return "permit requests can be withdrawn only once per wait"
+        return None
 
     async def _quote(self) -> None:
         d = self.data
