@@ -24,18 +24,23 @@ async def _filled_and_submitted(client: Client, full_name: str, **overrides: dic
     return handle, me
 
 
+async def _permitted_and_paid(handle: WorkflowHandle, by: dict[str, str]) -> dict:
+    """Inquiry, every permit granted, the order requested and its fee paid, acting as ``by``."""
+    await send(handle, "inquire_rules", actor=by)
+    status = await send(handle, "request_permits", actor=by)
+    for org in status["permits"]:
+        await send(handle, "decide_permit", actor=actor("licensing_org", org), approve=True)
+    status = await send(handle, "request_registration", actor=by)
+    return await send(
+        handle, "pay_fee", actor=actor("bank", "mellat"), payment_ref=f"PAY-{handle.id}", amount_rial=status["fee_rial"]
+    )
+
+
 async def run(client: Client) -> list[str]:
     lines = []
 
     handle, me = await _filled_and_submitted(client, "مریم احمدی")
-    await send(handle, "inquire_rules", actor=me)
-    status = await send(handle, "request_permits", actor=me)
-    for org in status["permits"]:
-        await send(handle, "decide_permit", actor=actor("licensing_org", org), approve=True)
-    status = await send(handle, "request_registration", actor=me)
-    status = await send(
-        handle, "pay_fee", actor=actor("bank", "mellat"), payment_ref=f"PAY-{handle.id}", amount_rial=status["fee_rial"]
-    )
+    status = await _permitted_and_paid(handle, me)
     lines.append(f"TradeOrder {status['state']} (order {status['order_number']}): {link(handle.id)}")
 
     # The applicant lets a customs broker act on the file (تغییر سطح دسترسی); the currency comes from
@@ -43,14 +48,7 @@ async def run(client: Client) -> list[str]:
     handle, me = await _filled_and_submitted(client, "حسین نوری", save_financials={"currency_source": "bank_system"})
     broker = actor("applicant", person_id())
     await send(handle, "grant_access", actor=me, grantee_national_id=broker["id"], level="full")
-    await send(handle, "inquire_rules", actor=broker)
-    status = await send(handle, "request_permits", actor=broker)
-    for org in status["permits"]:
-        await send(handle, "decide_permit", actor=actor("licensing_org", org), approve=True)
-    status = await send(handle, "request_registration", actor=broker)
-    status = await send(
-        handle, "pay_fee", actor=actor("bank", "mellat"), payment_ref=f"PAY-{handle.id}", amount_rial=status["fee_rial"]
-    )
+    status = await _permitted_and_paid(handle, broker)
     waiting = status["state"]
     status = await send(
         handle,

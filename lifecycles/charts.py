@@ -36,7 +36,7 @@ def render() -> str:
         "Generated from the python-statemachine definitions in `lifecycles/` by",
         "`python -m lifecycles.charts`; `tests/test_statecharts.py` fails when this page is stale.",
         "Commands that only change a case's data (internal self-transitions) are not drawn;",
-        "a case's `status.allowed` lists them.\n",
+        "each chart's second table lists them with the states that accept them.\n",
     ]
     for workflow_type, machine, title in MACHINES:
         parts.append(f"## {workflow_type}: {title}\n")
@@ -48,7 +48,26 @@ def render() -> str:
         for state in machine.states:
             parts.append(f"| `{state.id}` | {state.name} |")
         parts.append("")
+        if kept := commands_keeping_the_state(machine):
+            parts.append("| command that keeps the state | accepted in |")
+            parts.append("|---|---|")
+            for event, states in kept.items():
+                parts.append(f"| `{event}` | {', '.join(f'`{state}`' for state in states)} |")
+            parts.append("")
     return "\n".join(parts)
+
+
+def commands_keeping_the_state(machine: type[StateMachine]) -> dict[str, list[str]]:
+    """Each event with an internal self-transition → the states that accept it, in chart order."""
+    kept: dict[str, list[str]] = {}
+    for state in machine.states:
+        for transition in state.transitions:
+            if transition.internal:
+                for event in transition.events:
+                    states = kept.setdefault(str(event), [])
+                    if state.id not in states:
+                        states.append(state.id)
+    return dict(sorted(kept.items()))
 
 
 if __name__ == "__main__":

@@ -7,13 +7,16 @@ The statechart, the commands with their field rules, who may give each, and the 
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from functools import reduce
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, Field, ValidationError, model_validator
 from statemachine import State, StateMachine
+from statemachine.transition_list import TransitionList
 
 from domain import policy
 from domain.commands import (
@@ -40,6 +43,11 @@ from domain.commands import (
     parse,
 )
 from domain.money import to_rials
+
+
+def stays_in(*states: State) -> TransitionList:
+    """An event allowed in each of ``states`` that leaves the file where it is."""
+    return reduce(operator.or_, [state.to.itself(internal=True) for state in states])
 
 
 class TradeOrderMachine(StateMachine):
@@ -104,30 +112,12 @@ class TradeOrderMachine(StateMachine):
     # the file waits for the allocation before it is done (files started under TRADE_ORDER_MORE).
     pay_fee = AwaitingFee.to(AwaitingAllocation, cond="needs_currency_allocation") | AwaitingFee.to(Registered)
     fee_expired = AwaitingFee.to(New)
-    allocate_currency = AwaitingAllocation.to(Registered, cond="allocation_granted") | AwaitingAllocation.to(
-        AllocationRefused
-    )
+    allocate_currency = AwaitingAllocation.to(Registered, cond="allocation_granted") | AwaitingAllocation.to(AllocationRefused)
 
     # «تغییر سطح دسترسی» (seed 003 §8): wherever the applicant may act on the file (not while it is
     # with the inquiry, the licensing organisations, the order system or the expert).
-    grant_access = (
-        Draft.to.itself(internal=True)
-        | New.to.itself(internal=True)
-        | ProformaRejected.to.itself(internal=True)
-        | Inquired.to.itself(internal=True)
-        | PermitRejected.to.itself(internal=True)
-        | ReadyForOrder.to.itself(internal=True)
-        | AwaitingFee.to.itself(internal=True)
-    )
-    revoke_access = (
-        Draft.to.itself(internal=True)
-        | New.to.itself(internal=True)
-        | ProformaRejected.to.itself(internal=True)
-        | Inquired.to.itself(internal=True)
-        | PermitRejected.to.itself(internal=True)
-        | ReadyForOrder.to.itself(internal=True)
-        | AwaitingFee.to.itself(internal=True)
-    )
+    grant_access = stays_in(Draft, New, ProformaRejected, Inquired, PermitRejected, ReadyForOrder, AwaitingFee)
+    revoke_access = stays_in(Draft, New, ProformaRejected, Inquired, PermitRejected, ReadyForOrder, AwaitingFee)
 
     # An operator may end any open case, giving a reason (Case.abort releases what it holds).
     abort = Aborted.from_.any()
