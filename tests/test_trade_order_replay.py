@@ -19,7 +19,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, Worker
 
 from security.codec import data_converter
-from tests.helpers import actor, signed_start, update
+from tests.helpers import actor, new_national_id, signed_start, update
 from tests.recorded import recorded, save
 from tests.trade_order_support import awaiting_fee, submitted
 from workflows.trade_order import TradeOrderWorkflow
@@ -27,8 +27,8 @@ from workflows.trade_order_amendment import TradeOrderAmendmentWorkflow
 
 
 async def run_main_paths(env: WorkflowEnvironment, client: Client, worker: Worker) -> dict[str, WorkflowHistory]:
-    """Registered, fee expired, permits withdrawn, voided, a renewal, and an edit asking new permits;
-    their histories by name."""
+    """Registered, fee expired, permits withdrawn, voided, a renewal, an edit asking new permits, and
+    a file worked on by a broker whose currency the central bank allocates; their histories by name."""
     registered, status = await awaiting_fee(client, worker)
     await update(
         registered.handle,
@@ -89,6 +89,26 @@ async def run_main_paths(env: WorkflowEnvironment, client: Client, worker: Worke
     await update(edit, "pay_fee", actor=actor("bank", "b"), payment_ref=f"E-{edit.id}", amount_rial=status["fee_rial"])
     await edit.result()
 
+    # A customs broker given access takes the file through (then loses it); the central bank allocates.
+    allocated = await submitted(client, worker, overrides={"save_financials": {"currency_source": "bank_system"}})
+    broker = actor("applicant", new_national_id())
+    await allocated.send("grant_access", grantee_national_id=broker["id"], level="full")
+    await update(allocated.handle, "inquire_rules", actor=broker)
+    status = await update(allocated.handle, "request_permits", actor=broker)
+    for org in list(status["permits"]):
+        await update(allocated.handle, "decide_permit", actor=actor("licensing_org", org), approve=True)
+    status = await update(allocated.handle, "request_registration", actor=broker)
+    await allocated.send("revoke_access", grantee_national_id=broker["id"])
+    await update(
+        allocated.handle,
+        "pay_fee",
+        actor=actor("bank", "b"),
+        payment_ref=f"P-{allocated.handle.id}",
+        amount_rial=status["fee_rial"],
+    )
+    await update(allocated.handle, "allocate_currency", actor=actor("bank", "CBI"), approve=True, allocation_ref="CBI-1")
+    await allocated.handle.result()
+
     cases = {
         "registered": registered.handle,
         "fee_expired": expired.handle,
@@ -96,6 +116,7 @@ async def run_main_paths(env: WorkflowEnvironment, client: Client, worker: Worke
         "voided": voided.handle,
         "renewal": renewal,
         "edit_with_permits": edit,
+        "broker_and_allocation": allocated.handle,
     }
     return {name: await handle.fetch_history() for name, handle in cases.items()}
 
@@ -117,7 +138,7 @@ async def test_main_paths_replay_deterministically(env: WorkflowEnvironment, cli
 
 
 async def test_recorded_histories_still_replay() -> None:
-    assert await replay(recorded("trade_order", expected=6)) == {}
+    assert await replay(recorded("trade_order", expected=7)) == {}
 
 
 async def _record() -> None:
