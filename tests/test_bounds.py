@@ -158,7 +158,8 @@ MODELS = [
     plate_services.ServiceStart,
 ]
 CHECKED_ELSEWHERE = {"national_id", "vin"}
-"""Strings whose validator allows one exact shape (10 digits; a VIN), so no length to declare."""
+"""Strings whose validator allows one exact shape (10 digits; a VIN), so no length to declare
+(also any ``*_national_id``)."""
 
 
 def unbounded(schema: dict[str, Any], defs: dict[str, Any], where: str) -> list[str]:
@@ -177,6 +178,7 @@ def unbounded(schema: dict[str, Any], defs: dict[str, Any], where: str) -> list[
         kind == "string"
         and not ({"maxLength", "pattern", "enum", "const", "format"} & set(schema))
         and name not in CHECKED_ELSEWHERE
+        and not name.endswith("_national_id")
     ):
         found.append(where)
     if kind == "array":
@@ -323,6 +325,25 @@ def trade_order_cases(
                 ("amount_rial", TOO_MUCH_RIAL, "less than or equal to"),
             ],
         ),
+        "allocate_currency": (
+            actor("bank", policy.CENTRAL_BANK_ID),
+            {"approve": False, "reason": "ok"},
+            [
+                ("allocation_ref", BIG, "at most 64"),
+                *text_cases("allocation_ref", commands.CODE_MAX),
+                *text_cases("reason", commands.TEXT_MAX),
+            ],
+        ),
+        "grant_access": (
+            None,
+            {"grantee_national_id": new_national_id(), "level": "edit"},
+            [
+                ("grantee_national_id", "12345", "national id"),
+                ("grantee_national_id", BIG, "national id"),
+                ("level", "owner", "Input should be 'edit' or 'full'"),
+            ],
+        ),
+        "revoke_access": (None, {"grantee_national_id": new_national_id()}, [("grantee_national_id", NUL, "national id")]),
         "abort": ABORT,
         **{
             name: (None, {}, ENVELOPE_ONLY)
@@ -408,6 +429,7 @@ async def test_amendment_refuses_oversized_and_control_input(client: Client, wor
         ),
         "submit": (order.me, {}, ENVELOPE_ONLY),
         "cancel": (order.me, {}, ENVELOPE_ONLY),
+        "withdraw_permit_requests": (order.me, {}, ENVELOPE_ONLY),
         "expert_decide": (
             actor("expert", "expert-7"),
             {"approve": False, "reason": "ok"},

@@ -368,7 +368,7 @@ async def test_a_stranger_learns_nothing_of_a_case(client: Client, worker: Worke
     message = await refused(handle, "pay_fee", {"actor_token": await mint(handle, "applicant", new_national_id(), "pay_fee")})
     assert "role 'applicant' may not" in message
     message = await refused(handle, "submit", {"actor_token": await mint(handle, "applicant", new_national_id(), "submit")})
-    assert message == "submit: only the file's owner may do this"
+    assert message == "submit: only the file's owner (or a user given access to it that allows this) may do this"
 
 
 async def test_oversized_input_is_refused_with_the_reason(client: Client, worker: Worker) -> None:
