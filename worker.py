@@ -29,7 +29,10 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 import settings
+from activities import domestic_order as domestic_order_activities
+from activities import fuel_cards as fuel_card_activities
 from activities import import_purchase as import_purchase_activities
+from activities import import_scheme as import_scheme_activities
 from activities import plate_services as plate_service_activities
 from activities import plates as plate_activities
 from activities import registry as registry_activities
@@ -37,12 +40,17 @@ from activities import repair as repair_activities
 from activities import trade_order as trade_order_activities
 from activities.errors import ActivityFailures
 from activities.trust import verify_start_token
+from domain import policy
 from registry.db import migrate, schema_behind
 from security import tokens
 from security.codec import PayloadKeys, data_converter
 from security.connection import connect, connect_config, describe
 from workflows.common import SEARCH_ATTRIBUTES
+from workflows.domestic_order import DomesticOrderWorkflow, DomesticSchemeWorkflow
+from workflows.fuel_charge import FuelChargeWorkflow
+from workflows.fuel_charge import ensure_schedule as ensure_fuel_charge_schedule
 from workflows.import_purchase import ImportPurchaseWorkflow
+from workflows.import_scheme import ImportSchemeWorkflow
 from workflows.plate_services import PlateServiceWorkflow
 from workflows.plate_transfer import PlateTransferWorkflow, VehicleNumberingWorkflow
 from workflows.reconciliation import ReconciliationWorkflow, ensure_schedule
@@ -57,7 +65,11 @@ WORKFLOWS: list[type] = [
     PlateTransferWorkflow,
     PlateServiceWorkflow,
     ReconciliationWorkflow,
+    ImportSchemeWorkflow,
+    DomesticSchemeWorkflow,
+    DomesticOrderWorkflow,
 ]
+WORKFLOWS.append(FuelChargeWorkflow)
 ACTIVITIES: list[Callable[..., Any]] = [
     registry_activities.claim_case_id,
     registry_activities.record_transition,
@@ -70,7 +82,10 @@ ACTIVITIES: list[Callable[..., Any]] = [
     *plate_activities.ACTIVITIES,
     *plate_service_activities.ACTIVITIES,
     *repair_activities.ACTIVITIES,
+    *import_scheme_activities.ACTIVITIES,
+    *domestic_order_activities.ACTIVITIES,
 ]
+ACTIVITIES.extend(fuel_card_activities.ACTIVITIES)
 
 
 async def ensure_search_attributes(client: Client, namespace: str) -> None:
@@ -123,7 +138,11 @@ def build_worker(
         task_queue=task_queue,
         workflows=list(workflows),
         # The reconciliation asks Temporal which cases are closed with the worker's own client.
-        activities=[*activities, repair_activities.CaseLookup(client).case_verdicts],
+        activities=[
+            *activities,
+            repair_activities.CaseLookup(client).case_verdicts,
+            import_scheme_activities.CaseWakeup(client).wake_scheme_cases,
+        ],
         activity_executor=ThreadPoolExecutor(max_workers=16),
         # Data the registry refuses fails the update at once; a failure that lasts alerts operators.
         interceptors=[ActivityFailures(), *options.pop("interceptors", [])],
@@ -137,6 +156,7 @@ async def setup() -> None:
     client = await connect()
     await ensure_search_attributes(client, client.namespace)
     await ensure_schedule(client, settings.TEMPORAL_TASK_QUEUE)
+    await ensure_fuel_charge_schedule(client, settings.TEMPORAL_TASK_QUEUE)
     logging.info(
         "schema migrated, search attributes and the reconciliation schedule registered on %s", describe(connect_config())
     )
@@ -174,7 +194,7 @@ async def main() -> None:
     except SystemExit as refusal:
         logging.error("the worker will not start: %s", refusal)
         sys.exit(2)
-    client = await connect(data_converter=data_converter(payload_keys))
+    client = await connect_patiently(payload_keys)
     worker = build_worker(client, settings.TEMPORAL_TASK_QUEUE, trusted_keys=trusted)
     # SIGTERM (./dev stop, a process manager) drains in-flight tasks instead of abandoning them.
     stop = asyncio.Event()
@@ -190,6 +210,21 @@ async def main() -> None:
     async with worker:
         await stop.wait()
     logging.info("worker stopped")
+
+
+async def connect_patiently(payload_keys: PayloadKeys) -> Client:
+    """Connect, waiting out a server that is restarting or not up yet for at most
+    ``policy.WORKER_CONNECT_PATIENCE_SECONDS``; then exit with the reason."""
+    loop = asyncio.get_running_loop()
+    give_up_at = loop.time() + policy.WORKER_CONNECT_PATIENCE_SECONDS
+    while True:
+        try:
+            return await connect(data_converter=data_converter(payload_keys))
+        except RuntimeError as error:
+            if loop.time() >= give_up_at:
+                raise
+            logging.warning("%s; trying again", error)
+            await asyncio.sleep(1)
 
 
 if __name__ == "__main__":

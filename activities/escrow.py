@@ -24,6 +24,62 @@ from registry.models import EscrowDeposit
 
 
 @dataclass(frozen=True)
+class EscrowSettlement:
+    """What the bank pays out as a case ends (``workflows.common.PURCHASE_MONEY``), flow by flow.
+
+    Two sources: the blocked deposit and cash (everything else the holder is owed: stages paid
+    back, the importer's penalties). Each flow is spelt out, and the totals are their sums:
+    ``refund_rial = deposit_to_holder_rial + cash_to_holder_rial`` and ``penalty_to_importer_rial
+    = deposit_to_importer_rial + cash_to_importer_rial`` (:meth:`problem` checks them)."""
+
+    key: str
+    """The idempotency key (workflow id and step): the bank pays under one key once."""
+    refund_rial: int
+    """Paid to the holder, the deposit included when it is released (delay penalties among it)."""
+    delay_penalty_rial: int
+    """Of ``refund_rial``, the importer's delay penalties paid to the holder."""
+    penalty_to_importer_rial: int
+    """The holder's withdrawal penalty, paid to the importer out of what the holder paid."""
+    deposit: str
+    """The blocked deposit: ``release`` it (to the holder and, for a penalty, the importer),
+    ``apply`` it to the price (delivery; any part above the price goes to the holder) or ``keep`` it
+    as it is (not in escrow any more: the holder took it out, or an abort released it)."""
+    deposit_to_holder_rial: int = 0
+    deposit_to_importer_rial: int = 0
+    cash_to_holder_rial: int = 0
+    cash_to_importer_rial: int = 0
+    penalty_unpaid_rial: int = 0
+    """The importer's claim nothing covers: recorded as owed, no money behind it."""
+
+    def problem(self, deposit_rial: int) -> str | None:
+        """Why the bank cannot pay this settlement of a ``deposit_rial`` hold (``None``: it can)."""
+        flows = (
+            self.deposit_to_holder_rial,
+            self.deposit_to_importer_rial,
+            self.cash_to_holder_rial,
+            self.cash_to_importer_rial,
+            self.penalty_unpaid_rial,
+            self.delay_penalty_rial,
+        )
+        if min(flows) < 0:
+            return "a settlement's flows are never negative"
+        if self.refund_rial != self.deposit_to_holder_rial + self.cash_to_holder_rial:
+            return "refund_rial must be the deposit released to the holder plus the cash paid to the holder"
+        if self.penalty_to_importer_rial != self.deposit_to_importer_rial + self.cash_to_importer_rial:
+            return "penalty_to_importer_rial must be the deposit plus the cash paid to the importer"
+        from_deposit = self.deposit_to_holder_rial + self.deposit_to_importer_rial
+        if self.deposit == "release" and from_deposit != deposit_rial:
+            return f"a release pays out the whole deposit ({deposit_rial} rial), not {from_deposit}"
+        if self.deposit == "apply" and (from_deposit > deposit_rial or self.deposit_to_importer_rial):
+            return "an applied deposit pays the holder at most what is above the price, the importer nothing"
+        if self.deposit == "keep" and from_deposit:
+            return "a deposit kept as it is pays nothing out of it"
+        if self.deposit not in ("release", "apply", "keep"):
+            return f"unknown deposit disposition {self.deposit!r}"
+        return None
+
+
+@dataclass(frozen=True)
 class EscrowHold:
     """One deposit blocked for one case (the workflow id is the hold's key at the bank)."""
 
@@ -48,6 +104,11 @@ class EscrowBankAdapter(Protocol):
 
     def release(self, hold: EscrowHold, at: datetime) -> datetime:
         """Release the deposit; returns when it was released (the first release's time on a retry)."""
+        ...
+
+    def settle(self, hold: EscrowHold, settlement: EscrowSettlement, at: datetime) -> datetime:
+        """Pay out ``settlement`` and do with the deposit what it says; returns when it was paid
+        (the first payment's time on a retry under the same key: nothing is paid twice)."""
         ...
 
 
@@ -101,6 +162,11 @@ class RegistryEscrowAdapter:
                 raise refused(ANOTHER_CASE)
             if row.status != "blocked":
                 row.status, row.blocked_at, row.released_at = "blocked", at, None
+                # A reinstated case settles anew, under a key of its own.
+                row.settlement_key = row.settled_at = None
+                row.refund_rial = row.delay_penalty_paid_rial = row.penalty_to_importer_rial = None
+                row.deposit_to_holder_rial = row.deposit_to_importer_rial = None
+                row.cash_to_holder_rial = row.cash_to_importer_rial = row.penalty_unpaid_rial = None
 
     def release(self, hold: EscrowHold, at: datetime) -> datetime:
         with session_scope() as session:
@@ -112,6 +178,34 @@ class RegistryEscrowAdapter:
             if row.status == "blocked":
                 row.status, row.released_at = "released", at
             return row.released_at or at
+
+    def settle(self, hold: EscrowHold, settlement: EscrowSettlement, at: datetime) -> datetime:
+        with session_scope() as session:
+            row = session.get(EscrowDeposit, hold.workflow_id, with_for_update=True)
+            if row is None:
+                raise refused("no escrow deposit is recorded for this case")
+            if not _holds(row, hold):
+                raise refused(ANOTHER_CASE)
+            if row.settlement_key == settlement.key and row.settled_at is not None:
+                return row.settled_at  # a retry: paid under this key already
+            if (why := settlement.problem(row.amount_rial)) is not None:
+                raise refused(f"settlement {settlement.key}: {why}")
+            if settlement.deposit in ("release", "apply"):
+                if row.status != "blocked":
+                    # Released, applied or taken out already: paying it out again would pay it twice.
+                    raise refused(f"the deposit is {row.status}, not blocked: a settlement cannot {settlement.deposit} it again")
+                row.status = "released" if settlement.deposit == "release" else "applied"
+                row.released_at = at
+            row.settlement_key, row.settled_at = settlement.key, at
+            row.refund_rial = settlement.refund_rial
+            row.delay_penalty_paid_rial = settlement.delay_penalty_rial
+            row.penalty_to_importer_rial = settlement.penalty_to_importer_rial
+            row.deposit_to_holder_rial = settlement.deposit_to_holder_rial
+            row.deposit_to_importer_rial = settlement.deposit_to_importer_rial
+            row.cash_to_holder_rial = settlement.cash_to_holder_rial
+            row.cash_to_importer_rial = settlement.cash_to_importer_rial
+            row.penalty_unpaid_rial = settlement.penalty_unpaid_rial
+            return at
 
 
 def escrow_adapter() -> EscrowBankAdapter:

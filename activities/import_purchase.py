@@ -14,7 +14,7 @@ from __future__ import annotations
 import hmac
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from temporalio import activity
 
 from activities.errors import refused
-from activities.escrow import EscrowHold, escrow_adapter
+from activities.escrow import EscrowHold, EscrowSettlement, escrow_adapter
 from domain import policy
 from domain.calendar import add_months_at, add_working_hours, closed_days
 from domain.display import TEHRAN, iso
@@ -225,10 +225,30 @@ def record_allocation(record: AllocationRecord) -> None:
                     allocated_at=record.at,
                 )
             )
-        elif (row.offering_id, row.importer_id, row.model) != (record.offering_id, record.importer_id, record.model):
-            # A case allocated again after a reinstatement from Eligible: the new car replaces the freed one.
+        elif not row.active or (row.offering_id, row.importer_id, row.model) != (
+            record.offering_id,
+            record.importer_id,
+            record.model,
+        ):
+            # A case allocated again (after a reinstatement from Eligible, or a declined car): the new car replaces the freed one.
             row.offering_id, row.importer_id, row.model = record.offering_id, record.importer_id, record.model
             row.active, row.allocated_at, row.released_at = True, record.at, None
+
+
+@dataclass
+class AllocationRelease:
+    workflow_id: str
+    at: datetime
+
+
+@activity.defn
+def release_allocation(release: AllocationRelease) -> None:
+    """The buyer declined the allocated car (``SCHEME_ROUNDS``): the car is freed for the offering,
+    the registration stays open (the rank is kept). Idempotent."""
+    with session_scope() as session:
+        allocation = session.get(Allocation, release.workflow_id)
+        if allocation is not None and allocation.active:
+            allocation.active, allocation.released_at = False, release.at
 
 
 @dataclass
@@ -286,6 +306,7 @@ def _deliver(record: DeliveryRecord, vin: str) -> list[str]:
                     title_transfer_locked_until=record.title_transfer_locked_until,
                     delivered_at=record.at,
                     source_workflow_id=record.workflow_id,
+                    origin="imported",  # an imported-car purchase (seed 001): the registry knows its origin
                 )
             )
         if session.scalar(select(NewCarPurchase.id).where(NewCarPurchase.workflow_id == record.workflow_id)) is None:
@@ -324,6 +345,9 @@ class Reinstatement:
     workflow_id: str
     national_id: str
     at: datetime
+    keep_allocation: bool = True
+    """The case withdrew holding a car (``False``: from Eligible, whose freed car, e.g. a declined
+    one, is not the case's to take back)."""
 
 
 @activity.defn
@@ -348,6 +372,8 @@ def _reinstate(request: Reinstatement) -> list[str]:
         _lock_person(session, request.national_id)
         reasons: list[str] = []
         allocation = session.get(Allocation, request.workflow_id)
+        if not request.keep_allocation:
+            allocation = None
         if allocation is not None and not allocation.active:
             newer = select(Allocation.workflow_id).where(
                 Allocation.offering_id == allocation.offering_id,
@@ -516,6 +542,44 @@ def release_deposit(request: DepositRequest) -> str:
     return stamp
 
 
+@dataclass
+class SettlementRequest:
+    deposit: DepositRequest
+    key: str
+    """Idempotency key: the workflow id and the settlement's step (a reinstated case settles anew)."""
+    refund_rial: int
+    delay_penalty_rial: int
+    penalty_to_importer_rial: int
+    disposition: str
+    """``release``, ``apply`` or ``keep`` (see :class:`activities.escrow.EscrowSettlement`)."""
+    flows: dict[str, int] = field(default_factory=dict)
+    """The settlement flow by flow: ``deposit_to_holder_rial``, ``deposit_to_importer_rial``,
+    ``cash_to_holder_rial``, ``cash_to_importer_rial``, ``penalty_unpaid_rial`` (see
+    :class:`activities.escrow.EscrowSettlement`)."""
+
+
+@activity.defn
+def settle_purchase(request: SettlementRequest) -> str:
+    """Pay what the buyer is owed as the case ends, through the escrow bank adapter (seed 001: the
+    delay penalties «به طور قطعی»; seed 000: within 72 working hours); returns the ISO instant paid.
+
+    Stamped like :func:`release_deposit`: the workflow's time, or a retry's own attempt time."""
+    d = request.deposit
+    at = d.at if activity.info().attempt <= 1 else max(_utc(d.at), _server_time())
+    settlement = EscrowSettlement(
+        request.key,
+        request.refund_rial,
+        request.delay_penalty_rial,
+        request.penalty_to_importer_rial,
+        request.disposition,
+        **request.flows,
+    )
+    paid = escrow_adapter().settle(d.hold(), settlement, at)
+    stamp = iso(_utc(paid))
+    assert stamp is not None
+    return stamp
+
+
 @activity.defn
 def reblock_deposit(request: DepositRequest) -> None:
     """Block the deposit again for a reinstated case whose deposit was already released."""
@@ -558,12 +622,14 @@ ACTIVITIES: list[Callable[..., Any]] = [
     check_eligibility,
     recheck_active_plate,
     record_allocation,
+    release_allocation,
     record_delivery,
     close_registration,
     reinstate_registration,
     issue_withdrawal_code,
     check_withdrawal_code,
     release_deposit,
+    settle_purchase,
     reblock_deposit,
     record_deposit_unblocked,
     working_hours_deadline,

@@ -159,6 +159,11 @@ class NumberingFacts:
     numbered_before: bool = False
     """The VIN had a plate (active or ended) issued by another case: seed 004's auction item 8
     («در صورت نداشتن سابقه شماره گذاری») asks its factory or customs documents only of VINs without."""
+    origin: str | None = None
+    """The registry's origin of the VIN (``domestic``, ``imported``; a car an imported purchase
+    delivered is imported), ``None`` when the registry does not know the VIN or its origin."""
+    imported_purchase: bool = False
+    """An imported-car purchase (seed 001, an authorised importer's sale) delivered this VIN."""
 
 
 @activity.defn
@@ -174,7 +179,11 @@ def check_numbering_facts(request: NumberingCheck) -> NumberingFacts:
         vehicle = session.get(Vehicle, vin)
         own = session.get(PlateAllocation, request.workflow_id)
         numbered_before = earlier is not None or (vehicle is not None and bool(vehicle.plate) and own is None)
-    return NumberingFacts(reasons=reasons, numbered_before=numbered_before)
+        # A delivery is an ImportPurchase's unless the vehicle is recorded as made in Iran (a
+        # DomesticOrder delivers too, writing origin "domestic").
+        delivered = vehicle is not None and vehicle.delivered_at is not None and vehicle.origin != "domestic"
+        origin = (vehicle.origin if vehicle is not None else None) or ("imported" if delivered else None)
+    return NumberingFacts(reasons=reasons, numbered_before=numbered_before, origin=origin, imported_purchase=delivered)
 
 
 @dataclass
@@ -267,11 +276,26 @@ class CentreQuery:
     """Only the centres nearest this customs office (its ``customs_offices``)."""
 
 
+REFERENCE_DATA_MISSING = "ReferenceDataMissing"
+"""Error type of a lookup whose reference data is not loaded (or breaks its bound): retried, and
+after ``policy.ACTIVITY_ALERT_AFTER_ATTEMPTS`` attempts shown to operators (``activities.errors``),
+so a case waits for ``refdata load`` instead of being rejected by a deployment's gap."""
+
+
 @activity.defn
 def find_numbering_centres(query: CentreQuery) -> list[str]:
     """The ``centre_id``s of the reference data's ``numbering_centres`` that match ``query``,
-    sorted, at most ``policy.MAX_CENTRES_CARRIED`` (a case carries the list in its state)."""
+    sorted (a case carries the list in its state).
+
+    No centre loaded at all (a fresh migration before ``refdata load``), or more matches than
+    ``policy.MAX_CENTRES_CARRIED``: a retryable ``ReferenceDataMissing`` failure, which alerts the
+    operators and lets the case go on once the reference data is fixed; never a silent cut."""
     with session_scope() as session:
+        if session.scalar(select(NumberingCentre.centre_id).limit(1)) is None:
+            raise ApplicationError(
+                "reference data: no numbering centres are loaded (numbering_centres is empty; run refdata load)",
+                type=REFERENCE_DATA_MISSING,
+            )
         found = [
             c.centre_id
             for c in session.scalars(select(NumberingCentre).order_by(NumberingCentre.centre_id))
@@ -279,7 +303,13 @@ def find_numbering_centres(query: CentreQuery) -> list[str]:
             and (query.provincial_capital is None or c.provincial_capital == query.provincial_capital)
             and (query.customs_office is None or query.customs_office in c.customs_offices)
         ]
-    return found[: policy.MAX_CENTRES_CARRIED]
+    if len(found) > policy.MAX_CENTRES_CARRIED:
+        raise ApplicationError(
+            f"reference data: {len(found)} numbering centres match, more than a case carries "
+            f"({policy.MAX_CENTRES_CARRIED}); fix numbering_centres",
+            type=REFERENCE_DATA_MISSING,
+        )
+    return found
 
 
 # --- facts every after-numbering case starts from ---
@@ -369,6 +399,9 @@ class TransferRequest:
     buyer_full_name: str
     region_code: str | None
     at: datetime
+    origin: str | None = None
+    """The origin the officer stated for a vehicle the registry knew none of (``PLATE_REVIEW``):
+    recorded on the vehicle unless the registry has one meanwhile."""
 
 
 @dataclass
@@ -413,6 +446,7 @@ def transfer_vehicle(request: TransferRequest) -> TransferResult:
             )
             vehicle.owner_national_id = request.buyer_national_id
             vehicle.plate = plate
+            vehicle.origin = vehicle.origin or request.origin
             cards = session.scalars(select(FuelCard).where(FuelCard.vin == vin)).all()
             for card in cards:
                 card.owner_national_id = request.buyer_national_id

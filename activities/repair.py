@@ -48,6 +48,7 @@ from registry.models import (
     Payment,
     SchemeRegistration,
 )
+from registry.scheme_models import SchemeApplicant
 
 REPAIR_EVENT = "reconciled"
 SYSTEM_ACTOR = "system:reconciliation"
@@ -124,6 +125,17 @@ def release_holds(
         .returning(SchemeRegistration.workflow_id),
     ):
         released[wid].append("registration")
+    # The case's place in its scheme's round (ImportPurchase ``scheme-rounds``) is part of its
+    # registration: out of the round, no longer a rank holder (as ``withdraw_from_scheme``).
+    for wid in _returned(
+        session,
+        update(SchemeApplicant)
+        .where(SchemeApplicant.workflow_id.in_(ids), SchemeApplicant.status.in_(("registered", "eligible")))
+        .values(status="withdrawn", withdrawn_at=at)
+        .returning(SchemeApplicant.workflow_id),
+    ):
+        if "registration" not in released[wid]:
+            released[wid].append("registration")
     delivered = select(NewCarPurchase.workflow_id).where(NewCarPurchase.workflow_id.in_(ids))
     for wid in _returned(
         session,

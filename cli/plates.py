@@ -20,7 +20,9 @@ app = typer.Typer(no_args_is_help=True, help="Plates (شماره‌گذاری، 
 numbering = typer.Typer(no_args_is_help=True, help="VehicleNumbering: a vehicle's first plate.")
 transfer = typer.Typer(no_args_is_help=True, help="PlateTransfer: a sale at the plate centre.")
 service = typer.Typer(
-    no_args_is_help=True, help="PlateService: duplicate card/document, lost or damaged plates, part change, scrapping."
+    no_args_is_help=True,
+    help="PlateService: duplicate card/document, lost or damaged plates, part change, scrapping, unpermitted change "
+    "(article 30), historic traffic permit, change of use.",
 )
 app.add_typer(numbering, name="numbering")
 app.add_typer(transfer, name="transfer")
@@ -76,12 +78,16 @@ def transfer_start(
 @service.command("start")
 def service_start(
     payload: str = typer.Argument(
-        ..., help='{"service", "vin", "owner": {"national_id", "full_name"}, "change"?: {...}}; - reads stdin'
+        ...,
+        help='{"service", "vin", "owner": {"national_id", "full_name"}, "change"?, "with_government_incentive"?, '
+        '"accident"?, "trip"?, "use_change"?}; - reads stdin',
     ),
     workflow_id: str | None = typer.Option(None, "--id"),
 ) -> None:
     """Open a service case: duplicate_vehicle_card, duplicate_ownership_document,
-    lost_or_stolen_plates, damaged_plates, part_change (with change), scrapping."""
+    lost_or_stolen_plates, damaged_plates, part_change (with change), scrapping (with
+    with_government_incentive, or accident for a historic car), unpermitted_change (the article-30
+    fine), historic_traffic_permit (with trip), change_of_use (with use_change); see ``service list``."""
     data = parse_json_arg(payload)
     _checked(plate_services.ServiceStart, data)
     label = plate_services.SERVICES[data["service"]].label_fa

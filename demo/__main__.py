@@ -6,12 +6,12 @@ import asyncio
 from decimal import Decimal
 
 from cli.common import connect, console
-from demo import import_purchase, plate_services, plates, trade_order
+from demo import domestic_order, fuel_cards, import_purchase, plate_services, plates, trade_order
 from registry.db import migrate
 from registry.refdata import DEFAULT_REFDATA, load_refdata_file, set_rate
 
 DEMO_EUR_RATE = Decimal("620000")
-LIFECYCLES = [trade_order, import_purchase, plates, plate_services]
+LIFECYCLES = [trade_order, import_purchase, domestic_order, plates, plate_services, fuel_cards]
 
 
 async def main() -> None:

@@ -1,18 +1,27 @@
-"""Imported-car purchase demo: one car delivered, one withdrawal by SMS code, one ineligible applicant."""
+"""Imported-car purchase demo: a small scheme round (window, eligibility batch, verifiable lottery),
+then by rank one car declined (the rank kept) and delivered to the next, one withdrawal by SMS code,
+and one ineligible applicant."""
 
 from __future__ import annotations
 
+import asyncio
 import random
+import secrets
 import string
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import select
 from temporalio.client import Client, WorkflowHandle
 
+from cli.common import start_case
 from cli.import_purchase import start_purchase
+from cli.scheme import publication_of
 from demo.common import actor, link, person_id, send, wait_for_state
+from domain import policy
+from lifecycles import lottery
 from registry.db import session_scope
 from registry.models import OutboxMessage
+from registry.refdata import load_refdata
 
 IMPORTER = "kerman-motor"
 BANK = actor("bank", "mellat")
@@ -20,6 +29,9 @@ BANK = actor("bank", "mellat")
 BASE_PRICE = 12_000_000_000
 PRE_CUSTOMS = 800_000_000
 FINAL_COSTS = 3_100_000_000
+OPERATOR = actor("operator", "demo-operator")
+WINDOW = timedelta(seconds=20)
+"""The demo round's registration window, in real time: long enough for its applicants to register."""
 
 
 def _vin() -> str:
@@ -40,21 +52,54 @@ def _sms_code(workflow_id: str) -> str:
     return code
 
 
-async def _registered(client: Client, full_name: str, *, has_driving_license: bool = True) -> tuple[WorkflowHandle, str, dict]:
+async def _open_round(client: Client) -> tuple[str, str, WorkflowHandle, datetime]:
+    """A scheme of the demo's own (reference data ``import_schemes``) whose window opens now, and its
+    ``ImportScheme`` case started with the lottery seed's commitment (the seed stays secret until the draw)."""
+    opens = datetime.now(UTC)
+    closes = opens + WINDOW
+    scheme_id = f"demo-scheme-{random.randrange(10**6)}"
+    window = {"registration_opens": opens.isoformat(), "registration_closes": closes.isoformat()}
+    load_refdata({"import_schemes": [{"scheme_id": scheme_id, **window, "deposit_rial": policy.ESCROW_DEPOSIT_RIAL}]})
+    seed = secrets.token_hex(32)
+    payload = {"scheme_id": scheme_id, "seed_commitment": lottery.commitment(seed)}
+    workflow_id = await start_case(
+        client,
+        "ImportScheme",
+        payload,
+        f"import-scheme-{scheme_id}",
+        "Scheduled",
+        "طرح واردات خودرو",
+        by=("operator", OPERATOR["id"]),
+    )
+    scheme = client.get_workflow_handle(workflow_id)
+    await wait_for_state(scheme, "Open")
+    return scheme_id, seed, scheme, closes
+
+
+async def _registered(
+    client: Client, scheme_id: str, full_name: str, *, has_driving_license: bool = True
+) -> tuple[WorkflowHandle, str]:
     nid = person_id()
     workflow_id = await start_purchase(
-        nid, full_name, bank="mellat", account=f"ESC-{nid}", has_driving_license=has_driving_license
+        nid, full_name, bank="mellat", account=f"ESC-{nid}", scheme_id=scheme_id, has_driving_license=has_driving_license
     )
     handle = client.get_workflow_handle(workflow_id)
-    status = await wait_for_state(handle, "Eligible", "Ineligible")
-    return handle, nid, status
+    await wait_for_state(handle, "Registered")
+    return handle, nid
+
+
+async def _draw(scheme: WorkflowHandle, seed: str, closes: datetime) -> dict:
+    """After the window: the scheme's batch judges every registration, the operator reveals the seed."""
+    await asyncio.sleep(max((closes - datetime.now(UTC)).total_seconds(), 0) + 1)
+    await wait_for_state(scheme, "AwaitingDraw")
+    return await send(scheme, "draw", actor=OPERATOR, seed=seed)
 
 
 async def _allocate(handle: WorkflowHandle, offering: str) -> None:
     await send(
         handle,
         "allocate",
-        actor=actor("operator", "demo-operator"),
+        actor=OPERATOR,
         offering_id=offering,
         importer_id=IMPORTER,
         model="Changan CS55 Plus",
@@ -69,29 +114,58 @@ async def run(client: Client) -> list[str]:
     lines = []
     offering = f"demo-offer-{random.randrange(10**6)}"
 
-    handle, nid, _ = await _registered(client, "نرگس صالحی")
+    scheme_id, seed, scheme, closes = await _open_round(client)
+    registered = [await _registered(client, scheme_id, name) for name in ("نرگس صالحی", "امیر حسینی", "مریم کاظمی")]
+    barred = await _registered(client, scheme_id, "کاوه نادری", has_driving_license=False)
+    drawn = await _draw(scheme, seed, closes)
+    ranked = []
+    for handle, nid in registered:
+        status = await wait_for_state(handle, "Eligible")
+        ranked.append((status["rank"], handle, nid))
+    ranked.sort()
+    problems = lottery.verify(publication_of(scheme_id))
+    lines.append(
+        f"ImportScheme {drawn['state']}: {drawn['eligible']} of {drawn['registered']} eligible, ranks 1..{len(ranked)} "
+        f"{'verified' if not problems else 'NOT verified: ' + '; '.join(problems)} "
+        f"(try: python starter.py scheme verify --scheme {scheme_id}): {link(scheme.id)}"
+    )
+
+    # Rank 1 is offered the car first and declines it: back to Eligible, the rank kept, no penalty.
+    rank, handle, nid = ranked[0]
+    await _allocate(handle, offering)
+    status = await send(handle, "decline_allocation", actor=actor("applicant", nid))
+    lines.append(f"ImportPurchase {status['state']} again after declining the car, rank {status['rank']} kept: {link(handle.id)}")
+
+    # The car goes to rank 2, who buys it.
+    _, handle, nid = ranked[1]
     me = actor("applicant", nid)
     await _allocate(handle, offering)
-    await send(handle, "sign_contract", actor=me)
-    await send(handle, "pay_stage", actor=BANK, stage="2", payment_ref=f"S2-{handle.id}", amount_rial=BASE_PRICE + PRE_CUSTOMS)
+    signed = await send(handle, "sign_contract", actor=me)
+    # Stage 2 is the price up to customs less the deposit on account (seed 001); the case says how much.
+    await send(handle, "pay_stage", actor=BANK, stage="2", payment_ref=f"S2-{handle.id}", amount_rial=signed["due_rial"]["2"])
     await send(handle, "customs_arrival", actor=actor("importer", IMPORTER), final_costs_rial=FINAL_COSTS)
     await send(handle, "pay_stage", actor=BANK, stage="3", payment_ref=f"S3-{handle.id}", amount_rial=FINAL_COSTS)
     vin = _vin()
     status = await send(handle, "deliver", actor=actor("importer", IMPORTER), vin=vin)
-    lines.append(f"ImportPurchase {status['state']} (VIN {vin}, try: python starter.py vehicle {vin}): {link(handle.id)}")
+    lines.append(
+        f"ImportPurchase {status['state']} to rank {status['rank']} (VIN {vin}, try: python starter.py vehicle {vin}): {link(handle.id)}"
+    )
 
-    handle, nid, _ = await _registered(client, "امیر حسینی")
+    _, handle, nid = ranked[2]
     me = actor("applicant", nid)
     await _allocate(handle, offering)
-    await send(handle, "sign_contract", actor=me)
-    await send(handle, "pay_stage", actor=BANK, stage="2", payment_ref=f"S2-{handle.id}", amount_rial=BASE_PRICE + PRE_CUSTOMS)
+    signed = await send(handle, "sign_contract", actor=me)
+    # Stage 2 is the price up to customs less the deposit on account (seed 001); the case says how much.
+    await send(handle, "pay_stage", actor=BANK, stage="2", payment_ref=f"S2-{handle.id}", amount_rial=signed["due_rial"]["2"])
     await send(handle, "request_withdrawal_code", actor=me)
     status = await send(handle, "withdraw", actor=me, code=_sms_code(handle.id))
     lines.append(
         f"ImportPurchase {status['state']} after the contract (penalty {status['withdrawal_penalty_rial']} rial, "
-        f"deposit released by {status['deposit_release_deadline']}): {link(handle.id)}"
+        f"refund {status['refund_rial']} rial within 72 working hours): {link(handle.id)}"
     )
 
-    handle, _, status = await _registered(client, "کاوه نادری", has_driving_license=False)
+    handle, _ = barred
+    status = await wait_for_state(handle, "Ineligible")
+    await send(scheme, "finish", actor=OPERATOR)
     lines.append(f"ImportPurchase {status['state']} ({'; '.join(status['ineligible_reasons'])}): {link(handle.id)}")
     return lines

@@ -49,7 +49,8 @@ async def _submit_missing(handle: WorkflowHandle, by: dict[str, str]) -> dict[st
     status = await handle.query("status")
     for kind in [k for k in status["missing"] if k in status["checklist"]]:
         proof = {"residence": RESIDENCE} if kind in RESIDENCE_KINDS else {}
-        status = await send(handle, "submit_document", actor=by, kind=kind, reference=f"{kind}-0001", **proof)
+        who = OFFICER if kind in RESIDENCE_KINDS else by  # the officer files a proof of residence
+        status = await send(handle, "submit_document", actor=who, kind=kind, reference=f"{kind}-0001", **proof)
     return status
 
 
@@ -59,7 +60,7 @@ async def _number(client: Client, owner: str, data: dict[str, Any], officer: dic
     handle = client.get_workflow_handle(
         await start_plate_case("VehicleNumbering", data, "numbering", "شماره‌گذاری", ("owner", owner))
     )
-    await _documents(handle, actor("applicant", owner))
+    await _documents(handle, actor("applicant", owner), officer)
     status = await send(handle, "inspect", actor=officer, passed=True)
     status = await send(
         handle, "pay_plate_fee", actor=BANK, payment_ref=f"PLT-{uuid.uuid4().hex[:10]}", amount_rial=status["fee_rial"]

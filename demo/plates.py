@@ -22,7 +22,7 @@ OFFICER = {**actor("officer", "plate-centre-meysam"), "centre": "meysam"}
 """An officer of the Meysam centre (token claim ``ctr``): imported cars are numbered only at
 Meysam or provincial-capital centres (seed 004)."""
 BANK = actor("bank", "mellat")
-RESIDENCE = {"type": "owned_home_deed", "utility_bill": "electricity"}
+RESIDENCE = {"type": "owned_home_deed", "holder": "owner", "utility_bill": "electricity"}
 """A proof of residence that qualifies: a home deed in the owner's name with a power bill (seed 004)."""
 
 
@@ -40,11 +40,13 @@ async def _checked(handle: WorkflowHandle) -> dict[str, Any]:
     raise TimeoutError(f"{handle.id}: the start checks did not finish")
 
 
-async def _documents(handle: WorkflowHandle, by: dict[str, str]) -> dict[str, Any]:
+async def _documents(handle: WorkflowHandle, by: dict[str, str], officer: dict[str, str] = OFFICER) -> dict[str, Any]:
+    """File what the case lacks; a proof of residence the officer files, having read the papers."""
     status = await _checked(handle)
     for kind in [k for k in status["missing"] if k in status["checklist"]]:
         proof = {"residence": RESIDENCE} if kind in RESIDENCE_KINDS else {}
-        status = await send(handle, "submit_document", actor=by, kind=kind, reference=f"{kind}-0001", **proof)
+        who = officer if kind in RESIDENCE_KINDS else by
+        status = await send(handle, "submit_document", actor=who, kind=kind, reference=f"{kind}-0001", **proof)
     return status
 
 

@@ -42,6 +42,10 @@ ACTIVITY_ALERT_AFTER_ATTEMPTS = 5
 """A retrying activity writes one operator alert to the outbox from this attempt on (with the
 lifecycles' retry policy, some 15 seconds after its first failure); our choice."""
 
+WORKER_CONNECT_PATIENCE_SECONDS = 60
+"""How long a starting worker keeps trying to reach Temporal (a server restarting, a frontend not
+up yet) before it exits saying why; our choice."""
+
 ACTIVITY_INTEGRITY_ATTEMPTS = 3
 """Attempts a database integrity error gets before it is refused for good: a concurrent attempt of
 the same idempotent step may have written the row, and the next attempt finds it; our choice."""
@@ -76,8 +80,7 @@ past it the case carries none and the rules inquiry alone checks goods."""
 FILE_WORK = frozenset({"save_main_info", "save_transport", "save_financials", "add_goods", "attach_document", "edit"})
 ACCESS_LEVELS: dict[str, frozenset[str]] = {
     "edit": FILE_WORK,
-    "full": FILE_WORK
-    | {"submit", "inquire_rules", "request_permits", "withdraw_permit_requests", "request_registration"},
+    "full": FILE_WORK | {"submit", "inquire_rules", "request_permits", "withdraw_permit_requests", "request_registration"},
 }
 """«تغییر سطح دسترسی» (seed 003 §8): the applicant lets another user (e.g. a customs broker) act on
 the file. The seed names no levels; ours: ``edit`` fills in and edits the file («ویرایش پرونده»),
@@ -162,6 +165,14 @@ RECONCILIATION_INTERVAL = timedelta(minutes=15)
 """How often the registry's holds (open registrations, allocations, blocked deposits) of closed
 cases are looked for and released (workflows/reconciliation.py); our choice, well inside the
 72-hour deposit release window of seed 000."""
+
+STAGE3_PAYMENT_MONTHS = 1
+"""The buyer's deadline to pay stage 3 after the importer's invitation from customs, in Jalali
+calendar months: seed 001 names none («پس از ورود خودرو به گمرک، واردکننده نسبت به ارسال دعوتنامه
+اقدام خواهد کرد»), so this is ours, as long as the importer's own month after it. Its consequence
+(ours): the buyer who lets it pass has left the contract, as a withdrawal after the final contract
+(«انصراف از معامله در صورت انعقاد قرارداد نهایی»): 5% of the base price to the importer, the rest
+of what was paid, with any delay penalty accrued, back within the 72 working hours."""
 
 # --- Plates: seed 004_deeca06ae7fe51fe ---
 
@@ -352,3 +363,159 @@ server warns at 10,240 events and terminates at 51,200 (or 50 MB)."""
 
 CONTINUE_AS_NEW_AFTER_UPDATES = 1_000
 """Our bound on the commands one run accepts: the server refuses updates past 2,000 per run."""
+
+# --- Import scheme: registration window, eligibility batch, lottery (seed 001_f8898b590ca0d58d) ---
+
+SCHEME_ELIGIBILITY_CHUNK = 10_000
+"""Registrations one activity of the eligibility batch judges in one statement («پس از پایان مهلت
+ثبت‌نام ... متقاضیان حائز شرایط ... پالایش شده»); ours: a chunk well inside an activity's timeout."""
+
+SCHEME_RANK_WRITE_CHUNK = 10_000
+"""Ranks written per multi-row INSERT by the draw (ours)."""
+
+SCHEME_DRAW_TIMEOUT_SECONDS = 600
+"""How long the one activity that draws and writes every rank may take (ours; it runs in one
+transaction, so the ranking is published whole or not at all)."""
+
+REGISTRATION_CODE_LENGTH = 10
+"""Characters of a registration's public code (کد رهگیری; ours): 10 of 32 letters and digits, so
+codes of 100,000 registrations collide with odds below 1 in 200,000 (a unique index decides)."""
+
+# --- Domestic integrated sales order: seed 000 ---
+
+DOMESTIC_DELIVERY_YEARS = (1402, 1403)
+"""The Jalali delivery years an order's priority names (seed 000: «امکان تخصیص آنها در سال 1402»,
+«نوبت (اولویت) تخصیص آنها به سال 1403 موکول شده است»)."""
+
+DOMESTIC_DEFAULT_PRIORITY_YEAR = 1403
+"""«در صورتی که متقاضی هیچ اولویتی را ... انتخاب نکرده باشد، برای وی اولویت سال 1403 در نظر گرفته
+می شود» (seed 000): an order without a chosen car holds the 1403 priority."""
+
+DOMESTIC_CHANGE_OPEN_FOR_YEAR = 1403
+"""«امکان تغییر خودروی انتخابی برای خودروهایی که تحویل آنها در سال 1403 انجام می شود وجود دارد»
+(seed 000): only an order due in 1403 may be cancelled to choose again during a change window."""
+
+DOMESTIC_LOW_DEMAND_YEAR = 1402
+"""«امکان تغییر اولویت بندی با پنج مدل دیگری که تقاضا برای آنها کمتر است ... تا در سال 1402 بتوانند
+خودروی خود را تحویل بگیرند» (seed 000): a change may take one of the scheme's models offered for 1402."""
+
+DOMESTIC_CHANGE_WINDOW_EXAMPLE = ((1402, 2, 5), (1402, 2, 11))
+"""Seed 000's change window, Jalali (year, month, day) of its first day and of the first day after
+it, 00:00 Tehran: «از تاریخ 5 اردیبهشت» «تا روز یکشنبه، دهم اردیبهشت ماه ساعت 24» (after the
+extension). Windows are data an operator opens (``DomesticScheme.open_change_window``); this one is
+the tests' example of the edges."""
+
+DOMESTIC_RESTORED_WINDOW_EXAMPLE = ((1402, 2, 5), (1402, 2, 9))
+"""Seed 000's window for applicants restored after a mistaken withdrawal: «تا روز جمعه مصادف هشتم
+اردیبهشت می توانستند خودروی خود را تغییر دهند», to the end of Friday 8 Ordibehesht (its start is
+ours: the general window's)."""
+
+DOMESTIC_RESTORE_WINDOW = timedelta(days=30)
+"""How long a withdrawn domestic order stays open for the operator to restore a mistaken
+withdrawal with the same turn (seed 000: «نوبت های حذف شده را به حالت اول بازگرداند»; «سهمیه این
+افراد به کسی داده نخواهد شد»); the length is ours, as ``REINSTATEMENT_WINDOW``."""
+
+DOMESTIC_WITHDRAWAL_RELEASE_WORKING_HOURS = DEPOSIT_RELEASE_WORKING_HOURS
+"""«در صورت انصراف از طرح مبلغ شما در ۷۲ ساعت کاری آینده قابل برداشت خواهد بود» (seed 000)."""
+
+DOMESTIC_MISTAKEN_WITHDRAWALS = 4_260
+"""«تعداد 4260 نفر اشتباهها گزینه انصراف ... را انتخاب کرده بودند» (seed 000): the scale of restores."""
+
+DOMESTIC_CHANGED_ORDERS = 170_000
+"""«تعداد 170 هزار نفر پروفایل خود را ویرایش نموده اند» (seed 000): the scale of one window's changes."""
+
+DOMESTIC_OFFERINGS_MAX = 100
+"""Offerings one domestic scheme lists (ours; the seed speaks of «نزدیک به 50 نوع محصول مختلف»)."""
+
+# --- Fuel cards: seed 002 ---
+# The seed's quota table and worn-out ages stay above (FUEL_QUOTA_LITRES_PER_MONTH,
+# WORN_OUT_AGE_YEARS_FUEL): their one place. Migration 0014 copies them (and the figures below)
+# into dated reference data; later changes are new dated rows, not edits here.
+
+FUEL_CARRY_OVER_MONTHS = 9
+"""«سهمیه بنزین برای هر کارت تا ۹ ماه باقی می ماند» (seed 002): a balance holds at most nine
+months of the card's quota."""
+
+FUEL_CARRY_OVER_CAP_LITRES_EXAMPLES = {"private_petrol": 540, "motorcycle": 225}
+"""«که برای خودرو و موتور به ترتیب برابر با ۵۴۰ و ۲۲۵ لیتر است» — the seed's caps, 540 L for a car and
+225 L for a motorcycle: nine months of 60 L and of 25 L. The cap of every use is nine of its months
+(``lifecycles.fuel_cards.carry_over_cap_litres``); these are the seed's two checks of that rule."""
+
+FUEL_HEAVY_QUOTA_LITRES_PER_CHARGE = {
+    "minibus": 300,
+    "city_bus": 600,
+    "intercity_bus": 900,
+    "truck": 1_000,
+}
+"""Heavy vehicles' litres per charge («کارت سوخت خودروهای سنگین هر دو هفته یکبار شارژ می شود», seed
+002). The seed names no litres for them: these uses and figures are ours, placeholders an operator
+replaces with dated reference data."""
+
+FUEL_HEAVY_CHARGES_PER_MONTH = 2
+"""«هر دو هفته یکبار» (seed 002): ours, read as the two halves of a Jalali month (from day 1 and from
+day 16, Tehran), so a heavy vehicle is charged exactly twice a month."""
+
+FUEL_HEAVY_SECOND_HALF_STARTS_ON_DAY = 16
+"""The Jalali day of the month the second heavy-vehicle charge period starts (ours)."""
+
+FUEL_WORN_OUT_CLASS_BY_USE = {
+    "private_petrol": "private_car",
+    "private_dual_fuel": "private_car",
+    "taxi_petrol": "taxi",
+    "taxi_dual_fuel": "taxi",
+    "motorcycle": "motorcycle",
+    "pickup_low_consumption_petrol": "pickup",
+    "pickup_low_consumption_dual_fuel": "pickup",
+    "pickup_high_consumption_petrol": "pickup",
+    "pickup_high_consumption_dual_fuel": "pickup",
+    "ambulance": "other",
+    "minibus": "minibus",
+    "city_bus": "city_bus",
+    "intercity_bus": "intercity_bus",
+    "truck": "tractor_unit",
+}
+"""Which row of seed 002's worn-out table («کارت سوخت خودروهای فرسوده») a card's use falls under
+(ours: the seed lists uses and worn-out classes separately; «سایر وسائل نقلیه» is ``other``)."""
+
+RIAL_PER_TOMAN = 10
+"""A toman is ten rials; the registry keeps rials."""
+
+FUEL_PRICE_TOMAN_PER_LITRE = {"quota": 1_500, "free": 3_000, "super": 3_500}
+"""«بنزین سهمیه ای هر لیتر ۱۵۰۰ تومان، بنزین آزاد هر لیتر ۳۰۰۰ تومان، بنزین سوپر هر لیتر ۳۵۰۰ تومان»
+(seed 002); stored as rials per litre (× ``RIAL_PER_TOMAN``) in dated reference data. Super is
+sold at its own price and never from the quota (our reading: the seed prices quota petrol only)."""
+
+FUEL_SEED_FIGURES_EFFECTIVE_FROM = (1398, 8, 24)
+"""The Jalali day (00:00 Tehran) from which the seed's quotas and prices are loaded as effective
+(ours: the seed gives no date; 24 Aban 1398 is when the 1,500/3,000 toman prices began)."""
+
+FUEL_CHARGE_CHUNK_CARDS = 20_000
+"""Cards one statement of the charge cycle charges (ours: a chunk commits in well under a second
+on PostgreSQL, so a crash loses little and a retry resumes after the last chunk)."""
+
+FUEL_CHARGE_ACTIVITY_TIMEOUT = timedelta(hours=6)
+"""How long the one activity charging every card may run (ours: 25 million cards at the benchmark's
+rate with a wide margin)."""
+
+FUEL_CHARGE_HEARTBEAT_TIMEOUT = timedelta(minutes=2)
+"""A charge activity silent for this long is presumed crashed and retried from its last chunk (ours)."""
+
+FUEL_CHARGE_PROGRESS_EVERY = timedelta(seconds=30)
+"""How often the charge workflow refreshes its progress line in the UI (ours)."""
+
+FUEL_CHARGE_SCHEDULE_EVERY = timedelta(hours=1)
+"""How often the Schedule starts the charge workflow (ours): the first run of a period charges it,
+later runs find it done at once, so a period starts within an hour of Tehran midnight."""
+
+FUEL_PURCHASE_MAX_LITRES = 2_000
+"""Largest single station transaction accepted (ours: an input limit above any tank)."""
+
+DOMESTIC_RECOMPUTE_TIMEOUT = timedelta(minutes=10)
+"""How long the one activity recomputing a stage's turns may take (ours: 170,000 orders in one
+statement on PostgreSQL take seconds; see bench/domestic_bench.py)."""
+
+SCHEME_WAKE_CHUNK = 1_000
+"""Purchase cases one activity tells that their round's verdict and rank are in the registry (ours)."""
+
+SCHEME_WAKE_CONCURRENCY = 50
+"""Signals that activity has in flight at once (ours: the frontend's rate, not the registry's)."""

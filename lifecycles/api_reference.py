@@ -49,6 +49,8 @@ ERRORS: dict[str, str] = {
     "ActivityFailed": "A step of the update failed without a typed reason: the update fails, the case is unchanged.",
     "InternalError": "An unexpected error in an update handler: the update fails, the case is unchanged.",
     "NoRate": "Retried, never returned: no EUR rate is recorded yet, so the fee quote waits (operators get an alert).",
+    "ReferenceDataMissing": "Retried, never returned: reference data a case needs (the numbering centres) is missing or "
+    "more than a case carries; the case waits with a `CaseAlert` and an operator alert until `refdata load` fixes it.",
     "NoTrustedKeys": "Retried, never returned: the worker trusts no actor keys; a start then ends `Refused` with "
     "`Unauthenticated`.",
 }

@@ -11,7 +11,9 @@ from pathlib import Path
 
 from statemachine import StateMachine
 
+from lifecycles.domestic_order import DomesticOrderMachine, DomesticSchemeMachine
 from lifecycles.import_purchase import ImportPurchaseMachine
+from lifecycles.import_scheme import ImportSchemeMachine
 from lifecycles.plate_services import PlateServiceMachine
 from lifecycles.plates import PlateTransferMachine, VehicleNumberingMachine
 from lifecycles.trade_order import TradeOrderMachine
@@ -20,7 +22,14 @@ from lifecycles.trade_order_amendment import AmendmentMachine
 MACHINES: list[tuple[str, type[StateMachine], str]] = [
     ("TradeOrder", TradeOrderMachine, "Trade-order registration (ثبت سفارش), seed 003"),
     ("TradeOrderAmendment", AmendmentMachine, "Edit (ویرایش) or renewal (تمدید) of a registered order, seed 003"),
+    ("ImportScheme", ImportSchemeMachine, "Import scheme round: registration window, eligibility, lottery (قرعه‌کشی), seed 001"),
     ("ImportPurchase", ImportPurchaseMachine, "Imported-car purchase (خرید خودروی وارداتی), seeds 001 and 000"),
+    (
+        "DomesticScheme",
+        DomesticSchemeMachine,
+        "Domestic integrated sales stage: change windows, withdrawal switch, turns, seed 000",
+    ),
+    ("DomesticOrder", DomesticOrderMachine, "Domestic integrated sales order (سامانه یکپارچه فروش خودروهای داخلی), seed 000"),
     ("VehicleNumbering", VehicleNumberingMachine, "Plate numbering (شماره‌گذاری), seed 004"),
     ("PlateTransfer", PlateTransferMachine, "Plate change and ownership transfer (تعویض پلاک و نقل و انتقال), seed 004"),
     ("PlateService", PlateServiceMachine, "After-numbering services (خدمات بعد از شماره‌گذاری), seed 004"),

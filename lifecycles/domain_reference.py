@@ -21,7 +21,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
-from lifecycles import import_purchase, plate_services, plates, residence, trade_order, trade_order_amendment
+from lifecycles import (
+    domestic_order,
+    import_purchase,
+    import_scheme,
+    lottery,
+    plate_services,
+    plates,
+    residence,
+    trade_order,
+    trade_order_amendment,
+)
 from lifecycles.plates import Requirement
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,7 +50,10 @@ SEEDS: list[tuple[str, str]] = [
 LIFECYCLES: list[tuple[str, ModuleType]] = [
     ("TradeOrder", trade_order),
     ("TradeOrderAmendment", trade_order_amendment),
+    ("ImportScheme", import_scheme),
+    ("Lottery", lottery),
     ("ImportPurchase", import_purchase),
+    ("DomesticScheme and DomesticOrder", domestic_order),
     ("VehicleNumbering and PlateTransfer", plates),
     ("PlateService", plate_services),
 ]
@@ -137,7 +150,7 @@ def render() -> str:
     parts.append(_paragraphs(inspect.getdoc(residence) or ""))
     parts += ["| `residence.type` | label | needs | seed |", "|---|---|---|---|"]
     parts += [
-        f"| `{kind}` | {r.label_fa} | {'never enough' if r.never else ', '.join(f'`{n}`' for n in r.needs)} | «{r.seed_words}» |"
+        f"| `{kind}` | {r.label_fa} | {'never enough' if r.never else ', '.join([f'`{n}`' for n in r.needs] + ([f'`holder` = `{r.holder}`'] if r.holder else []))} | «{r.seed_words}» |"
         for kind, r in residence.RESIDENCE_PROOFS.items()
     ]
     parts.append("")

@@ -64,15 +64,20 @@ class ImportPurchaseMachine(StateMachine):
     found_ineligible = Registered.to(Ineligible)
 
     allocate = Eligible.to(Allocated)
+    # ``SCHEME_ROUNDS``: the buyer turns the allocated car down and keeps the rank (seed 001
+    # «نوبت آنها حفظ میشود»), no penalty.
+    decline_allocation = Allocated.to(Eligible, cond="scheme_rounds")
     sign_contract = Allocated.to(Signed)
     # Money is reported by the bank alone: stage 2 after signing, stage 3 once at customs.
     pay_stage = Signed.to(Contracted) | AtCustoms.to(AwaitingDelivery)
     customs_arrival = Contracted.to(AtCustoms)
     deliver = AwaitingDelivery.to(Delivered)
     # The no-active-plate rule is re-checked at delivery; failing it ends the purchase.
-    eligibility_lost = AwaitingDelivery.to(Ineligible)
+    # ``SCHEME_ROUNDS``: the round's rules are re-checked before money moves (allocate, stage 2, deliver).
+    eligibility_lost = AwaitingDelivery.to(Ineligible) | Eligible.to(Ineligible) | Signed.to(Ineligible)
 
-    # The importer is late from the delivery deadline on: one event per started 30-day period.
+    # The importer is late: one event per started delay month (30-day period in the earliest builds;
+    # with PURCHASE_MONEY only while the importer is at fault, see ``delay_spans``).
     delay_period_started = (
         Contracted.to.itself(internal=True) | AtCustoms.to.itself(internal=True) | AwaitingDelivery.to.itself(internal=True)
     )
@@ -95,6 +100,8 @@ class ImportPurchaseMachine(StateMachine):
         | AwaitingDelivery.to.itself(internal=True)
     )
     withdraw = Withdrawn.from_(Eligible, Allocated, Signed, Contracted, AtCustoms, AwaitingDelivery, cond="has_withdrawal_code")
+    # The buyer let the stage-3 deadline pass (``policy.STAGE3_PAYMENT_MONTHS``): a withdrawal after the contract.
+    stage3_expired = AtCustoms.to(Withdrawn)
     reinstate = (
         Withdrawn.to(Eligible, cond=["may_reinstate", "withdrew_from_eligible"])
         | Withdrawn.to(Allocated, cond=["may_reinstate", "withdrew_from_allocated"])
@@ -114,6 +121,7 @@ class ImportPurchaseMachine(StateMachine):
 
 UPDATE_ROLES: dict[str, frozenset[str]] = {
     "allocate": frozenset({"operator"}),
+    "decline_allocation": frozenset({"applicant"}),
     "sign_contract": frozenset({"applicant"}),
     "pay_stage": frozenset({"bank"}),
     "customs_arrival": frozenset({"importer", "customs"}),
@@ -132,6 +140,11 @@ LEAVING_WITH_RELEASE = frozenset({"Withdrawn", "Ineligible", "CancelledForDelay"
 
 DELIVERY_PENDING = frozenset({"Contracted", "AtCustoms", "AwaitingDelivery"})
 """States in which the importer owes the car, so the delivery deadline runs."""
+
+DELAY_RUNS_IN = {"Contracted": "customs", "AwaitingDelivery": "delivery"}
+"""``PURCHASE_MONEY``: the state in which each stretch of the importer's delay runs (the car not at
+customs after the contractual date; not delivered one month after stage 3). A car waiting at customs
+for the buyer's own stage 3 (AtCustoms) makes nobody late."""
 
 PAYMENT_STAGES = {"2": "Signed", "3": "AtCustoms"}
 """The state in which ``pay_stage`` takes each stage (stage 1 is the blocked deposit)."""
@@ -204,6 +217,7 @@ class Withdraw(Command):
 
 COMMANDS: dict[str, type[Command]] = {
     "allocate": Allocate,
+    "decline_allocation": Command,
     "sign_contract": Command,
     "pay_stage": StagePayment,
     "customs_arrival": CustomsArrival,
@@ -285,6 +299,48 @@ class PurchaseCase:
     """Months and years are Jalali calendar ones and the deposit's 72 hours are working hours
     (``workflows.common.CALENDAR_MONTHS``); cases of earlier builds count 30, 90 and 365 days and
     72 clock hours."""
+    purchase_money: bool = False
+    """Seed 001's money as issue 10 corrected it (``workflows.common.PURCHASE_MONEY``): the deposit is
+    stage 1 on account of the price, stage 2 is the rest of the price up to customs, the importer is
+    late only while at fault, a stage-3 deadline binds the buyer, and what the buyer is owed (delay
+    penalties included, however the case ends) is paid through the escrow bank adapter."""
+    stage3_due: str | None = None
+    """The buyer's deadline to pay stage 3 after the invitation (``policy.STAGE3_PAYMENT_MONTHS``)."""
+    stage3_defaulted: bool = False
+    """The buyer let ``stage3_due`` pass: the case left as a withdrawal after the contract."""
+    delay_stopped_at: str | None = None
+    """When the case left delivery without the car (withdrawal, cancellation, voiding, a failed
+    check, an operator's abort): the importer's delay is counted up to here."""
+    settlement_key: str | None = None
+    """The idempotency key of the payment the escrow bank makes to settle the case."""
+    deposit_disposition: str | None = None
+    """What the settlement does with the blocked deposit: ``release`` it to the buyer, ``apply`` it
+    to the price (delivery), or ``keep`` as it is (the buyer already took it out)."""
+    penalty_to_importer_rial: int = 0
+    """The buyer's withdrawal penalty, netted in the settlement and paid to the importer."""
+    delay_penalty_paid_rial: int = 0
+    """The delay penalties the settlement paid to the buyer."""
+    penalty_unpaid_rial: int = 0
+    """The importer's claim (the buyer's penalty) that neither the deposit nor the cash owed to the
+    buyer covers: recorded as unpaid, never as paid (:class:`Settlement`)."""
+    settlement_flows: dict[str, int] | None = None
+    """The settlement flow by flow (deposit to holder / to importer, cash to holder / to importer)."""
+    deposit_released_by_holds: bool = False
+    """The operator's abort released the deposit with the case's other holds (``Case.abort``): the
+    settlement then excludes it (``keep``) rather than releasing it a second time."""
+    stage3_left_scheme: bool = False
+    """After a stage-3 default the case's registration was closed and its car freed (once)."""
+    scheme_rounds: bool = False
+    """The case is registered in its scheme's round (``workflows.common.SCHEME_ROUNDS``): refused
+    outside the window, Eligible or Ineligible by the round's batch and lottery (with a ``rank``),
+    re-checked before money moves, and a declined allocation keeps the rank. Cases of earlier
+    builds check eligibility alone at their start."""
+    registration_code: str | None = None
+    """The case's code in its round (``scheme_applicants.code``): the published ranks name it."""
+    rank: int | None = None
+    """The rank the round's lottery gave (1..N), kept through a declined allocation."""
+    verdict_signalled: bool = False
+    """``SCHEME_VERDICT_SIGNAL`` arrived and the case has not read its standing since."""
     clock: Callable[[], datetime] | None = field(default=None, repr=False, compare=False)
     """The workflow's clock (``workflow.now``), for guards that depend on the time of a command."""
 
@@ -301,11 +357,15 @@ class PurchaseCase:
     def delay_over_three_months(self) -> bool:
         """Delivery is late by strictly more than three months now (from the clock,
         not from the delay timers, which may not have fired yet for this instant)."""
+        if self.purchase_money:
+            return delay_exceeds_three_months(delay_spans(self, self.now()))
         deadline = instant(self.delivery_deadline)
         return deadline is not None and may_cancel_for_delay(deadline, self.now(), calendar_months=self.calendar_months)
 
     def periods_late_now(self) -> int:
         """Started delay periods: live while the importer owes the car, as settled after it."""
+        if self.purchase_money:
+            return max(self.delay_periods, delay_months(delay_spans(self, self.now())))
         deadline = instant(self.delivery_deadline)
         if self.state in DELIVERY_PENDING and deadline is not None:
             return max(self.delay_periods, periods_late(deadline, self.now(), calendar_months=self.calendar_months))
@@ -313,7 +373,15 @@ class PurchaseCase:
 
     @property
     def may_reinstate(self) -> bool:
-        return not self.reinstatement_closed and not self.deposit_releasing
+        return not self.reinstatement_closed and not self.deposit_releasing and not self.settled_beyond_deposit
+
+    @property
+    def settled_beyond_deposit(self) -> bool:
+        """A ``PURCHASE_MONEY`` settlement moved more than the deposit back (stages 2–3, penalties):
+        a reinstatement cannot take that back, so the buyer registers again instead."""
+        if not self.purchase_money or self.deposit_released_at is None:
+            return False
+        return self.paid("2") + self.paid("3") + self.penalty_to_importer_rial + self.delay_penalty_paid_rial > 0
 
     @property
     def withdrew_from_eligible(self) -> bool:
@@ -352,6 +420,19 @@ class PurchaseCase:
         """What the buyer paid by stage; stage 1 is the deposit blocked on account."""
         return {"1": self.deposit_rial, "2": self.paid("2"), "3": self.paid("3")}
 
+    def due_rial(self) -> dict[str, int | None]:
+        """What each stage costs (``None`` while not yet known): stage 1 the deposit, stage 2 what
+        :meth:`stage2_due_rial` says, stage 3 the final costs the importer declared at customs."""
+        return {"1": self.deposit_rial, "2": self.stage2_due_rial(), "3": self.final_costs_rial}
+
+    def stage2_due_rial(self) -> int | None:
+        """Stage 2: the base price plus the costs up to customs, less the stage-1 deposit on account
+        («مبلغ اولیه را تکمیل وجه», seed 001), never below 0; earlier builds: without the deposit."""
+        total = self.contract_amount_rial
+        if total is None or not self.purchase_money:
+            return total
+        return max(total - self.deposit_rial, 0)
+
     @property
     def contract_amount_rial(self) -> int | None:
         """Stage 2: the base price plus the costs up to arrival at customs."""
@@ -362,7 +443,8 @@ class PurchaseCase:
     def is_over(self) -> bool:
         """The workflow may end: a final outcome with no deposit left blocked or being released."""
         if self.state in ("Voided", "Aborted"):
-            return True
+            # A ``PURCHASE_MONEY`` case that started a settlement waits for the bank to pay it.
+            return not self.purchase_money or self.settlement_key is None or self.deposit_released_at is not None
         if self.state == "Withdrawn":
             return self.deposit_released_at is not None and self.reinstatement_closed
         return self.state in LEAVING_WITH_RELEASE and self.deposit_released_at is not None
@@ -412,6 +494,16 @@ def active_plate_reasons(plates: list[str]) -> list[str]:
 
 
 # --- money ---
+
+
+def delivery_deadline_now(case: PurchaseCase, final_paid_at: datetime | None) -> datetime:
+    """The delivery deadline the case shows: ``PURCHASE_MONEY`` cases owe the car by the contractual
+    date until stage 3 is paid, then one calendar month after it («در صورت تکمیل وجه خریداران ظرف
+    مدت حداکثر یک ماه», seed 001); earlier builds: the earlier of the two."""
+    assert case.delivery_due is not None
+    if case.purchase_money and final_paid_at is not None:
+        return add_months_at(final_paid_at, policy.DELIVERY_MONTHS_AFTER_FINAL_PAYMENT)
+    return delivery_deadline(case.delivery_due, final_paid_at, calendar_months=case.calendar_months)
 
 
 def delivery_deadline(delivery_due: str, final_paid_at: datetime | None, *, calendar_months: bool) -> datetime:
@@ -491,6 +583,179 @@ def refund_after_withdrawal(case: PurchaseCase, penalty: int) -> int:
 def refund_after_cancel(case: PurchaseCase, cancellation_penalty: int) -> int:
     """Stages 2 and 3 back, plus the delay penalty and the 5% cancellation penalty."""
     return case.paid("2") + case.paid("3") + case.delay_penalty_rial + cancellation_penalty
+
+
+# --- the importer's delay and the settlement (``PURCHASE_MONEY``) ---
+
+
+@dataclass(frozen=True)
+class DelaySpan:
+    """One stretch of time in which the importer is at fault."""
+
+    start: datetime
+    end: datetime
+    live: bool
+    """Still running (``end`` is now)."""
+
+    @property
+    def counts(self) -> bool:
+        """A closed stretch counts when it lasted; a live one from its first instant."""
+        return self.end > self.start or (self.live and self.end >= self.start)
+
+
+def delay_spans(case: PurchaseCase, now: datetime) -> list[DelaySpan]:
+    """When the importer was or is late (seed 001, as the contract reads it): the car not at customs
+    after the contractual date (from stage 2 on: before it, the buyer has not paid), and the car
+    not delivered one calendar month after the buyer paid stage 3. A car waiting at customs for
+    the buyer's own stage 3 is nobody's delay. A stretch ends at arrival or delivery, or when the
+    case left delivery without the car (``delay_stopped_at``)."""
+    spans: list[DelaySpan] = []
+    stopped = instant(case.delay_stopped_at)
+    paid2 = instant(case.payments.get("2", {}).get("at"))
+    if case.delivery_due is None or paid2 is None:
+        return spans
+    arrived = instant(case.customs_arrived_at)
+    start = max(end_of_day(date.fromisoformat(case.delivery_due)), paid2)
+    end = arrived or stopped
+    spans.append(DelaySpan(start, end or now, end is None and case.state == "Contracted"))
+    final_paid = instant(case.final_paid_at)
+    if final_paid is not None:
+        start = add_months_at(final_paid, policy.DELIVERY_MONTHS_AFTER_FINAL_PAYMENT)
+        end = instant(case.delivered_at) or stopped
+        spans.append(DelaySpan(start, end or now, end is None and case.state == "AwaitingDelivery"))
+    return [s for s in spans if s.counts]
+
+
+def delay_reach(spans: list[DelaySpan]) -> tuple[datetime, datetime] | None:
+    """The stretches laid end to end from the first one's start: (origin, where the delay reaches).
+
+    «جریمه ماهانه» and «تاخیر بیش از سه ماه» (seed 001) are counted in calendar months of this
+    one line, so a delay before arrival and one after stage 3 add up (our reading)."""
+    if not spans:
+        return None
+    origin = spans[0].start
+    return origin, origin + sum((s.end - s.start for s in spans), timedelta(0))
+
+
+def delay_months(spans: list[DelaySpan]) -> int:
+    """Started calendar months of the importer's delay (5.7% of the base price each, seed 001)."""
+    reach = delay_reach(spans)
+    return 0 if reach is None else months_started(*reach) // policy.DELAY_PENALTY_PERIOD_MONTHS
+
+
+def delay_exceeds_three_months(spans: list[DelaySpan]) -> bool:
+    """«تاخیر بیش از سه ماه» (seed 001): the delay reaches strictly past three calendar months."""
+    reach = delay_reach(spans)
+    return reach is not None and reach[1] > add_months_at(reach[0], policy.CANCEL_FOR_DELAY_AFTER_MONTHS)
+
+
+def next_delay_month_at(spans: list[DelaySpan], now: datetime, *, pending_start: datetime | None) -> datetime | None:
+    """When the next delay month starts (a timer), while a stretch runs or is about to start."""
+    live = next((s for s in spans if s.live), None)
+    if live is None:
+        return pending_start if pending_start is not None and pending_start > now else None
+    reach = delay_reach(spans)
+    assert reach is not None
+    origin, reached = reach
+    upcoming = add_months_at(origin, months_started(origin, reached) * policy.DELAY_PENALTY_PERIOD_MONTHS)
+    return now + (upcoming - reached)
+
+
+def pending_delay_start(case: PurchaseCase) -> datetime | None:
+    """Where the delay stretch of the case's state starts, when the case is in it."""
+    if case.state == "Contracted" and case.delivery_due is not None:
+        paid2 = instant(case.payments.get("2", {}).get("at"))
+        contractual = end_of_day(date.fromisoformat(case.delivery_due))
+        return contractual if paid2 is None else max(contractual, paid2)
+    final_paid = instant(case.final_paid_at)
+    if case.state == "AwaitingDelivery" and final_paid is not None:
+        return add_months_at(final_paid, policy.DELIVERY_MONTHS_AFTER_FINAL_PAYMENT)
+    return None
+
+
+def stage3_due(invited_at: datetime) -> datetime:
+    """The buyer's deadline to pay stage 3 after the customs invitation (our policy)."""
+    return add_months_at(invited_at, policy.STAGE3_PAYMENT_MONTHS)
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """What the escrow bank pays out when a ``PURCHASE_MONEY`` case ends, flow by flow.
+
+    Two sources: the blocked deposit (stage 1) and cash (stages 2–3 paid back, the importer's delay
+    and cancellation penalties). The importer's claim (the buyer's 5% once signed) is paid from the
+    deposit first, then netted out of the cash the buyer is owed; what neither covers is an unpaid
+    claim (``penalty_unpaid_rial``), never money recorded as paid with nothing behind it."""
+
+    refund_rial: int
+    """Everything the buyer gets back, deposit included (the contract's ``refund_rial``):
+    ``deposit_to_holder_rial + cash_to_holder_rial``."""
+    penalty_to_importer_rial: int
+    """What the importer actually receives: ``deposit_to_importer_rial + cash_to_importer_rial``."""
+    deposit: Literal["release", "apply", "keep"]
+    deposit_to_holder_rial: int = 0
+    """Of the blocked deposit, released to the buyer (delivery: the part above the price to customs)."""
+    deposit_to_importer_rial: int = 0
+    """Of the blocked deposit, paid to the importer (the buyer's penalty)."""
+    cash_to_holder_rial: int = 0
+    """Paid to the buyer beyond the deposit: stages 2–3 back, delay and cancellation penalties."""
+    cash_to_importer_rial: int = 0
+    """Netted out of that cash for the importer (the penalty the deposit did not cover)."""
+    penalty_unpaid_rial: int = 0
+    """The importer's claim nothing in the settlement covers (e.g. the deposit taken out of escrow)."""
+
+    @property
+    def beyond_deposit(self) -> bool:
+        """Anything but the whole deposit going back to the buyer: a reinstatement, which blocks the
+        same deposit again, cannot undo it."""
+        moved = (self.deposit_to_importer_rial, self.cash_to_holder_rial, self.cash_to_importer_rial, self.penalty_unpaid_rial)
+        return self.deposit != "release" or moved != (0, 0, 0, 0)
+
+
+def settlement(case: PurchaseCase, ending: str) -> Settlement:
+    """What the buyer is owed as the case ends by ``ending`` (the contract's ``refund_rial``).
+
+    The delay penalties accrued are paid «به طور قطعی» (seed 001) whatever ends the case; the
+    buyer's own penalty (5% of the base price once the contract is concluded) goes to the importer
+    out of the deposit, then out of the cash owed to the buyer, and is an unpaid claim beyond both.
+    - ``Withdrawn`` (also a stage-3 default), ``Ineligible`` (a check failed at delivery: the
+      contract's penalty as for a withdrawal), ``Voided`` (the deposit taken out of escrow: it
+      is the buyer's already, ``keep``): all stages paid − the withdrawal penalty + the delay penalty;
+    - ``CancelledForDelay``: all stages paid + the delay penalty + 5% of the base price;
+    - ``Delivered``: the delay penalty, and the part of the deposit above the price to customs
+      (stage 2 never goes below 0, so that part is the buyer's); the rest of the deposit is applied
+      to the price;
+    - ``Aborted`` by an operator: all stages paid + the delay penalty; the deposit is excluded
+      (``keep``) when the abort's release of the case's holds released it already.
+    """
+    cash = case.paid("2") + case.paid("3") + case.delay_penalty_rial
+    deposit = case.deposit_rial
+    if ending == "Delivered":
+        over = max(deposit - (case.contract_amount_rial or 0), 0)
+        delay = case.delay_penalty_rial
+        return Settlement(over + delay, 0, "apply", deposit_to_holder_rial=over, cash_to_holder_rial=delay)
+    if ending == "CancelledForDelay":
+        assert case.base_price_rial is not None
+        cash += cancellation_penalty_rial(case.base_price_rial)
+        return Settlement(deposit + cash, 0, "release", deposit_to_holder_rial=deposit, cash_to_holder_rial=cash)
+    if ending == "Aborted":
+        if case.deposit_released_by_holds:
+            return Settlement(cash, 0, "keep", cash_to_holder_rial=cash)
+        return Settlement(deposit + cash, 0, "release", deposit_to_holder_rial=deposit, cash_to_holder_rial=cash)
+    penalty = withdrawal_penalty_rial(case)
+    in_escrow = 0 if ending == "Voided" else deposit
+    from_deposit = min(penalty, in_escrow)
+    from_cash = min(penalty - from_deposit, cash)
+    return Settlement(
+        in_escrow - from_deposit + cash - from_cash,
+        from_deposit + from_cash,
+        "keep" if ending == "Voided" else "release",
+        deposit_to_holder_rial=in_escrow - from_deposit,
+        deposit_to_importer_rial=from_deposit,
+        cash_to_holder_rial=cash - from_cash,
+        cash_to_importer_rial=from_cash,
+        penalty_unpaid_rial=penalty - from_deposit - from_cash,
+    )
 
 
 # --- instants ---

@@ -565,6 +565,9 @@ class ServiceFile:
     capital_centres: list[str] | None = None
     """Change of use: the provincial-capital centres whose officers may act (reference data read
     at the start); ``None`` until read, and for every other service."""
+    review: bool = False
+    """``PLATE_REVIEW``: only the officer files a proof of residence, held to seed 004 strictly
+    and kept with the document (as numbering and transfer)."""
 
     @property
     def definition(self) -> ServiceDefinition:

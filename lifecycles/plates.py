@@ -153,6 +153,19 @@ AUTHORISED_IMPORT = "authorised_import"
 """Tag of an imported car brought in by an authorised company (it has a kardex)."""
 NUMBERED_BEFORE = "numbered_before"
 """Tag of a VIN the registry says had a plate (active or ended): a registry fact, known after the start's check."""
+VEHICLE_ORIGIN = "vehicle_origin"
+"""``PLATE_REVIEW`` transfers of a vehicle whose registry origin is unknown (recorded before the
+registry kept origins): the officer states the origin (``origin``) from the papers seen; the
+transfer then asks the factory sale document only of a domestic car and records the origin."""
+OFFICER_ONLY_KINDS = RESIDENCE_KINDS | {VEHICLE_ORIGIN}
+"""``PLATE_REVIEW``: documents only the officer files. A proof of residence's conditions are what
+the officer reads off the paper; an applicant ticking them would certify their own residence."""
+IMPORTED_CATEGORIES = frozenset({"imported", "temporary_transit"})
+"""Categories whose vehicles are imported by definition (seed 004 «وارداتی», «گذر موقت»)."""
+CENTRE_RESTRICTED_CATEGORIES = frozenset({"imported", "historic", "temporary_transit"})
+"""The categories seed 004 numbers only at certain centres («مرکز تعویض پلاک میثم در تهران و
+شماره گذاری مرکز استان ها», «مرکز شماره گذاری واقع در شهرک آزمایش», «نزدیک ترین محل شماره
+گذاری به گمرک ترخیص کننده»); the others any centre numbers (``PLATE_REVIEW`` cases carry no list)."""
 
 NUMBERING_CHECKLISTS: dict[str, tuple[Requirement, ...]] = {
     # «شماره گذاری وسایل نقلیه وارداتی»: 1 presence → inspect, 6 plate fee → pay_plate_fee.
@@ -242,8 +255,20 @@ def drop_waived(checklist: dict[str, bool], requirements: tuple[Requirement, ...
 def transfer_tags(origin: str | None) -> set[str]:
     """The transfer checklist's tags from the registry's ``vehicles.origin``. Our choice: a
     vehicle recorded before the registry kept origins (``None``) is asked the factory sale
-    document, as every transfer was before: the seed names it, and nothing says the car is imported."""
+    document, as every transfer was before: the seed names it, and nothing says the car is imported.
+    (``PLATE_REVIEW`` cases ask the officer to state it first: :data:`VEHICLE_ORIGIN`.)"""
     return {"imported"} if origin == "imported" else {"domestic"}
+
+
+def readjust(checklist: dict[str, bool], requirements: tuple[Requirement, ...], tags: set[str]) -> tuple[list[str], list[str]]:
+    """Make ``checklist`` ask what applies to a case with ``tags``: documents not yet given that
+    no longer apply are removed, the ones that now apply added; returns (added, removed)."""
+    applies = checklist_kinds(requirements, tags)
+    removed = drop_waived(checklist, requirements, tags)
+    added = [kind for kind in applies if kind not in checklist]
+    for kind in added:
+        checklist[kind] = False
+    return added, removed
 
 
 # --- commands ---
@@ -360,12 +385,26 @@ class SubmitDocument(Command):
     residence: ResidenceProof | None = None
     """A proof of residence (``residence_proof``, ``buyer_residence_proof``): which of seed 004's
     proofs it is and what its conditions need; required for those kinds, refused for others."""
+    origin: Origin | None = None
+    """``vehicle_origin``: the origin the officer states from the papers seen; only for that kind."""
 
     @model_validator(mode="after")
     def _residence_only_for_its_kinds(self) -> SubmitDocument:
         if self.residence is not None and self.kind not in RESIDENCE_KINDS:
             raise ValueError(f"residence belongs to a proof of residence ({', '.join(sorted(RESIDENCE_KINDS))})")
+        if (self.origin is not None) != (self.kind == VEHICLE_ORIGIN):
+            raise ValueError(f"origin (domestic or imported) is given with a {VEHICLE_ORIGIN} document, and only with it")
         return self
+
+    def review_details(self) -> dict[str, Any]:
+        """What a ``PLATE_REVIEW`` case keeps of the document beyond its kind and reference (its
+        documents and history): the proof of residence as given, the stated origin."""
+        out: dict[str, Any] = {}
+        if self.residence is not None:
+            out["residence"] = self.residence.model_dump(mode="json", exclude_defaults=True)
+        if self.origin is not None:
+            out["origin"] = self.origin
+        return out
 
     def refusal(self, today: date) -> str | None:
         """A proof of residence that does not qualify (seed 004 «شرایط و مدارک احراز محل سکونت»)."""
@@ -508,7 +547,15 @@ class PlateFile:
     """What the start's registry check reported that shapes the checklist (origin, earlier plates)."""
     centres: list[str] | None = None
     """Numbering: the centres whose officers may inspect and file documents (reference data, read
-    at the start); ``None``: no centre rule (cases started before it)."""
+    at the start); ``None``: no centre rule (cases started before it, and ``PLATE_REVIEW`` cases of
+    a category any centre numbers)."""
+    review: bool = False
+    """The case runs the review's corrections (``PLATE_REVIEW``): only the officer files proofs of
+    residence (strict conditions) and states an unknown origin, the registry's origin wins, centre
+    lists only for the categories seed 004 restricts."""
+    stated_origin: str | None = None
+    """Transfer (``PLATE_REVIEW``): the origin the officer stated for a vehicle the registry knew
+    none of; recorded on the vehicle at the transfer."""
 
     @property
     def inspection_failed(self) -> bool:
@@ -522,9 +569,9 @@ class PlateFile:
     def awaits_consent(self) -> bool:
         return self.needs_consent and self.consent is None
 
-    def add_document(self, kind: str, reference: str | None, by: dict[str, str], at: str | None) -> None:
+    def add_document(self, kind: str, reference: str | None, by: dict[str, str], at: str | None, **details: Any) -> None:
         self.checklist[kind] = True
-        self.documents.append({"kind": kind, "reference": reference, "by": by, "at": at})
+        self.documents.append({"kind": kind, "reference": reference, "by": by, "at": at, **details})
 
 
 def missing(file: PlateFile) -> list[str]:
@@ -538,14 +585,32 @@ def missing(file: PlateFile) -> list[str]:
     return out
 
 
+def review_refusal(c: SubmitDocument, today: date) -> str | None:
+    """Why a ``PLATE_REVIEW`` case refuses a document: one only the officer files, from another
+    role, or a proof of residence that fails the strict conditions."""
+    if c.kind in OFFICER_ONLY_KINDS and (c.actor is None or c.actor.role != "officer"):
+        what = "a proof of residence" if c.kind in RESIDENCE_KINDS else "the vehicle's origin"
+        role = c.actor.role if c.actor is not None else None
+        return (
+            f"{what} ({c.kind}) is filed by the officer, who verifies the papers; "
+            f"role {role!r} cannot certify it (bring the papers to the centre)"
+        )
+    if c.kind in RESIDENCE_KINDS:
+        problems = residence_problems(c.residence, today, strict=True)
+        if problems:
+            return "the proof of residence does not qualify: " + "; ".join(problems)
+    return None
+
+
 def numbering_file(start: NumberingStart) -> PlateFile:
     kinds = checklist_kinds(NUMBERING_CHECKLISTS[start.category], numbering_tags(start))
     return PlateFile(vin=start.vin, checklist={k: False for k in kinds}, fee_rial=policy.PLATE_FEE_RIAL[start.category])
 
 
-def numbering_tags(start: NumberingStart, numbered_before: bool = False) -> set[str]:
-    """The tags a numbering case's checklist depends on (``numbered_before``: the registry's fact)."""
-    tags = {start.origin}
+def numbering_tags(start: NumberingStart, numbered_before: bool = False, origin: str | None = None) -> set[str]:
+    """The tags a numbering case's checklist depends on (``numbered_before``: the registry's fact;
+    ``origin``: the registry's, which wins over the input's)."""
+    tags = {origin or start.origin}
     if start.category == "veteran" and start.disability_degree:
         tags.add("disabled")
     if start.importer is None or start.importer.type == "authorised_company":
@@ -719,6 +784,26 @@ def centre_reasons(start: NumberingStart, centres: list[str]) -> list[str]:
         where = f" nearest customs office {start.clearing_customs}" if start.clearing_customs else ""
         return [f"no numbering centre{where} in the reference data numbers {start.category} vehicles"]
     return []
+
+
+def origin_reasons(start: NumberingStart, registry_origin: str | None, imported_purchase: bool) -> list[str]:
+    """``PLATE_REVIEW``: why the vehicle's origin or importer refuses the numbering. The registry's
+    origin, when it knows one, wins over the input's; an imported or transit vehicle is imported;
+    a VIN an imported-car purchase delivered came through an authorised importer (seed 001), so
+    ``importer: private`` contradicts the registry."""
+    reasons: list[str] = []
+    origin = registry_origin or start.origin
+    if start.category in IMPORTED_CATEGORIES and origin != "imported":
+        said = "the registry records" if registry_origin else "vehicle.origin says"
+        reasons.append(f"{start.category} vehicles are imported, but {said} this one is {origin}")
+    if imported_purchase and start.importer is not None and start.importer.type == "private":
+        reasons.append(
+            "the registry records this VIN as delivered by an imported-car purchase, an authorised importer's: "
+            "importer private contradicts it"
+        )
+    if start.category == "veteran" and origin == "imported" and start.origin != "imported":
+        reasons += _import_ban_by_dates(start)  # the input said domestic: the import ban was not judged
+    return reasons
 
 
 def centre_refusal(actor_role: str, centre: str | None, centres: list[str] | None, category: str) -> str | None:

@@ -7,7 +7,11 @@ system holds because of a plate («صرف داشتن آدرس در سامانه 
 never proves residence, and a utility bill alone is only supplementary («بعنوان مدارک تکمیلی»).
 
 The conditions are what the officer reads off the paper (a tracking code, whose name a deed is
-in, who confirmed a letter); the system cannot read the paper itself.
+in, who confirmed a letter); the system cannot read the paper itself. In cases started under
+``PLATE_REVIEW`` only the officer files a proof of residence (the applicant cannot certify their
+own), and the proof is judged by :func:`residence_problems` with ``strict=True``: the holder
+the seed names («به نام مالک», «بنام همسر», «بنام پدر یا مادر»), no date in the future, and no
+field foreign to the proof's type.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ ResidenceType = Literal[
     "plate_address",
 ]
 Utility = Literal["water", "electricity", "gas"]
+Holder = Literal["owner", "spouse", "parent"]
 
 
 class ResidenceProof(Strict):
@@ -46,6 +51,10 @@ class ResidenceProof(Strict):
 
     type: ResidenceType
     """One of the seed's proofs; see the table of kinds in docs/domain.md."""
+    holder: Holder | None = None
+    """In whose name the deed, lease or licence is, where the seed names one: the owner whose
+    residence is proved (a transfer's buyer), «به نام مالک»; the owner's spouse, «بنام همسر
+    مالک»; a parent, «بنام پدر یا مادر» (judged with ``strict``)."""
     utility_bill: Utility | None = None
     """The water, electricity or gas bill that confirms the address (deeds, a business licence)."""
     tracking_code: Code | None = None
@@ -81,6 +90,8 @@ class ResidenceRule:
     """``ResidenceProof`` fields that must be given (or true)."""
     never: str | None = None
     """Why this "proof" is never enough on its own."""
+    holder: str | None = None
+    """In whose name the seed requires the document (``ResidenceProof.holder``), or ``None``."""
 
 
 _BILL = "utility_bill"
@@ -91,26 +102,31 @@ RESIDENCE_PROOFS: dict[str, ResidenceRule] = {
         "سند مالکیت منزل مسکونی به نام مالک با فیش آب، برق یا گاز",
         "ارائه سند مالکیت منزل مسکونی به نام مالک وسیله نقلیه به همراه یک فیش (آب، برق یا گاز) که موید آدرس مربوطه باشد",
         (_BILL,),
+        holder="owner",
     ),
     "registered_lease": ResidenceRule(
         "سند اجاره با کد رهگیری و تأیید سامانه املاک",
         "ارائه سند اجاره منزل مسکونی به نام مالک وسیله نقلیه با کد رهگیری و تائیدیه از سامانه املاک و مستغلات کشور",
         _LEASE,
+        holder="owner",
     ),
     "business_licence": ResidenceRule(
         "جواز کسب معتبر به نام مالک با فیش آب، برق یا گاز",
         "ارائه جواز کسب معتبر به نام مالک به همراه یک فیش (آب، برق یا گاز) که موید آدرس محل سکونت خریدار باشد",
         ("valid_until", _BILL),
+        holder="owner",
     ),
     "spouse_home_deed": ResidenceRule(
         "سند مالکیت به نام همسر با فیش آب، برق یا گاز",
         "ارائه سند مالکیت واحد مسکونی بنام همسر مالک وسیله نقلیه به همراه یک فیش (آب، برق یا گاز) که موید آدرس مربوطه باشد",
         (_BILL,),
+        holder="spouse",
     ),
     "parents_home": ResidenceRule(
         "سند (ملکی یا استیجاری) به نام پدر یا مادر",
         "در صورت ادعای سکونت مالک در منزل والدین، ارائه سند (استیجاری، ملکی) بنام پدر یا مادر برابر بند ۱ و ۲",
         ("parent_document",),
+        holder="parent",
     ),
     "child_school_certificate": ResidenceRule(
         "گواهی اشتغال به تحصیل فرزندان با آدرس والدین، تأییدشده آموزش و پرورش",
@@ -163,8 +179,11 @@ RESIDENCE_PROOFS: dict[str, ResidenceRule] = {
 _PARENT_NEEDS = {"deed": (_BILL,), "lease": _LEASE}
 
 
-def residence_problems(proof: ResidenceProof | None, today: date) -> list[str]:
-    """Why ``proof`` does not prove residence (seed 004), or nothing; ``today`` in Tehran."""
+def residence_problems(proof: ResidenceProof | None, today: date, *, strict: bool = False) -> list[str]:
+    """Why ``proof`` does not prove residence (seed 004), or nothing; ``today`` in Tehran.
+
+    ``strict`` (cases started under ``PLATE_REVIEW``) also asks the holder the seed names, refuses
+    a date in the future and any field foreign to the proof's type."""
     if proof is None:
         kinds = ", ".join(RESIDENCE_PROOFS)
         return [f"a proof of residence must name its type (residence.type: one of {kinds}) and carry what its conditions need"]
@@ -173,6 +192,8 @@ def residence_problems(proof: ResidenceProof | None, today: date) -> list[str]:
         return [rule.never]
     needs = rule.needs + (_PARENT_NEEDS.get(proof.parent_document or "", ()) if proof.type == "parents_home" else ())
     problems = [f"a {proof.type} needs residence.{name} («{rule.seed_words}»)" for name in needs if not getattr(proof, name)]
+    if strict:
+        problems += _strict_problems(proof, rule, needs, today)
     if proof.valid_until is not None and proof.valid_until < today:
         problems.append(f"the business licence expired on {proof.valid_until} («جواز کسب معتبر»)")
     published = proof.gazette_published_on
@@ -181,4 +202,20 @@ def residence_problems(proof: ResidenceProof | None, today: date) -> list[str]:
             f"the official gazette of {published} is more than {policy.RESIDENCE_GAZETTE_MAX_AGE_YEARS} years old "
             "(«حداکثر دو سال از تاریخ ثبت روزنامه نگذشته باشد»)"
         )
+    return problems
+
+
+def _strict_problems(proof: ResidenceProof, rule: ResidenceRule, needs: tuple[str, ...], today: date) -> list[str]:
+    problems: list[str] = []
+    if rule.holder is not None and proof.holder != rule.holder:
+        problems.append(
+            f"a {proof.type} must be in the {rule.holder}'s name: residence.holder {rule.holder!r} («{rule.seed_words}»)"
+        )
+    allowed = {"type", *needs, *(("holder",) if rule.holder else ())}
+    given = proof.model_dump(exclude_defaults=True)
+    foreign = sorted(name for name in given if name not in allowed)
+    if foreign:
+        problems.append(f"a {proof.type} does not take residence.{', residence.'.join(foreign)} (fields of other proofs)")
+    if proof.gazette_published_on is not None and proof.gazette_published_on > today:
+        problems.append(f"the official gazette's date {proof.gazette_published_on} is in the future")
     return problems

@@ -367,9 +367,23 @@ class EscrowDeposit(Base):
     account: Mapped[str] = mapped_column(String(64))
     amount_rial: Mapped[int] = mapped_column(BigInteger)
     status: Mapped[str] = mapped_column(String(16))
-    """``blocked`` or ``released``."""
+    """``blocked``, ``released``, ``unblocked`` (the holder took it out) or ``applied`` (to the price at delivery)."""
     blocked_at: Mapped[datetime] = mapped_column(Instant)
     released_at: Mapped[datetime | None] = mapped_column(Instant, default=None)
+    settlement_key: Mapped[str | None] = mapped_column(String(240), default=None)
+    """The idempotency key of the case's settlement: a retry under it pays nothing again."""
+    refund_rial: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    """Paid back to the holder by the settlement, deposit included (delay penalties among it)."""
+    delay_penalty_paid_rial: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    penalty_to_importer_rial: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    settled_at: Mapped[datetime | None] = mapped_column(Instant, default=None)
+    # The settlement flow by flow (activities.escrow.EscrowSettlement), migration 0011.
+    deposit_to_holder_rial: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    deposit_to_importer_rial: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    cash_to_holder_rial: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    cash_to_importer_rial: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    penalty_unpaid_rial: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    """The importer's claim the settlement could not cover: owed, not paid."""
 
 
 class SchemeRegistration(Base):

@@ -26,8 +26,17 @@ CENTRE_OF_CATEGORY = {
 TRANSIT_CUSTOMS = "tehran_west"
 """A customs office the shipped centre ``meysam`` is the nearest centre to."""
 
-QUALIFYING_RESIDENCE = {"type": "registered_lease", "tracking_code": "TRK-12345", "real_estate_system_confirmed": True}
-"""A proof of residence that qualifies (seed 004: a lease with its tracking code, confirmed by the real-estate system)."""
+QUALIFYING_RESIDENCE = {
+    "type": "registered_lease",
+    "holder": "owner",
+    "tracking_code": "TRK-12345",
+    "real_estate_system_confirmed": True,
+}
+"""A proof of residence that qualifies (seed 004: a lease in the owner's name with its tracking
+code, confirmed by the real-estate system)."""
+
+REVIEWED_TYPES = ("VehicleNumbering", "PlateTransfer", "PlateService")
+"""The workflow types whose proofs of residence only the officer files (``PLATE_REVIEW``)."""
 
 
 def officer_at(centre: str | None, id: str = "officer-7") -> dict[str, str]:
@@ -101,13 +110,20 @@ async def closed(handle: WorkflowHandle) -> None:
 
 async def complete_checklist(handle: WorkflowHandle, by: dict[str, str]) -> dict[str, Any]:
     """Submit every document the case's current stage still lacks (a qualifying proof for a
-    proof of residence)."""
-    from lifecycles.plates import RESIDENCE_KINDS
+    proof of residence). Numbering and transfer take a proof of residence from the officer only
+    (``PLATE_REVIEW``): an officer of a centre that may number the case files it."""
+    from lifecycles.plates import RESIDENCE_KINDS, VEHICLE_ORIGIN
 
     status = await settled(handle)
+    reviewed = (await handle.describe()).workflow_type in REVIEWED_TYPES
     for kind in [k for k in status["missing"] if k in status["checklist"]]:
         extra: dict[str, Any] = {"residence": QUALIFYING_RESIDENCE} if kind in RESIDENCE_KINDS else {}
-        status = await update(handle, "submit_document", actor=by, kind=kind, reference=f"doc-{kind}", **extra)
+        if kind == VEHICLE_ORIGIN:  # a vehicle the registry knows no origin of: the officer says domestic
+            extra = {"origin": "domestic"}
+        who = by
+        if reviewed and kind in (*RESIDENCE_KINDS, VEHICLE_ORIGIN) and by.get("role") != "officer":
+            who = numbering_officer(status["category"]) if status.get("category") else OFFICER
+        status = await update(handle, "submit_document", actor=who, kind=kind, reference=f"doc-{kind}", **extra)
     return status
 
 

@@ -38,8 +38,11 @@ def create_database(url: str) -> str:
 
 
 def drop_database(url: str) -> None:
+    name = make_url(url).database
+    if name is None:
+        raise ValueError("the URL names no database to drop")
     with _server_connection(url) as connection:  # FORCE: the tests' pooled engines may still hold connections
-        connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(make_url(url).database)))
+        connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 def _tune(url: str) -> None:

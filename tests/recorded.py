@@ -13,7 +13,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from temporalio.client import WorkflowHistory
+from temporalio.client import WorkflowHandle, WorkflowHistory
 from temporalio.worker import Replayer
 
 from security.codec import data_converter
@@ -56,3 +56,11 @@ async def replay_recorded(folder: str, workflows: Sequence[type], expected: int)
     replayer = Replayer(data_converter=data_converter(), workflows=list(workflows))
     for history in recorded(folder, expected):
         await replayer.replay_workflow(history)
+
+
+async def replays_now(workflows: Sequence[type], *handles: WorkflowHandle) -> None:
+    """Fetch each case's history as it stands and replay it against today's code (determinism of a
+    path a test just ran; lifecycles without recorded builds yet)."""
+    replayer = Replayer(data_converter=data_converter(), workflows=list(workflows))
+    for handle in handles:
+        await replayer.replay_workflow(await handle.fetch_history())

@@ -31,7 +31,15 @@ from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from demo.samples import trade_order_sections
 from domain import commands, policy
-from lifecycles import import_purchase, plate_services, plates, trade_order, trade_order_amendment
+from lifecycles import (
+    domestic_order,
+    import_purchase,
+    import_scheme,
+    plate_services,
+    plates,
+    trade_order,
+    trade_order_amendment,
+)
 from registry import models
 from registry.db import session_scope
 from registry.models import CaseClaim, OutboxMessage, Person
@@ -156,6 +164,12 @@ MODELS = [
     plates.TransferStart,
     *plate_services.COMMANDS.values(),
     plate_services.ServiceStart,
+    *import_scheme.COMMANDS.values(),
+    import_scheme.Start,
+    *domestic_order.SCHEME_COMMANDS.values(),
+    domestic_order.SchemeStart,
+    *domestic_order.COMMANDS.values(),
+    domestic_order.Start,
 ]
 CHECKED_ELSEWHERE = {"national_id", "vin"}
 """Strings whose validator allows one exact shape (10 digits; a VIN), so no length to declare
@@ -184,7 +198,7 @@ def unbounded(schema: dict[str, Any], defs: dict[str, Any], where: str) -> list[
     if kind == "array":
         found += [] if "maxItems" in schema else [where]
         found += unbounded(schema.get("items", {}), defs, where + "[]")
-    if kind == "integer" and not has_maximum:
+    if kind == "integer" and not has_maximum and not ({"enum", "const"} & set(schema)):
         found.append(where)
     if kind == "object":
         for field, sub in schema.get("properties", {}).items():
@@ -517,6 +531,7 @@ async def test_import_purchase_refuses_oversized_and_control_input(
         ),
         "withdraw": (me, {"code": "123456"}, [("code", BIG, "code"), ("code", "12345\x00", "code")]),
         "sign_contract": (me, {}, ENVELOPE_ONLY),
+        "decline_allocation": (me, {}, ENVELOPE_ONLY),
         "request_withdrawal_code": (me, {}, ENVELOPE_ONLY),
         "cancel_for_delay": (me, {}, ENVELOPE_ONLY),
         "deposit_unblocked": (bank, {}, ENVELOPE_ONLY),

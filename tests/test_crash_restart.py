@@ -171,7 +171,8 @@ async def test_kills_and_server_restarts_mid_case_every_case_completes_once(
         status = await retrying(lambda: settled(plate))
         for kind in [k for k in status["missing"] if k in status["checklist"]]:
             proof: dict[str, Any] = {"residence": QUALIFYING_RESIDENCE} if kind in RESIDENCE_KINDS else {}
-            await update(plate, "submit_document", actor=owner, kind=kind, reference=f"doc-{kind}", **proof)
+            by = OFFICER if kind in RESIDENCE_KINDS else owner  # the officer files a proof of residence
+            await update(plate, "submit_document", actor=by, kind=kind, reference=f"doc-{kind}", **proof)
         kill_worker()  # 3
         await server.restart()  # 4: both at once
         for handle, me in orders:

@@ -25,6 +25,7 @@ from tests.test_import_purchase_support import (  # noqa: F401 - env, worker and
     FINAL_COSTS,
     IMPORTER,
     PRE_CUSTOMS,
+    STAGE2,
     allocate,
     begin,
     close_cases,
@@ -61,7 +62,8 @@ async def test_purchase_from_registration_to_delivery(client: Client, worker: Wo
 
     status = await sign(handle, nid)
     assert status["state"] == "Contracted"
-    assert status["paid_rial"]["2"] == BASE_PRICE + PRE_CUSTOMS
+    assert status["paid_rial"]["2"] == STAGE2
+    assert status["due_rial"] == {"1": policy.ESCROW_DEPOSIT_RIAL, "2": STAGE2, "3": None}
 
     status = await update(handle, "customs_arrival", actor=actor("customs", "customs-bandar-abbas"), final_costs_rial=FINAL_COSTS)
     assert status["state"] == "AtCustoms"
@@ -73,7 +75,7 @@ async def test_purchase_from_registration_to_delivery(client: Client, worker: Wo
     paid_at = await env.get_current_time()
     status = await pay_stage(handle, "3", f"S3-{handle.id}", FINAL_COSTS)
     assert status["state"] == "AwaitingDelivery"
-    assert status["paid_rial"] == {"1": policy.ESCROW_DEPOSIT_RIAL, "2": BASE_PRICE + PRE_CUSTOMS, "3": FINAL_COSTS}
+    assert status["paid_rial"] == {"1": policy.ESCROW_DEPOSIT_RIAL, "2": STAGE2, "3": FINAL_COSTS}
     # One calendar month after stage 3 is earlier than the contractual date 120 days out.
     deadline = instant(status["delivery_deadline"])
     assert abs(deadline - add_months_at(paid_at, 1)) < timedelta(minutes=5)
@@ -108,14 +110,15 @@ async def test_purchase_from_registration_to_delivery(client: Client, worker: Wo
         "customs_arrival",
         "pay_stage",
         "deliver",
-        "deposit_released",
+        "settled",
     ]
     with session_scope() as session:
         vehicle = session.get(Vehicle, vin)
         assert vehicle.owner_national_id == nid and vehicle.source_workflow_id == handle.id
         assert vehicle.title_transfer_locked_until is not None
         assert session.scalar(select(NewCarPurchase).where(NewCarPurchase.workflow_id == handle.id)).vin == vin
-        assert session.get(EscrowDeposit, handle.id).status == "released"
+        # The deposit was stage 1 on account of the price: applied to it, not handed back.
+        assert session.get(EscrowDeposit, handle.id).status == "applied"
         assert not session.get(SchemeRegistration, handle.id).open
         assert session.get(Allocation, handle.id).active
         assert {p.purpose for p in session.scalars(select(Payment).where(Payment.workflow_id == handle.id))} == {
@@ -157,13 +160,13 @@ async def test_every_failed_rule_is_a_reason_and_the_deposit_is_released(client:
         "active plate",
         "another sale scheme",
         "approved escrow bank",
-        "5000000000",
+        "deposit of the scheme is not blocked",  # 1,000,000 blocked, the scheme's deposit is 5,000,000,000
     ):
         assert words in reasons
     assert status["allowed"] == []
 
     final = await handle.result()
-    assert [h["event"] for h in final["history"]] == ["found_ineligible", "deposit_released"]
+    assert [h["event"] for h in final["history"]] == ["found_ineligible", "settled"]
     left_at = instant(final["history"][0]["at"])
     assert instant(final["deposit_release_deadline"]) == release_deadline(left_at)
     assert instant(final["deposit_released_at"]) <= instant(final["deposit_release_deadline"])
@@ -238,14 +241,14 @@ async def test_validators_reject_wrong_state_role_identity_and_input(
         handle, "pay_stage", actor=BANK, stage="3", payment_ref="S3", amount_rial=FINAL_COSTS
     )
     assert "only the escrow bank" in await rejected(
-        handle, "pay_stage", actor=actor("bank", "tejarat"), stage="2", payment_ref="S2", amount_rial=BASE_PRICE + PRE_CUSTOMS
+        handle, "pay_stage", actor=actor("bank", "tejarat"), stage="2", payment_ref="S2", amount_rial=STAGE2
     )
 
-    status = await pay_stage(handle, "2", f"S2-{handle.id}", BASE_PRICE + PRE_CUSTOMS)
+    status = await pay_stage(handle, "2", f"S2-{handle.id}", STAGE2)
     history = status["history"]
     # The same payment reported again is refused, saying it is already recorded.
     assert "already paid" in await rejected(
-        handle, "pay_stage", actor=BANK, stage="2", payment_ref=f"S2-{handle.id}", amount_rial=BASE_PRICE + PRE_CUSTOMS
+        handle, "pay_stage", actor=BANK, stage="2", payment_ref=f"S2-{handle.id}", amount_rial=STAGE2
     )
     assert (await handle.query("status"))["history"] == history
 
@@ -281,11 +284,13 @@ async def test_deposit_taken_out_of_escrow_voids_the_registration(
     status = await update(handle, "deposit_unblocked", actor=actor("bank", "mellat"))
     assert status["state"] == "Voided"
     assert status["withdrawal_penalty_rial"] == BASE_PRICE * 5 // 100
-    assert status["refund_rial"] == BASE_PRICE + PRE_CUSTOMS - BASE_PRICE * 5 // 100
+    # The deposit is the buyer's already; stage 2 goes back less the contract's penalty.
+    assert status["refund_rial"] == STAGE2 - BASE_PRICE * 5 // 100
     final = await handle.result()
-    assert final["deposit_unblocked_at"] and final["deposit_released_at"] is None
+    assert final["deposit_unblocked_at"] and final["refunded_at"]
     with session_scope() as session:
-        assert session.get(EscrowDeposit, handle.id).status == "unblocked"
+        row = session.get(EscrowDeposit, handle.id)
+        assert row.status == "unblocked" and row.refund_rial == STAGE2 - BASE_PRICE * 5 // 100
         assert not session.get(SchemeRegistration, handle.id).open
         assert not session.get(Allocation, handle.id).active
 

@@ -37,7 +37,7 @@ async def test_main_paths_replay(client: Client, worker: Worker, env: WorkflowEn
 
     withdrawn, nid2 = await begin(client, worker)
     me = actor("applicant", nid2)
-    await to_state(withdrawn, env, nid2, "Contracted")
+    await to_state(withdrawn, env, nid2, "Allocated")  # a reinstatement gives back no more than the deposit
     await update(withdrawn, "request_withdrawal_code", actor=me)
     await update(withdrawn, "withdraw", actor=me, code=last_code(withdrawn.id))
     await wait_for(withdrawn, lambda s: s["deposit_released_at"] is not None)
@@ -49,14 +49,27 @@ async def test_main_paths_replay(client: Client, worker: Worker, env: WorkflowEn
 
     cancelled, nid3 = await begin(client, worker)
     await to_state(cancelled, env, nid3, "AwaitingDelivery", due_in_days=400)
-    await env.sleep(timedelta(days=30 + 92))  # the deadline is 30 days after stage 3
+    await env.sleep(timedelta(days=31 + 93))  # the deadline is a calendar month after stage 3
     await update(cancelled, "cancel_for_delay", actor=actor("applicant", nid3))
     await cancelled.result()
 
     ineligible, _ = await begin(client, worker, applicant={"has_driving_license": False})
     await ineligible.result()
 
-    cases = {"delivered": delivered, "withdrawn_twice": withdrawn, "cancelled_for_delay": cancelled, "ineligible": ineligible}
+    # A car declined (the rank kept), then the case aborted by an operator (the settlement).
+    declined, nid4 = await begin(client, worker)
+    await to_state(declined, env, nid4, "Allocated")
+    await update(declined, "decline_allocation", actor=actor("applicant", nid4))
+    await update(declined, "abort", actor=actor("operator", "op"), reason="duplicate file")
+    await declined.result()
+
+    cases = {
+        "delivered": delivered,
+        "withdrawn_twice": withdrawn,
+        "cancelled_for_delay": cancelled,
+        "ineligible": ineligible,
+        "declined_then_aborted": declined,
+    }
     for handle in cases.values():
         histories.append(await handle.fetch_history())
     replayer = Replayer(data_converter=data_converter(), workflows=[ImportPurchaseWorkflow])
@@ -67,4 +80,4 @@ async def test_main_paths_replay(client: Client, worker: Worker, env: WorkflowEn
 
 
 async def test_recorded_histories_still_replay() -> None:
-    await replay_recorded("import_purchase", [ImportPurchaseWorkflow], expected=4)
+    await replay_recorded("import_purchase", [ImportPurchaseWorkflow], expected=5)

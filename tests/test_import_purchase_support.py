@@ -7,7 +7,8 @@ import contextlib
 import itertools
 import uuid
 from collections.abc import AsyncIterator
-from datetime import date, datetime, timedelta, timezone
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -19,15 +20,22 @@ from temporalio.worker import Worker
 from domain import policy
 from domain.calendar import add_working_hours, closed_days
 from domain.display import TEHRAN
+from lifecycles import lottery
 from registry.db import session_scope
 from registry.models import OutboxMessage
-from tests.helpers import actor, new_national_id, start, update
+from registry.refdata import load_refdata
+from tests.helpers import actor, new_national_id, server_now, signed, start, update
 
-SCHEME = "import-cars-1401"
+SCHEME = "import-cars"
+"""The default scheme of `purchase_input` (reference data, window 2025-2030: a start stays Registered,
+its round never drawn); `begin` and `register` give each case a round of its own instead."""
 IMPORTER = "importer-kerman-motor"
 BASE_PRICE = 12_000_000_000
 PRE_CUSTOMS = 800_000_000
 FINAL_COSTS = 3_100_000_000
+DEPOSIT = policy.ESCROW_DEPOSIT_RIAL
+STAGE2 = BASE_PRICE + PRE_CUSTOMS - DEPOSIT
+"""Stage 2: the base price plus pre-customs costs less the stage-1 deposit on account (seed 001)."""
 _vins = itertools.count(1)
 _open_cases: list[WorkflowHandle] = []
 
@@ -103,7 +111,7 @@ def purchase_input(national_id: str, **overrides: Any) -> dict[str, Any]:
 
 
 def new_vin() -> str:
-    return f"NAAM01CA{next(_vins):09d}"
+    return f"NAAM01PU{next(_vins):09d}"  # no VIN the other modules write (e.g. NAAM01CA000000003)
 
 
 def release_deadline(left: datetime, closures: tuple[date, ...] = ()) -> datetime:
@@ -128,11 +136,108 @@ async def wait_state(handle: WorkflowHandle, *states: str) -> dict[str, Any]:
     return await wait_for(handle, lambda s: s["state"] in states)
 
 
-async def begin(client: Client, worker: Worker, national_id: str | None = None, **overrides: Any) -> tuple[WorkflowHandle, str]:
-    """A case past its eligibility check (Eligible or Ineligible)."""
+# --- a scheme's round (SCHEME_ROUNDS): the window, the batch and the draw that make cases Eligible ---
+
+ROUND_SEED = "5e" * 32
+"""The lottery seed of every test round (its SHA-256 is committed when the round's case starts)."""
+
+ROUND_WINDOW = timedelta(seconds=30)
+"""A test round's registration window, from the server's now: long enough in real time for the
+cases to register, short in skipped time."""
+
+REAL_TIME_WINDOW = timedelta(seconds=5)
+"""The window of a round on a real (dev) server, whose clock cannot be skipped."""
+
+OPERATOR = actor("operator", "op-1")
+
+
+@dataclass
+class Round:
+    """A scheme of one test (reference data ``import_schemes``) and its ``ImportScheme`` case."""
+
+    scheme_id: str
+    scheme: WorkflowHandle
+    opens: datetime
+    closes: datetime
+    skipping: bool
+    """The round runs on the time-skipping server (else on a real server's clock)."""
+    cases: list[WorkflowHandle] = field(default_factory=list)
+
+
+async def open_round(client: Client, worker: Worker, window: timedelta | None = None) -> Round:
+    """A fresh scheme whose window opens at the server's now, its case started by an operator
+    with the seed's commitment, waited for until registration is open."""
+    import tests.helpers
+
+    server = tests.helpers.SERVER
+    skipping = server is not None and server.supports_time_skipping and client is server.client
+    if skipping:
+        opens, window = await server_now(), window or ROUND_WINDOW
+    else:  # a dev server: the wall clock, and a window short enough to wait for
+        opens, window = datetime.now(UTC), window or REAL_TIME_WINDOW
+    scheme_id = f"scheme-{uuid.uuid4().hex[:10]}"
+    load_refdata(
+        {
+            "import_schemes": [
+                {
+                    "scheme_id": scheme_id,
+                    "registration_opens": opens.isoformat(),
+                    "registration_closes": (opens + window).isoformat(),
+                    "deposit_rial": DEPOSIT,
+                }
+            ]
+        }
+    )
+    payload = {"scheme_id": scheme_id, "seed_commitment": lottery.commitment(ROUND_SEED)}
+    scheme = await start(client, worker, "ImportScheme", payload, "import-scheme", by=OPERATOR)
+    _open_cases.append(scheme)
+    await wait_state(scheme, "Open")
+    return Round(scheme_id, scheme, opens, opens + window, skipping)
+
+
+async def register(
+    client: Client, worker: Worker, round: Round, national_id: str | None = None, **overrides: Any
+) -> tuple[WorkflowHandle, str]:
+    """A purchase case registered in ``round`` (its code given), or refused / Ineligible at its start."""
     nid = national_id or new_national_id()
-    handle = await start(client, worker, "ImportPurchase", purchase_input(nid, **overrides), "purchase")
+    handle = await start(
+        client, worker, "ImportPurchase", purchase_input(nid, scheme_id=round.scheme_id, **overrides), "purchase"
+    )
     _open_cases.append(handle)
+    await wait_for(handle, lambda s: s.get("registration_code") is not None or s["state"] != "Registered")
+    round.cases.append(handle)
+    return handle, nid
+
+
+async def close_round(round: Round, *, finish: bool = True) -> dict[str, Any]:
+    """Skip past the window's close, let the batch run, draw with the committed seed and wait until
+    every registered case has its verdict (Eligible with a rank, or Ineligible); then ``finish`` the
+    scheme's case. Returns the scheme's status after the draw."""
+    import tests.helpers
+
+    env = tests.helpers.SERVER
+    if round.skipping:
+        assert env is not None
+        await env.sleep(round.closes - await env.get_current_time() + timedelta(seconds=1))
+    else:
+        await asyncio.sleep((round.closes - datetime.now(UTC)).total_seconds() + 1)
+    await wait_state(round.scheme, "AwaitingDraw")
+    # The scheme's case goes on at once to tell its cases (busy): its status moves past the draw's result.
+    await round.scheme.execute_update("draw", await signed(round.scheme, "draw", {"actor": OPERATOR, "seed": ROUND_SEED}))
+    for handle in round.cases:
+        await wait_for(handle, lambda s: s["state"] != "Registered")
+    status = await wait_for(round.scheme, lambda s: any(h["event"] == "cases_told" for h in s["history"]))
+    if finish:
+        await update(round.scheme, "finish", actor=OPERATOR)
+    return status
+
+
+async def begin(client: Client, worker: Worker, national_id: str | None = None, **overrides: Any) -> tuple[WorkflowHandle, str]:
+    """A case past its eligibility check (Eligible with a rank, or Ineligible), through a round of
+    its own: a fresh scheme, the case's registration, the window's close, the batch and the draw."""
+    round = await open_round(client, worker)
+    handle, nid = await register(client, worker, round, national_id, **overrides)
+    await close_round(round)
     await wait_state(handle, "Eligible", "Ineligible")
     return handle, nid
 
@@ -170,7 +275,7 @@ async def sign(handle: WorkflowHandle, nid: str, ref: str | None = None) -> dict
     """The buyer signs, then the bank reports stage 2: Allocated → Signed → Contracted."""
     status = await update(handle, "sign_contract", actor=actor("applicant", nid))
     assert status["state"] == "Signed", status
-    return await pay_stage(handle, "2", ref or f"S2-{handle.id}", BASE_PRICE + PRE_CUSTOMS)
+    return await pay_stage(handle, "2", ref or f"S2-{handle.id}", STAGE2)
 
 
 async def pay_stage(handle: WorkflowHandle, stage: str, ref: str, amount: int) -> dict[str, Any]:

@@ -20,7 +20,9 @@ from registry.models import Allocation, EscrowDeposit, SchemeRegistration
 from tests.helpers import actor, rejected, signed, update
 from tests.test_import_purchase_support import (  # noqa: F401 - env, worker and close_cases are fixtures
     BASE_PRICE,
+    DEPOSIT,
     PRE_CUSTOMS,
+    STAGE2,
     allocate,
     begin,
     close_cases,
@@ -75,7 +77,8 @@ async def test_withdrawal_before_the_contract_is_free_and_can_be_reinstated(
 
     status = await update(handle, "withdraw", actor=me, code=code)
     assert status["state"] == "Withdrawn"
-    assert status["withdrawal_penalty_rial"] == 0 and status["refund_rial"] == 0
+    # Free before the contract: the deposit, stage 1, is all there is to give back.
+    assert status["withdrawal_penalty_rial"] == 0 and status["refund_rial"] == DEPOSIT
     assert status["reinstatement_until"]
     status = await wait_for(handle, lambda s: s["deposit_released_at"] is not None)
     assert status["deposit_release_deadline"]
@@ -99,9 +102,9 @@ async def test_withdrawal_before_the_contract_is_free_and_can_be_reinstated(
     final = await handle.result()
     assert final["state"] == "Withdrawn" and final["deposit_released_at"]
     events = [h["event"] for h in final["history"]]
-    assert events[-2:] == ["deposit_released", "reinstatement_expired"] or events[-2:] == [
+    assert events[-2:] == ["settled", "reinstatement_expired"] or events[-2:] == [
         "reinstatement_expired",
-        "deposit_released",
+        "settled",
     ]
     assert events.count("withdraw") == 2 and events.count("reinstate") == 1
 
@@ -109,23 +112,29 @@ async def test_withdrawal_before_the_contract_is_free_and_can_be_reinstated(
 async def test_withdrawal_after_the_contract_costs_five_percent(client: Client, worker: Worker, env: WorkflowEnvironment) -> None:
     handle, nid = await begin(client, worker)
     me = actor("applicant", nid)
-    offering = f"offer-{uuid.uuid4().hex[:8]}"
-    await to_state(handle, env, nid, "Contracted", offering=offering)
+    await to_state(handle, env, nid, "Contracted")
     await update(handle, "request_withdrawal_code", actor=me)
     status = await update(handle, "withdraw", actor=me, code=last_code(handle.id))
     penalty = BASE_PRICE * 5 // 100
     assert status["state"] == "Withdrawn"
     assert status["withdrawal_penalty_rial"] == penalty
-    assert status["refund_rial"] == BASE_PRICE + PRE_CUSTOMS - penalty
+    # Stages 1 (the deposit) and 2 back, less the 5% the importer gets.
+    assert status["refund_rial"] == DEPOSIT + STAGE2 - penalty == BASE_PRICE + PRE_CUSTOMS - penalty
     with session_scope() as session:
         assert not session.get(Allocation, handle.id).active
-    await wait_for(handle, lambda s: s["deposit_released_at"] is not None)
+    status = await wait_for(handle, lambda s: s["refunded_at"] is not None)
+    assert status["penalty_to_importer_rial"] == penalty
+    with session_scope() as session:
+        row = session.get(EscrowDeposit, handle.id)
+        assert (row.status, row.refund_rial, row.penalty_to_importer_rial) == (
+            "released",
+            BASE_PRICE + PRE_CUSTOMS - penalty,
+            penalty,
+        )
 
-    # The freed car goes to someone else: the mistaken withdrawal can no longer be undone.
-    other, _ = await begin(client, worker)
-    await allocate(other, env, offering=offering)
-    message = await rejected(handle, "reinstate", actor=actor("operator", "op-1"))
-    assert "given to another buyer" in message
+    # Money beyond the deposit went back: a reinstatement cannot take it back, so none is offered.
+    assert status["reinstatement_until"] is None and "reinstate" not in status["allowed"]
+    await handle.result()  # the case ends once settled
 
 
 async def test_reinstatement_returns_to_the_state_withdrawn_from(
@@ -133,17 +142,26 @@ async def test_reinstatement_returns_to_the_state_withdrawn_from(
 ) -> None:
     handle, nid = await begin(client, worker)
     me = actor("applicant", nid)
-    await to_state(handle, env, nid, "AtCustoms")
+    offering = f"offer-{uuid.uuid4().hex[:8]}"
+    await to_state(handle, env, nid, "Allocated", offering=offering)
     await update(handle, "request_withdrawal_code", actor=me)
     await update(handle, "withdraw", actor=me, code=last_code(handle.id))
     await wait_for(handle, lambda s: s["deposit_released_at"] is not None)
     status = await update(handle, "reinstate", actor=actor("operator", "op-1"))
-    assert status["state"] == "AtCustoms"
+    assert status["state"] == "Allocated"
     assert status["withdrawal_penalty_rial"] == 0 and status["refund_rial"] == 0
-    assert status["paid_rial"]["2"] == BASE_PRICE + PRE_CUSTOMS
     with session_scope() as session:
         assert session.get(Allocation, handle.id).active
         assert session.get(EscrowDeposit, handle.id).status == "blocked"
+
+    # Withdrawn again, and the freed car goes to someone else: the withdrawal can no longer be undone.
+    await update(handle, "request_withdrawal_code", actor=me)
+    await update(handle, "withdraw", actor=me, code=last_code(handle.id))
+    await wait_for(handle, lambda s: s["deposit_released_at"] is not None)
+    other, _ = await begin(client, worker)
+    await allocate(other, env, offering=offering)
+    message = await rejected(handle, "reinstate", actor=actor("operator", "op-1"))
+    assert "given to another buyer" in message
 
 
 async def test_a_code_expires_and_is_burnt_after_too_many_wrong_attempts(

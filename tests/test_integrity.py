@@ -206,8 +206,7 @@ def test_a_released_deposit_is_never_blocked_again_by_a_new_registration() -> No
 
 async def test_a_purchase_reusing_a_closed_cases_id_leaves_its_released_deposit_alone(client: Client, worker: Worker) -> None:
     nid = new_national_id()
-    data = purchase_input(nid, applicant={"has_driving_license": False})
-    handle = await start(client, worker, "ImportPurchase", data, "purchase")
+    handle, _ = await begin(client, worker, nid, applicant={"has_driving_license": False})  # through a scheme round
     final = await handle.result()
     assert final["state"] == "Ineligible" and final["deposit_released_at"]
     before = _deposit(handle.id)

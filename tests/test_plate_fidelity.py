@@ -153,7 +153,7 @@ async def test_auction_origin_documents_only_for_a_vin_never_numbered(
     fresh["vehicle"]["origin"] = origin
     status = await settled(await start(client, worker, "VehicleNumbering", fresh, "numbering"))
     assert status["state"] == "Open" and document in status["checklist"]
-    assert status["registry_facts"] == {"numbered_before": False}
+    assert status["registry_facts"] == {"numbered_before": False, "origin": None, "imported_purchase": False}
 
     before = numbering_input("auction", year=now.year - 3)
     before["vehicle"]["origin"] = origin
@@ -161,7 +161,7 @@ async def test_auction_origin_documents_only_for_a_vin_never_numbered(
     handle = await start(client, worker, "VehicleNumbering", before, "numbering")
     status = await settled(handle)
     assert status["state"] == "Open" and document not in status["checklist"], status["rejection_reasons"]
-    assert status["registry_facts"] == {"numbered_before": True}
+    assert status["registry_facts"] == {"numbered_before": True, "origin": None, "imported_purchase": False}
     assert [h for h in status["history"] if h["event"] == "checklist_adjusted"][0]["waived"] == [document]
     # The rest of the auction checklist still stands, and the case numbers the VIN again.
     status = await complete_checklist(handle, actor("applicant", before["owner"]["national_id"]))
@@ -225,13 +225,11 @@ async def test_numbering_refuses_a_proof_of_residence_that_does_not_qualify(
     assert "residence belongs to a proof of residence" in await rejected(
         handle, "submit_document", actor=owner, kind="kardex", residence=QUALIFYING_RESIDENCE
     )
-    status = await update(
-        handle,
-        "submit_document",
-        actor=owner,
-        kind="residence_proof",
-        residence={"type": "owned_home_deed", "utility_bill": "gas"},
-    )
+    # A qualifying proof, but from the applicant: only the officer, who reads the papers, files it.
+    deed = {"type": "owned_home_deed", "holder": "owner", "utility_bill": "gas"}
+    message = await rejected(handle, "submit_document", actor=owner, kind="residence_proof", residence=deed)
+    assert "filed by the officer" in message and "role 'applicant'" in message
+    status = await update(handle, "submit_document", actor=numbering_officer("imported"), kind="residence_proof", residence=deed)
     assert status["checklist"]["residence_proof"] is True
 
 
@@ -371,3 +369,331 @@ def test_the_migration_settles_origins_the_registry_can_tell(empty_database: str
     with engine_for(empty_database).begin() as db:
         origins: dict[str, str | None] = {row[0]: row[1] for row in db.execute(sa.text("SELECT vin, origin FROM vehicles"))}
     assert origins == {delivered: "imported", transit: "imported", historic: None}
+
+
+# --- the review of items 5, 6, 12 and 13 (PLATE_REVIEW) ---
+
+
+def test_strict_residence_conditions_holder_dates_and_fields() -> None:
+    """Seed 004 names in whose name a deed, lease or licence is; a date in the future and a field
+    of another proof are refused (``strict``, PLATE_REVIEW cases)."""
+    today = date(2026, 5, 1)
+
+    def problems(**fields: object) -> list[str]:
+        return residence_problems(ResidenceProof.model_validate(fields), today, strict=True)
+
+    assert "in the owner's name" in problems(type="owned_home_deed", utility_bill="gas")[0]  # «به نام مالک»
+    assert "in the owner's name" in problems(type="owned_home_deed", holder="spouse", utility_bill="gas")[0]
+    assert problems(type="owned_home_deed", holder="owner", utility_bill="gas") == []
+    assert "in the spouse's name" in problems(type="spouse_home_deed", holder="owner", utility_bill="gas")[0]
+    assert problems(type="spouse_home_deed", holder="spouse", utility_bill="gas") == []
+    assert problems(type="parents_home", holder="parent", parent_document="deed", utility_bill="water") == []
+    assert "in the parent's name" in problems(type="parents_home", parent_document="deed", utility_bill="water")[0]
+    assert problems(type="registered_lease", holder="owner", tracking_code="T-1", real_estate_system_confirmed=True) == []
+    # Fields foreign to the proof: a lease's tracking code on a deed, a holder on a council letter.
+    assert (
+        "does not take residence.tracking_code"
+        in problems(type="owned_home_deed", holder="owner", utility_bill="gas", tracking_code="T-1")[0]
+    )
+    assert (
+        "residence.holder"
+        in problems(
+            type="local_council_confirmation", holder="owner", confirmed_by_authority=True, matches_birth_certificate_place=True
+        )[0]
+    )
+    assert (
+        "does not take residence.tracking_code"
+        in problems(type="parents_home", holder="parent", parent_document="deed", utility_bill="water", tracking_code="T-1")[0]
+    )
+    company = {"type": "company_gazette", "in_county_of_registration": True, "states_address": True}
+    assert "in the future" in problems(**company, gazette_published_on="2026-05-02")[0]
+    assert problems(**company, gazette_published_on="2026-05-01") == []
+    # Without strict (cases started before the review) none of this is asked.
+    assert residence_problems(ResidenceProof.model_validate({"type": "owned_home_deed", "utility_bill": "gas"}), today) == []
+
+
+async def test_the_proof_of_residence_is_the_officers_and_is_kept_with_the_document(
+    client: Client, worker: Worker, now: datetime
+) -> None:
+    data = numbering_input(year=now.year)
+    handle = await start(client, worker, "VehicleNumbering", data, "numbering")
+    await settled(handle)
+    officer = numbering_officer("imported")
+    assert "in the owner's name" in await rejected(
+        handle,
+        "submit_document",
+        actor=officer,
+        kind="residence_proof",
+        residence={"type": "owned_home_deed", "utility_bill": "gas"},
+    )
+    proof = {
+        "type": "business_licence",
+        "holder": "owner",
+        "utility_bill": "gas",
+        "valid_until": (now + timedelta(days=90)).date().isoformat(),
+    }
+    status = await update(handle, "submit_document", actor=officer, kind="residence_proof", reference="BL-1", residence=proof)
+    assert status["documents"][-1]["residence"] == proof and status["documents"][-1]["by"]["role"] == "officer"
+    entry = status["history"][-1]
+    assert entry["event"] == "submit_document" and entry["residence"] == proof
+
+    # The transfer's buyer: the seller (or buyer) cannot certify it either.
+    vin, seller, _ = seed_vehicle(origin="domestic")
+    transfer = await start(client, worker, "PlateTransfer", transfer_input(vin, seller), "transfer")
+    await settled(transfer)
+    assert "filed by the officer" in await rejected(
+        transfer, "submit_document", actor=actor("seller", seller), kind="buyer_residence_proof", residence=QUALIFYING_RESIDENCE
+    )
+    status = await update(
+        transfer, "submit_document", actor=officer_at(None), kind="buyer_residence_proof", residence=QUALIFYING_RESIDENCE
+    )
+    assert status["documents"][-1]["residence"] == QUALIFYING_RESIDENCE
+
+
+async def test_an_origin_contradicting_the_category_is_rejected(client: Client, worker: Worker, now: datetime) -> None:
+    data = numbering_input(year=now.year)
+    data["vehicle"]["origin"] = "domestic"
+    status = await settled(await start(client, worker, "VehicleNumbering", data, "numbering"))
+    assert status["state"] == "Rejected"
+    assert "imported vehicles are imported, but vehicle.origin says this one is domestic" in status["rejection_reasons"]
+
+    data = numbering_input("temporary_transit", year=now.year, kind="truck")
+    data["vehicle"]["origin"] = "domestic"
+    status = await settled(await start(client, worker, "VehicleNumbering", data, "numbering"))
+    assert status["state"] == "Rejected" and "temporary_transit vehicles are imported" in status["rejection_reasons"][0]
+    assert status["clearing_customs"] == "tehran_west"
+
+
+def _registry_vehicle(owner: str, *, origin: str | None = None, delivered: bool = False) -> str:
+    """A VIN the registry knows without a plate (e.g. a delivered imported purchase)."""
+    vin = new_vin()
+    with session_scope() as session:
+        session.add(Person(national_id=owner, full_name="مالک"))
+        session.add(
+            Vehicle(
+                vin=vin,
+                owner_national_id=owner,
+                kind="passenger_car",
+                production_year=2020,
+                origin=origin,
+                delivered_at=datetime.now(UTC) - timedelta(days=30) if delivered else None,
+            )
+        )
+    return vin
+
+
+async def test_the_registrys_origin_wins_over_the_input(client: Client, worker: Worker, now: datetime) -> None:
+    """An auction car the input calls domestic but the registry records imported: the customs
+    documents are asked, not the factory sale document (seed 004 auction 8)."""
+    data = numbering_input("auction", year=now.year - 3)
+    data["vehicle"]["origin"] = "domestic"
+    data["vin"] = _registry_vehicle(data["owner"]["national_id"], origin="imported")
+    status = await settled(await start(client, worker, "VehicleNumbering", data, "numbering"))
+    assert status["state"] == "Open", status["rejection_reasons"]
+    assert status["registry_facts"]["origin"] == "imported"
+    assert "customs_documents" in status["checklist"] and "factory_sale_document" not in status["checklist"]
+    note = [h for h in status["history"] if h["event"] == "checklist_adjusted"][0]
+    assert note["added"] == ["customs_documents"] and note["waived"] == ["factory_sale_document"]
+
+    # An imported category the registry records domestic.
+    data = numbering_input(year=now.year)
+    data["vin"] = _registry_vehicle(data["owner"]["national_id"], origin="domestic")
+    status = await settled(await start(client, worker, "VehicleNumbering", data, "numbering"))
+    assert status["state"] == "Rejected" and "the registry records this one is domestic" in status["rejection_reasons"][0]
+
+
+async def test_a_private_importer_contradicts_an_imported_purchases_delivery(
+    client: Client, worker: Worker, now: datetime
+) -> None:
+    data = numbering_input(year=now.year, importer={"type": "private"})
+    data["vin"] = _registry_vehicle(data["owner"]["national_id"], delivered=True)
+    status = await settled(await start(client, worker, "VehicleNumbering", data, "numbering"))
+    assert status["state"] == "Rejected" and "importer private contradicts it" in status["rejection_reasons"][0]
+    assert status["importer"] == {"type": "private", "company_id": None}
+    assert status["registry_facts"] == {"numbered_before": False, "origin": "imported", "imported_purchase": True}
+
+    data = numbering_input(year=now.year, importer={"type": "authorised_company", "company_id": "IMP-7"})
+    data["vin"] = _registry_vehicle(data["owner"]["national_id"], delivered=True)
+    status = await settled(await start(client, worker, "VehicleNumbering", data, "numbering"))
+    assert status["state"] == "Open" and "kardex" in status["checklist"]
+    assert status["importer"] == {"type": "authorised_company", "company_id": "IMP-7"}
+
+
+def test_a_delivery_records_the_vehicle_as_imported() -> None:
+    from activities.import_purchase import DeliveryRecord, record_delivery
+
+    owner, vin, at = new_national_id(), new_vin(), datetime.now(UTC)
+    with session_scope() as session:
+        session.add(Person(national_id=owner, full_name="خریدار"))
+    record = DeliveryRecord(
+        workflow_id=f"ip-{vin}",
+        national_id=owner,
+        vin=vin,
+        model="X",
+        at=at,
+        title_transfer_locked_until=at + timedelta(days=365),
+    )
+    assert record_delivery(record) == []
+    with session_scope() as session:
+        vehicle = session.get(Vehicle, vin)
+        assert vehicle is not None and vehicle.origin == "imported"
+
+
+def test_a_domestic_delivery_is_not_an_imported_purchase() -> None:
+    """A DomesticOrder delivers too (origin domestic): the registry's facts do not call it imported."""
+    from activities.plates import NumberingCheck, check_numbering_facts
+
+    vin, owner = new_vin(), new_national_id()
+    with session_scope() as session:
+        session.add(Person(national_id=owner, full_name="خریدار"))
+        session.flush()
+        session.add(Vehicle(vin=vin, owner_national_id=owner, origin="domestic", delivered_at=datetime.now(UTC)))
+    facts = check_numbering_facts(NumberingCheck(workflow_id=f"n-{vin}", vin=vin, owner_national_id=owner))
+    assert facts.origin == "domestic" and facts.imported_purchase is False
+
+
+@pytest.mark.parametrize("category", ["auction", "veteran"])
+async def test_a_category_any_centre_numbers_carries_no_centre_list(
+    client: Client, worker: Worker, now: datetime, category: str
+) -> None:
+    extra: dict[str, Any] = {"veteran_card_percent": 70} if category == "veteran" else {}
+    data = numbering_input(category, year=now.year - 1, **extra)
+    handle = await start(client, worker, "VehicleNumbering", data, "numbering")
+    status = await settled(handle)
+    assert status["state"] == "Open" and status["centres"] is None, status["rejection_reasons"]
+    status = await update(handle, "inspect", actor=officer_at("kashan"), passed=True)  # any centre
+    assert status["inspection"]["passed"] is True
+
+
+async def test_a_legacy_vehicle_of_unknown_origin_gets_it_from_the_officer(client: Client, worker: Worker) -> None:
+    """A vehicle recorded before the registry kept origins: the officer states it; an imported
+    car then needs no factory sale document, and the transfer records the origin."""
+    vin, seller, _ = seed_vehicle(origin=None)
+    handle = await start(client, worker, "PlateTransfer", transfer_input(vin, seller), "transfer")
+    status = await settled(handle)
+    assert "vehicle_origin" in status["checklist"] and "factory_sale_document" in status["checklist"]
+    assert "filed by the officer" in await rejected(
+        handle, "submit_document", actor=actor("seller", seller), kind="vehicle_origin", origin="imported"
+    )
+    assert "origin" in await rejected(handle, "submit_document", actor=officer_at(None), kind="vehicle_origin")
+    status = await update(
+        handle, "submit_document", actor=officer_at(None), kind="vehicle_origin", reference="customs 123", origin="imported"
+    )
+    assert "factory_sale_document" not in status["checklist"] and status["stated_origin"] == "imported"
+    assert status["history"][-1]["event"] == "checklist_adjusted" and status["history"][-1]["waived"] == ["factory_sale_document"]
+    message = await rejected(
+        handle, "submit_document", actor=officer_at(None), kind="vehicle_origin", reference="r", origin="domestic"
+    )
+    assert message.endswith("the officer stated the vehicle's origin already (imported)")  # would drop the factory document
+    status = await complete_checklist(handle, actor("seller", seller))
+    await update(handle, "consent", actor=actor("seller", seller))
+    for party in ("seller", "buyer"):
+        status = await update(handle, "confirm_presence", actor=officer_at(None), party=party)
+    assert status["state"] == "AwaitingFee", status["missing"]
+    status = await update(
+        handle, "pay_plate_fee", actor=BANK, payment_ref=f"TR-{handle.id[-30:]}", amount_rial=status["fee_rial"]
+    )
+    assert status["state"] == "Transferred"
+    with session_scope() as session:
+        vehicle = session.get(Vehicle, vin)
+        assert vehicle is not None and vehicle.origin == "imported"
+
+
+async def test_no_centres_loaded_alerts_operators_and_the_case_waits_for_them(
+    client: Client, worker: Worker, now: datetime
+) -> None:
+    """Right after a migration, before ``refdata load``: the lookup fails transiently, operators
+    are alerted (search attribute and outbox), and the case goes on once the centres are loaded."""
+    import asyncio
+
+    from sqlalchemy import delete, select
+
+    from registry.models import NumberingCentre, OutboxMessage
+    from registry.refdata import DEFAULT_REFDATA, load_refdata_file
+    from workflows.common import CASE_ALERT
+
+    with session_scope() as session:
+        session.execute(delete(NumberingCentre))
+    try:
+        handle = await start(client, worker, "VehicleNumbering", numbering_input(year=now.year), "numbering")
+        for _ in range(600):
+            if (await handle.describe()).typed_search_attributes.get(CASE_ALERT):
+                break
+            await asyncio.sleep(0.1)
+        assert (await handle.describe()).typed_search_attributes.get(CASE_ALERT) == "find_numbering_centres"
+        status = await handle.query("status")
+        assert status["state"] == "Open" and not status["eligibility_checked"]
+    finally:
+        load_refdata_file(DEFAULT_REFDATA)
+    status = await settled(handle)
+    assert status["state"] == "Open" and status["centres"] == ["bandar_abbas", "isfahan", "meysam", "tabriz"]
+    assert (await handle.describe()).typed_search_attributes.get(CASE_ALERT) is None
+    with session_scope() as session:
+        alerts = session.scalars(
+            select(OutboxMessage).where(OutboxMessage.workflow_id == handle.id, OutboxMessage.kind == "alert")
+        ).all()
+    assert alerts and all("find_numbering_centres" in a.text for a in alerts)
+
+
+def test_refdata_keeps_one_historic_centre_and_one_centre_per_customs_office() -> None:
+    from sqlalchemy import delete, select
+
+    from registry.models import NumberingCentre
+    from registry.refdata import load_refdata
+
+    def centre(centre_id: str, kinds: list[str], customs: list[str] | None = None) -> dict[str, Any]:
+        return {
+            "centre_id": centre_id,
+            "name_fa": "مرکز آزمایشی",
+            "province": "تهران",
+            "provincial_capital": True,
+            "kinds": kinds,
+            "customs_offices": customs or [],
+        }
+
+    with pytest.raises(ValueError, match="historic cars are numbered at one centre"):
+        load_refdata({"numbering_centres": [centre("second_historic", ["historic"])]})
+    with pytest.raises(ValueError, match="customs office tehran_west has one nearest numbering centre"):
+        load_refdata({"numbering_centres": [centre("west_too", ["temporary_transit"], ["tehran_west"])]})
+    with session_scope() as session:  # both refused loads rolled back
+        ids = set(session.scalars(select(NumberingCentre.centre_id)))
+    assert not {"second_historic", "west_too"} & ids
+    # A centre stops numbering when loaded with no kinds (a load never removes an entry).
+    load_refdata({"numbering_centres": [centre("retired_centre", [])]})
+    try:
+        from activities.plates import CentreQuery, find_numbering_centres
+
+        assert "retired_centre" not in find_numbering_centres(CentreQuery(category="imported"))
+    finally:
+        with session_scope() as session:
+            session.execute(delete(NumberingCentre).where(NumberingCentre.centre_id == "retired_centre"))
+
+
+def test_a_restricted_categorys_centres_beyond_the_bound_are_refused_not_cut(monkeypatch: pytest.MonkeyPatch) -> None:
+    from temporalio.exceptions import ApplicationError
+
+    from activities.plates import REFERENCE_DATA_MISSING, CentreQuery, find_numbering_centres
+    from domain import policy
+
+    monkeypatch.setattr(policy, "MAX_CENTRES_CARRIED", 3)
+    with pytest.raises(ApplicationError) as err:
+        find_numbering_centres(CentreQuery(category="imported"))  # four shipped centres number imported cars
+    assert (
+        err.value.type == REFERENCE_DATA_MISSING and not err.value.non_retryable and "more than a case carries" in str(err.value)
+    )
+    assert find_numbering_centres(CentreQuery(category="historic")) == ["shahrak_azmayesh"]
+
+
+async def test_a_services_proof_of_residence_is_the_officers_too(client: Client, worker: Worker) -> None:
+    vin, owner, _ = seed_vehicle()
+    data = {"service": "lost_or_stolen_plates", "vin": vin, "owner": {"national_id": owner, "full_name": "مالک"}}
+    service = await start(client, worker, "PlateService", data, "service")
+    await settled(service)
+    assert "filed by the officer" in await rejected(
+        service, "submit_document", actor=actor("owner", owner), kind="residence_proof", residence=QUALIFYING_RESIDENCE
+    )
+    status = await update(
+        service, "submit_document", actor=officer_at(None), kind="residence_proof", residence=QUALIFYING_RESIDENCE
+    )
+    assert status["documents"][-1]["residence"] == QUALIFYING_RESIDENCE
+    assert [h for h in status["history"] if h["event"] == "submit_document"][-1]["residence"] == QUALIFYING_RESIDENCE

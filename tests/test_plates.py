@@ -344,3 +344,11 @@ async def test_a_numbered_car_can_be_transferred(client: Client, worker: Worker,
         handle, "pay_plate_fee", actor=BANK, payment_ref=f"TR-{handle.id}", amount_rial=policy.PLATE_TRANSFER_FEE_RIAL
     )
     assert status["state"] == "Transferred" and "ژ" not in status["plate"]  # a veteran's plate does not pass to a buyer
+
+
+def test_the_service_start_help_names_every_service() -> None:
+    from cli.plates import service_start
+    from lifecycles.plate_services import SERVICES
+
+    assert service_start.__doc__ is not None
+    assert [name for name in SERVICES if name not in service_start.__doc__] == []

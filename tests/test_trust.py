@@ -29,7 +29,7 @@ from registry.models import AuditEntry, CaseClaim
 from security.tokens import START
 from tests.helpers import actor, new_national_id, rejected, server_now, start, update
 from tests.plate_support import numbering_input, seed_vehicle, settled
-from tests.test_import_purchase_support import purchase_input
+from tests.test_import_purchase_support import close_round, open_round, purchase_input, register
 from tests.trust_material import SIGNING_KEY, UNTRUSTED_KEY
 from workflows.import_purchase import ImportPurchaseWorkflow
 from workflows.plate_services import PlateServiceWorkflow
@@ -288,12 +288,9 @@ def payloads_of(message: Message, skip: frozenset[str] = frozenset({"search_attr
 
 async def test_history_holds_no_personal_data_in_clear(client: Client, worker: Worker) -> None:
     nid, name, account = new_national_id(), "مریم احمدی", f"ACC-{uuid.uuid4().hex[:8]}"
-    purchase = purchase_input(nid, applicant={"full_name": name}, deposit={"account": account})
-    handle = await start(client, worker, "ImportPurchase", purchase, "trust-pii")
-    for _ in range(100):
-        if (await handle.query("status"))["state"] != "Registered":
-            break
-        await asyncio.sleep(0.05)
+    round = await open_round(client, worker)  # the case becomes Eligible through its scheme's round
+    handle, _ = await register(client, worker, round, nid, applicant={"full_name": name}, deposit={"account": account})
+    await close_round(round)
     await update(handle, "request_withdrawal_code", actor=actor("applicant", nid))
     history = await handle.fetch_history()
     secrets = [nid.encode(), name.encode(), account.encode(), name.encode("unicode_escape")]

@@ -112,6 +112,27 @@ month after stage 3, monthly delay periods, cancellation after three months, the
 lock), not as 30 and 365 days, and releases the deposit within seed 000's 72 working hours (an
 activity computes the deadline), not 72 clock hours."""
 
+PLATE_REVIEW = "plate-review"
+"""VehicleNumbering and PlateTransfer as the review of their seed-004 work corrected them: only the
+officer files proofs of residence (held to seed 004's conditions strictly, kept with the document)
+and states the origin of a vehicle the registry knows none of; the registry's origin wins over the
+input's and a contradicting origin or importer is rejected; only the categories seed 004 restricts
+to certain centres carry a centre list."""
+
+PURCHASE_MONEY = "purchase-money"
+"""ImportPurchase money as seed 001 says (issue 10 item 5): the deposit is stage 1 on account of
+the price (stage 2 = base + pre-customs − stage 1), the importer is late only while at fault (not
+while the car waits at customs for the buyer's stage 3), the buyer has a stage-3 deadline, and what
+the buyer is owed, accrued delay penalties included however the case ends, is paid through the
+escrow bank adapter within 72 working hours."""
+
+SCHEME_ROUNDS = "scheme-rounds"
+"""ImportPurchase takes part in its scheme's round (issue 10 items 1-3): a start outside the scheme's
+registration window is refused, the case registers in the round and waits Registered until the
+round's eligibility batch and lottery give it its verdict and rank (``scheme_verdict_ready``
+signal), is re-checked by the round's rules before money moves (allocate, stage 2, deliver), leaves
+the round when it ends, and may decline an allocation keeping its rank."""
+
 CONTINUED = "continued"
 """The one key of a continued run's input: the state the previous run carried over."""
 

@@ -12,6 +12,13 @@ every I/O is an activity, and every clock is a durable timer:
 - the 72-hour release of the escrow deposit: a background task running the release (retried)
   against a timer that raises an alert if the bank has not confirmed in time.
 
+Cases started with ``PURCHASE_MONEY`` (seed 001's money): the delay timers follow the stretches in
+which the importer is at fault (``rules.delay_spans``: the car not at customs after the contractual
+date; not delivered a calendar month after stage 3), a timer holds the buyer's stage-3 deadline
+(``_stage3_expired``), and the background task settles the case through the escrow bank adapter
+(``settle_purchase``: the refund, deposit included, and the delay penalties, under an idempotency
+key) instead of only releasing the deposit.
+
 The withdrawal code is drawn inside an activity, which queues it in the SMS outbox and returns
 nothing: neither the code nor any digest of it is in the workflow's state or history (a 6-digit
 code's hash is brute-forced in milliseconds). The workflow keeps the code's outbox step, expiry and
@@ -36,6 +43,7 @@ with workflow.unsafe.imports_passed_through():
 
     from activities.import_purchase import (
         AllocationRecord,
+        AllocationRelease,
         Closing,
         CodeCheck,
         CodeRequest,
@@ -45,6 +53,7 @@ with workflow.unsafe.imports_passed_through():
         PlateCheck,
         Registration,
         Reinstatement,
+        SettlementRequest,
         WorkingDeadline,
         check_eligibility,
         check_withdrawal_code,
@@ -57,8 +66,23 @@ with workflow.unsafe.imports_passed_through():
         record_deposit_unblocked,
         record_registration,
         reinstate_registration,
+        release_allocation,
         release_deposit,
+        settle_purchase,
         working_hours_deadline,
+    )
+    from activities.import_scheme import (
+        SCHEME_VERDICT_SIGNAL,
+        ApplicantRecheck,
+        SchemeEntry,
+        SchemeExit,
+        StandingRequest,
+        recheck_in_scheme,
+        register_in_scheme,
+        rejoin_scheme,
+        scheme_registration_refusal,
+        scheme_standing,
+        withdraw_from_scheme,
     )
     from activities.registry import PaymentRecord, record_payment
     from domain import policy
@@ -69,7 +93,18 @@ with workflow.unsafe.imports_passed_through():
     from lifecycles import import_purchase as rules
     from lifecycles.import_purchase import ImportPurchaseMachine, PurchaseCase, instant, later
 
-from workflows.common import ACTIVITY_TIMEOUT, CALENDAR_MONTHS, Case, command, may_start_as, rejection, run_activity, start_input
+from workflows.common import (
+    ACTIVITY_TIMEOUT,
+    CALENDAR_MONTHS,
+    PURCHASE_MONEY,
+    SCHEME_ROUNDS,
+    Case,
+    command,
+    may_start_as,
+    rejection,
+    run_activity,
+    start_input,
+)
 
 RELEASE_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=10),
@@ -125,13 +160,18 @@ class ImportPurchaseWorkflow:
         self.machine = ImportPurchaseMachine(self.p)
         self.case = Case(self.machine, rules.UPDATE_ROLES, self._describe, self._why_disabled, extras=(dict, self._resumed))
         self._release_task: asyncio.Task[None] | None = None
+        self._verdict_task: asyncio.Task[None] | None = None
 
     @workflow.run
     async def run(self, start: dict[str, Any]) -> dict[str, Any]:
         if not self.case.resume(start):
             self.p.calendar_months = workflow.patched(CALENDAR_MONTHS)
+            self.p.purchase_money = workflow.patched(PURCHASE_MONEY)
+            self.p.scheme_rounds = workflow.patched(SCHEME_ROUNDS)
             await self.case.open(start, self._start_error, self._may_start)
             await self._register()
+        if self.p.scheme_rounds and self.case.state == "Registered":
+            self._verdict_task = asyncio.create_task(self._await_verdict())
         await self.case.run(self._next_deadline, done=self.p.is_over)
         return self.status()
 
@@ -145,6 +185,8 @@ class ImportPurchaseWorkflow:
         out = self.case.status()
         out.update(
             scheme_id=p.scheme_id,
+            registration_code=p.registration_code,
+            rank=p.rank,
             applicant={"national_id": p.applicant_national_id, "full_name": p.applicant_full_name},
             deposit={"bank": p.deposit_bank, "account": p.deposit_account, "amount_rial": p.deposit_rial},
             deposit_rial=p.deposit_rial,
@@ -159,6 +201,8 @@ class ImportPurchaseWorkflow:
             estimated_final_costs_rial=p.estimated_final_costs_rial,
             final_costs_rial=p.final_costs_rial,
             paid_rial=p.paid_rial(),
+            due_rial=p.due_rial(),
+            stage3_due=p.stage3_due,
             payments={stage: dict(v) for stage, v in p.payments.items()},
             delivery_deadline=p.delivery_deadline,
             delay_periods=p.periods_late_now(),
@@ -168,6 +212,13 @@ class ImportPurchaseWorkflow:
             withdrawal_penalty_rial=p.withdrawal_penalty_rial,
             cancellation_penalty_rial=p.cancellation_penalty_rial,
             refund_rial=p.refund_rial,
+            refund_deadline=p.deposit_release_deadline if p.purchase_money else None,
+            refunded_at=p.deposit_released_at if p.purchase_money else None,
+            delay_penalty_paid_rial=p.delay_penalty_paid_rial,
+            penalty_to_importer_rial=p.penalty_to_importer_rial,
+            penalty_unpaid_rial=p.penalty_unpaid_rial,
+            settlement=dict(p.settlement_flows) if p.settlement_flows is not None else None,
+            deposit_disposition=p.deposit_disposition,
             withdrawn_at=p.withdrawn_at,
             reinstatement_until=p.reinstatement_until if self.case.state == "Withdrawn" else None,
             deposit_release_deadline=p.deposit_release_deadline,
@@ -183,9 +234,15 @@ class ImportPurchaseWorkflow:
     # --- registration and eligibility ---
 
     async def _register(self) -> None:
-        """Record the deposit and check eligibility: Registered → Eligible / Ineligible."""
+        """Record the deposit and check eligibility: Registered → Eligible / Ineligible.
+
+        ``SCHEME_ROUNDS``: record the deposit and register in the scheme's round; the case stays
+        Registered until the round's verdict (:meth:`_await_verdict`)."""
         p = self.p
         now = workflow.now()
+        if p.scheme_rounds:
+            await self._register_in_round(now)
+            return
         async with self.case.working("eligibility"):
             await run_activity(
                 record_registration,
@@ -222,15 +279,116 @@ class ImportPurchaseWorkflow:
         else:
             self.case.fire("found_eligible", None)
 
+    async def _register_in_round(self, now: datetime) -> None:
+        p = self.p
+        refusal: str | None = None
+        async with self.case.working("registration"):
+            await run_activity(record_registration, self._registration(now), summary="deposit to the escrow ledger")
+            try:
+                entry = await run_activity(register_in_scheme, self._scheme_entry(now), summary="register in the scheme's round")
+                p.registration_code = entry["code"]
+            except ActivityError as err:
+                # Refused although the start's check passed (the window closed meanwhile, another case
+                # of the person registered at the same instant): the case ends here.
+                if not isinstance(err.cause, ApplicationError) or err.cause.type != "Rejected":
+                    raise
+                refusal = err.cause.message
+        if refusal is not None:
+            p.ineligible_reasons = [refusal]
+            self.case.fire("found_ineligible", None, reasons=[refusal])
+            self._begin_release()
+
+    # --- the round's verdict (SCHEME_ROUNDS) ---
+
+    @workflow.signal(name=SCHEME_VERDICT_SIGNAL)
+    def scheme_verdict_ready(self) -> None:
+        """The scheme's case says the round is drawn. The signal carries nothing and proves nothing
+        (anyone may send it): it only sets a flag; :meth:`_await_verdict` reads the registry."""
+        self.p.verdict_signalled = True
+
+    async def _await_verdict(self) -> None:
+        """While Registered: each time the signal came, read the case's standing in its round and
+        act on a drawn verdict (Registered → Eligible with its rank, or Ineligible with reasons).
+        Reading a standing changes nothing, so a repeated or early signal does no harm."""
+        p = self.p
+        while self.case.state == "Registered":
+            await workflow.wait_condition(lambda: p.verdict_signalled or self.case.state != "Registered")
+            if self.case.state != "Registered":
+                return
+            await workflow.wait_condition(lambda: not self.case.busy)
+            if self.case.state != "Registered":
+                return
+            p.verdict_signalled = False
+            await self._take_verdict()
+
+    async def _take_verdict(self) -> None:
+        p = self.p
+        now = workflow.now()
+        rank: int | None = None
+        reasons: list[str] = []
+        async with self.case.working("the round's verdict"):
+            standing = await run_activity(scheme_standing, StandingRequest(self._id), summary="standing in the round")
+            if standing is None or not standing["drawn"] or standing["status"] not in ("eligible", "ineligible"):
+                return  # not drawn yet (or not this case's round to act on): wait for the next signal
+            if standing["status"] == "ineligible":
+                reasons = list(standing["ineligible_reasons"]) or ["not eligible in the scheme's round"]
+            else:
+                rank = standing["rank"]
+                # Opens the one open registration per person (a unique index) as before the rounds.
+                reasons = list(await run_activity(check_eligibility, self._eligibility_request(now), summary="eligibility"))
+                if reasons:
+                    await run_activity(withdraw_from_scheme, SchemeExit(self._id, now), summary="leave the round")
+        if reasons:
+            p.ineligible_reasons = reasons
+            self.case.fire("found_ineligible", None, reasons=reasons)
+            self._begin_release()
+        else:
+            p.rank = rank
+            self.case.fire("found_eligible", None, rank=rank)
+
+    async def _recheck_in_round(self) -> list[str]:
+        """The round's rules now, before money moves (seed 001: «تا زمان تحویل»); empty: still eligible.
+        Call inside ``case.working``."""
+        if not self.p.scheme_rounds:
+            return []
+        return list(
+            await run_activity(recheck_in_scheme, ApplicantRecheck(self._id, workflow.now()), summary="eligibility again")
+        )
+
+    async def _leave_round(self) -> None:
+        """The case leaves its scheme's round (judged and ranked no more). Call inside ``case.working``."""
+        if self.p.scheme_rounds:
+            await run_activity(withdraw_from_scheme, SchemeExit(self._id, workflow.now()), summary="leave the round")
+
+    def _lose_eligibility(self, actor: Actor | None, reasons: list[str]) -> None:
+        """Not eligible any more: the contract's penalty applies as for a withdrawal (seed 001)."""
+        p = self.p
+        p.ineligible_reasons = list(reasons)
+        p.withdrawal_penalty_rial = rules.withdrawal_penalty_rial(p)
+        if p.purchase_money:
+            self._stop_delay()
+            p.refund_rial = rules.settlement(p, "Ineligible").refund_rial
+        else:
+            p.refund_rial = rules.refund_after_withdrawal(p, p.withdrawal_penalty_rial)
+        self.case.fire("eligibility_lost", actor, reasons=list(reasons), refund_rial=p.refund_rial)
+
     # --- allocation, contract, payments ---
 
     @command
     async def allocate(self, c: Any) -> None:
         p = self.p
         async with self.case.working("allocate"):
-            await run_activity(
-                record_allocation, AllocationRecord(self._id, c.offering_id, c.importer_id, c.model, workflow.now())
-            )
+            reasons = await self._recheck_in_round()
+            if reasons:
+                await run_activity(close_registration, Closing(self._id, workflow.now(), release_allocation=True))
+            else:
+                await run_activity(
+                    record_allocation, AllocationRecord(self._id, c.offering_id, c.importer_id, c.model, workflow.now())
+                )
+        if reasons:
+            self._lose_eligibility(c.actor, reasons)
+            self._begin_release()
+            return
         p.offering_id, p.importer_id, p.model = c.offering_id, c.importer_id, c.model
         p.base_price_rial, p.pre_customs_costs_rial = c.base_price_rial, c.pre_customs_costs_rial
         p.estimated_final_costs_rial = c.estimated_final_costs_rial
@@ -246,32 +404,72 @@ class ImportPurchaseWorkflow:
         )
 
     @command
+    async def decline_allocation(self, c: Any) -> None:
+        """The buyer turns the allocated car down (``SCHEME_ROUNDS``): Allocated → Eligible, the rank
+        kept and no penalty (seed 001 «نوبت آنها حفظ میشود»); the car is freed for the offering."""
+        p = self.p
+        async with self.case.working("decline_allocation"):
+            await run_activity(release_allocation, AllocationRelease(self._id, workflow.now()), summary="free the car")
+        declined = p.offering_id
+        p.offering_id = p.importer_id = p.model = None
+        p.base_price_rial = p.pre_customs_costs_rial = p.estimated_final_costs_rial = None
+        p.delivery_due = p.delivery_deadline = None
+        self.case.fire("decline_allocation", c.actor, offering_id=declined, rank=p.rank)
+
+    @command
     async def sign_contract(self, c: Any) -> None:
         """The buyer concludes the final contract; the money of stage 2 is the bank's to report."""
-        self.p.contract_signed_at = iso(workflow.now())
-        self.case.fire("sign_contract", c.actor, contract_amount_rial=self.p.contract_amount_rial)
+        p = self.p
+        now = workflow.now()
+        p.contract_signed_at = iso(now)
+        extra: dict[str, Any] = {"contract_amount_rial": p.contract_amount_rial}
+        if p.purchase_money:
+            extra["stage2_due_rial"] = p.stage2_due_rial()
+        self.case.fire("sign_contract", c.actor, **extra)
+        if p.purchase_money and p.stage2_due_rial() == 0:
+            # The deposit on account covers the price up to customs: stage 2 is paid with nothing, on
+            # account. No bank reported it, so it is no row of the banks' payments (their references'
+            # table, unique per bank); the audit log keeps this transition and the case the mark.
+            ref = f"{self._id}:stage-2-on-account"
+            p.payments["2"] = {"payment_ref": ref, "amount_rial": 0, "at": iso(now), "on_account": True}
+            self.case.fire("pay_stage", None, stage="2", amount_rial=0, payment_ref=ref, on_account=True)
 
     @command
     async def pay_stage(self, c: Any) -> None:
-        """The bank reports stage 2 (Signed → Contracted) or stage 3 (AtCustoms → AwaitingDelivery)."""
+        """The bank reports stage 2 (Signed → Contracted) or stage 3 (AtCustoms → AwaitingDelivery).
+
+        ``SCHEME_ROUNDS``: with stage 2 the buyer is checked against the round's rules again; a buyer
+        no longer eligible leaves (Signed → Ineligible) and the payment is refunded in the settlement."""
         await self._record_stage(c)
         p = self.p
+        if p.scheme_rounds and c.stage == "2":
+            async with self.case.working("pay_stage"):
+                reasons = await self._recheck_in_round()
+                if reasons:
+                    await run_activity(close_registration, Closing(self._id, workflow.now(), release_allocation=True))
+            if reasons:
+                self._lose_eligibility(c.actor, reasons)
+                self._begin_release()
+                return
         extra: dict[str, Any] = {"stage": c.stage, "payment_ref": c.payment_ref, "amount_rial": c.amount_rial}
         if c.stage == "3":
             now = workflow.now()
             p.final_paid_at = iso(now)
-            assert p.delivery_due is not None
-            p.delivery_deadline = extra["delivery_deadline"] = iso(
-                rules.delivery_deadline(p.delivery_due, now, calendar_months=p.calendar_months)
-            )
+            p.delivery_deadline = extra["delivery_deadline"] = iso(rules.delivery_deadline_now(p, now))
         self.case.fire("pay_stage", c.actor, **extra)
 
     @command
     async def customs_arrival(self, c: Any) -> None:
         p = self.p
+        now = workflow.now()
+        if p.purchase_money:
+            self._catch_up_delay()  # the months the car was late to customs, up to its arrival
         p.final_costs_rial = c.final_costs_rial
-        p.customs_arrived_at = iso(workflow.now())
-        self.case.fire("customs_arrival", c.actor, final_costs_rial=c.final_costs_rial)
+        p.customs_arrived_at = iso(now)
+        extra: dict[str, Any] = {"final_costs_rial": c.final_costs_rial}
+        if p.purchase_money:
+            p.stage3_due = extra["stage3_due"] = iso(rules.stage3_due(now))
+        self.case.fire("customs_arrival", c.actor, **extra)
         async with self.case.working("customs_arrival"):
             await self.case.notify(
                 step="customs-invitation",
@@ -280,14 +478,29 @@ class ImportPurchaseWorkflow:
                 text=(
                     f"{p.applicant_full_name} گرامی، خودروی {p.model} شما به گمرک رسید. "
                     f"لطفاً مرحله سوم وجه ({rials(p.final_costs_rial)}) را پرداخت کنید؛ "
-                    f"واردکننده پس از آن حداکثر {self._delivery_window_fa()} برای تحویل فرصت دارد."
+                    f"واردکننده پس از آن حداکثر {self._delivery_window_fa()} برای تحویل فرصت دارد." + self._stage3_due_fa()
                 ),
             )
 
     @command
     async def abort(self, c: Any) -> None:
-        """An operator ends the case, giving a reason (see ``Case.abort``)."""
+        """An operator ends the case, giving a reason (see ``Case.abort``); a ``PURCHASE_MONEY``
+        case then pays the buyer back what was paid and any delay penalty accrued."""
+        p = self.p
+        settle = p.purchase_money and not p.deposit_releasing and p.deposit_released_at is None
+        now = workflow.now()
+        if settle:
+            self._catch_up_delay()  # the months started by now; the delay stops only once the abort is done
+        if p.scheme_rounds:
+            async with self.case.working("abort"):
+                await self._leave_round()
         await self.case.abort(c)
+        if settle:
+            self._stop_delay(now)  # up to the abort's instant
+            # Case.abort released what the case held, the deposit among it: the settlement pays the
+            # rest and leaves the deposit as it is (``keep``), so it is never released twice.
+            p.deposit_released_by_holds = True
+            self._begin_release()
 
     # --- delivery ---
 
@@ -298,9 +511,12 @@ class ImportPurchaseWorkflow:
         self._catch_up_delay()  # a period that started in this very activation counts
         locked_until = rules.title_lock_until(now, calendar_months=p.calendar_months)
         async with self.case.working("deliver"):
-            reasons = await run_activity(
-                recheck_active_plate, PlateCheck(self._id, p.applicant_national_id), summary="no active plate"
-            )
+            reasons = await self._recheck_in_round()
+            from_round = bool(reasons)  # the round's re-check marked the registration ineligible itself
+            if not reasons:
+                reasons = await run_activity(
+                    recheck_active_plate, PlateCheck(self._id, p.applicant_national_id), summary="no active plate"
+                )
             if not reasons:
                 # Checked again where it is written (histories before that recorded no result: None).
                 reasons = (
@@ -313,14 +529,15 @@ class ImportPurchaseWorkflow:
                 )
             if reasons:
                 await run_activity(close_registration, Closing(self._id, now, release_allocation=True))
+            if not from_round:
+                await self._leave_round()  # delivered, or a plate found by the delivery's own checks
         if reasons:
             # Not eligible any more: the contract's penalty applies as for a withdrawal (seed 001).
-            p.ineligible_reasons = list(reasons)
-            p.withdrawal_penalty_rial = rules.withdrawal_penalty_rial(p)
-            p.refund_rial = rules.refund_after_withdrawal(p, p.withdrawal_penalty_rial)
-            self.case.fire("eligibility_lost", c.actor, reasons=list(reasons), refund_rial=p.refund_rial)
+            self._lose_eligibility(c.actor, reasons)
         else:
             p.vin, p.delivered_at, p.title_transfer_locked_until = c.vin, iso(now), iso(locked_until)
+            if p.purchase_money:
+                p.refund_rial = rules.settlement(p, "Delivered").refund_rial
             self.case.fire("deliver", c.actor, vin=c.vin, delay_penalty_rial=p.delay_penalty_rial)
         self._begin_release(now)
 
@@ -330,9 +547,14 @@ class ImportPurchaseWorkflow:
         self._catch_up_delay()  # a period that started in this very activation counts
         async with self.case.working("cancel_for_delay"):
             await run_activity(close_registration, Closing(self._id, workflow.now(), release_allocation=True))
+            await self._leave_round()
         assert p.base_price_rial is not None
         p.cancellation_penalty_rial = rules.cancellation_penalty_rial(p.base_price_rial)
-        p.refund_rial = rules.refund_after_cancel(p, p.cancellation_penalty_rial)
+        if p.purchase_money:
+            self._stop_delay()
+            p.refund_rial = rules.settlement(p, "CancelledForDelay").refund_rial
+        else:
+            p.refund_rial = rules.refund_after_cancel(p, p.cancellation_penalty_rial)
         self.case.fire(
             "cancel_for_delay",
             c.actor,
@@ -371,16 +593,22 @@ class ImportPurchaseWorkflow:
             right = await run_activity(check_withdrawal_code, check, summary="check the SMS code")
             if right:
                 await run_activity(close_registration, Closing(self._id, workflow.now(), release_allocation=True))
+                await self._leave_round()
         if not right:
             raise self._wrong_code()
         now = workflow.now()
         self._catch_up_delay()
         p.withdrew_from = self.case.state
         p.withdrawal_penalty_rial = rules.withdrawal_penalty_rial(p)
-        p.refund_rial = rules.refund_after_withdrawal(p, p.withdrawal_penalty_rial)
+        if p.purchase_money:
+            self._stop_delay()
+            p.refund_rial = rules.settlement(p, "Withdrawn").refund_rial
+        else:
+            p.refund_rial = rules.refund_after_withdrawal(p, p.withdrawal_penalty_rial)
         p.withdrawn_at = iso(now)
         p.reinstatement_until = later(now, policy.REINSTATEMENT_WINDOW)
         p.reinstatement_closed = False
+        self._close_reinstatement_beyond_deposit()
         self.case.fire("withdraw", c.actor, withdrawal_penalty_rial=p.withdrawal_penalty_rial, refund_rial=p.refund_rial)
         self._burn_code()  # after the transition: its guard is that a live code exists
         self._begin_release()
@@ -390,17 +618,22 @@ class ImportPurchaseWorkflow:
         p = self.p
         now = workflow.now()
         async with self.case.working("reinstate"):
-            reasons = await run_activity(
-                reinstate_registration, Reinstatement(self._id, p.applicant_national_id, now), summary="reopen the registration"
-            )
+            back = Reinstatement(self._id, p.applicant_national_id, now)
+            if p.scheme_rounds:
+                back.keep_allocation = p.withdrew_from != "Eligible"  # e.g. a car declined before withdrawing
+            reasons = await run_activity(reinstate_registration, back, summary="reopen the registration")
             if not reasons and p.deposit_released_at is not None:
                 await run_activity(reblock_deposit, self._deposit_request(now), summary="block the deposit again")
+            if not reasons and p.scheme_rounds:
+                await run_activity(rejoin_scheme, SchemeExit(self._id, now), summary="back in the round, the rank kept")
         if reasons:
             raise rejection("reinstate: " + "; ".join(reasons))
         p.withdrawal_penalty_rial = p.refund_rial = 0
         p.withdrawn_at = p.reinstatement_until = None
         p.deposit_release_deadline = p.deposit_released_at = None
         p.deposit_release_overdue = False
+        p.delay_stopped_at = p.settlement_key = p.deposit_disposition = None
+        p.deposit_release_from = None
         p.reinstated += 1
         self.case.fire("reinstate", c.actor, back_to=p.withdrew_from)
         p.withdrew_from = None
@@ -415,11 +648,18 @@ class ImportPurchaseWorkflow:
         async with self.case.working("deposit_unblocked"):
             await run_activity(record_deposit_unblocked, self._deposit_request(now))
             await run_activity(close_registration, Closing(self._id, now, release_allocation=True))
+            await self._leave_round()
         p.deposit_unblocked_at = iso(now)
         # Stages 2 and 3 go back less the contract penalty, as for a withdrawal.
         p.withdrawal_penalty_rial = rules.withdrawal_penalty_rial(p)
-        p.refund_rial = rules.refund_after_withdrawal(p, p.withdrawal_penalty_rial)
+        if p.purchase_money:
+            self._stop_delay()
+            p.refund_rial = rules.settlement(p, "Voided").refund_rial
+        else:
+            p.refund_rial = rules.refund_after_withdrawal(p, p.withdrawal_penalty_rial)
         self.case.fire("deposit_unblocked", c.actor, withdrawal_penalty_rial=p.withdrawal_penalty_rial, refund_rial=p.refund_rial)
+        if p.purchase_money:
+            self._begin_release(now)  # the refund of stages 2 and 3, and the delay penalties
 
     def _resumed(self, extras: dict[str, Any]) -> None:
         """A continued run picks up a deposit release the previous run had under way."""
@@ -431,6 +671,23 @@ class ImportPurchaseWorkflow:
         000); the release task asks an activity for that deadline (cases of earlier builds: 72 hours)."""
         p = self.p
         left = left_at or workflow.now()
+        if p.purchase_money:
+            # What the buyer is owed as the case ends (the contract's refund_rial), paid by the bank.
+            owed = rules.settlement(p, self.case.state)
+            p.refund_rial, p.penalty_to_importer_rial, p.deposit_disposition = (
+                owed.refund_rial,
+                owed.penalty_to_importer_rial,
+                owed.deposit,
+            )
+            p.penalty_unpaid_rial = owed.penalty_unpaid_rial
+            p.settlement_flows = {
+                "deposit_to_holder_rial": owed.deposit_to_holder_rial,
+                "deposit_to_importer_rial": owed.deposit_to_importer_rial,
+                "cash_to_holder_rial": owed.cash_to_holder_rial,
+                "cash_to_importer_rial": owed.cash_to_importer_rial,
+                "penalty_unpaid_rial": owed.penalty_unpaid_rial,
+            }
+            p.settlement_key = f"{self._id}:settle-{p.reinstated}"
         if p.calendar_months:
             p.deposit_release_from, p.deposit_release_deadline = iso(left), None
         else:
@@ -440,6 +697,14 @@ class ImportPurchaseWorkflow:
 
     async def _release_deposit(self) -> None:
         p = self.p
+        if p.stage3_defaulted and not p.stage3_left_scheme:
+            # The buyer's stage-3 deadline passed (a timer, not a command): the case leaves the scheme
+            # here, once (a continued run's release task finds it done), held like a command.
+            await workflow.wait_condition(lambda: not self.case.busy)
+            async with self.case.working("stage3_expired"):
+                await run_activity(close_registration, Closing(self._id, workflow.now(), release_allocation=True))
+                await self._leave_round()
+            p.stage3_left_scheme = True
         if p.deposit_release_deadline is None:
             left = instant(p.deposit_release_from)
             assert left is not None
@@ -452,13 +717,22 @@ class ImportPurchaseWorkflow:
         assert deadline is not None
         failures = 0
         while True:
-            release = workflow.start_activity(
-                release_deposit,
-                self._deposit_request(workflow.now()),
-                start_to_close_timeout=ACTIVITY_TIMEOUT,
-                retry_policy=RELEASE_RETRY,
-                summary="release the escrow deposit",
-            )
+            if p.purchase_money:
+                release = workflow.start_activity(
+                    settle_purchase,
+                    self._settlement_request(workflow.now()),
+                    start_to_close_timeout=ACTIVITY_TIMEOUT,
+                    retry_policy=RELEASE_RETRY,
+                    summary="settle with the buyer through the escrow bank",
+                )
+            else:
+                release = workflow.start_activity(
+                    release_deposit,
+                    self._deposit_request(workflow.now()),
+                    start_to_close_timeout=ACTIVITY_TIMEOUT,
+                    retry_policy=RELEASE_RETRY,
+                    summary="release the escrow deposit",
+                )
             if not p.deposit_release_overdue:
                 remaining = (deadline - workflow.now()).total_seconds()
                 try:
@@ -477,7 +751,20 @@ class ImportPurchaseWorkflow:
                 await workflow.sleep(RELEASE_RETRY.maximum_interval or timedelta(minutes=15))
         p.deposit_released_at = released_at
         p.deposit_releasing = False
-        self.case.note("deposit_released", None, released_at=released_at)
+        if p.purchase_money:
+            p.delay_penalty_paid_rial = p.delay_penalty_rial
+            self.case.note(
+                "settled",
+                None,
+                refunded_at=released_at,
+                refund_rial=p.refund_rial,
+                delay_penalty_paid_rial=p.delay_penalty_paid_rial,
+                penalty_to_importer_rial=p.penalty_to_importer_rial,
+                deposit=p.deposit_disposition,
+                **dict(p.settlement_flows or {}),
+            )
+        else:
+            self.case.note("deposit_released", None, released_at=released_at)
 
     async def _release_overdue(self) -> None:
         p = self.p
@@ -492,9 +779,54 @@ class ImportPurchaseWorkflow:
     async def _alert(self, what: str, text: str) -> None:
         await self.case.notify(step=f"deposit-release-{what}-{self.p.reinstated}", to="operator", kind="alert", text=text)
 
+    def _settlement_request(self, at: datetime) -> SettlementRequest:
+        p = self.p
+        assert p.settlement_key is not None and p.deposit_disposition is not None
+        return SettlementRequest(
+            self._deposit_request(at),
+            p.settlement_key,
+            p.refund_rial,
+            p.delay_penalty_rial,
+            p.penalty_to_importer_rial,
+            p.deposit_disposition,
+            dict(p.settlement_flows or {}),
+        )
+
     def _deposit_request(self, at: datetime) -> DepositRequest:
         p = self.p
         return DepositRequest(self._id, p.applicant_national_id, p.deposit_bank, p.deposit_account, p.deposit_rial, at)
+
+    def _registration(self, at: datetime) -> Registration:
+        p = self.p
+        return Registration(
+            self._id,
+            p.scheme_id,
+            p.applicant_national_id,
+            p.applicant_full_name,
+            p.deposit_bank,
+            p.deposit_account,
+            p.deposit_rial,
+            at,
+        )
+
+    def _eligibility_request(self, at: datetime) -> EligibilityRequest:
+        p = self.p
+        return EligibilityRequest(
+            self._id,
+            p.scheme_id,
+            p.applicant_national_id,
+            p.has_driving_license,
+            p.is_legal_entity,
+            p.deposit_bank,
+            p.deposit_rial,
+            at,
+        )
+
+    def _scheme_entry(self, at: datetime) -> SchemeEntry:
+        p = self.p
+        return SchemeEntry(
+            self._id, p.scheme_id, p.applicant_national_id, p.has_driving_license, p.is_legal_entity, p.deposit_bank, at
+        )
 
     # --- clocks ---
 
@@ -503,7 +835,16 @@ class ImportPurchaseWorkflow:
         p, state = self.p, self.case.state
         due: list[tuple[datetime, Callable[[], None]]] = []
         deadline = instant(p.delivery_deadline)
-        if state in rules.DELIVERY_PENDING and deadline is not None:
+        if p.purchase_money:
+            if state in rules.DELIVERY_PENDING:
+                now = workflow.now()
+                at = rules.next_delay_month_at(rules.delay_spans(p, now), now, pending_start=rules.pending_delay_start(p))
+                if at is not None:
+                    due.append((at, self._delay_period_started))
+            stage3 = instant(p.stage3_due)
+            if state == "AtCustoms" and stage3 is not None and not p.stage3_defaulted:
+                due.append((stage3, self._stage3_expired))
+        elif state in rules.DELIVERY_PENDING and deadline is not None:
             due.append(
                 (
                     rules.next_period_start(deadline, p.delay_periods, calendar_months=p.calendar_months),
@@ -536,6 +877,49 @@ class ImportPurchaseWorkflow:
         p.delay_penalty_rial = rules.delay_penalty_rial(p.base_price_rial, periods)
         self.case.fire("delay_period_started", None, delay_periods=p.delay_periods, delay_penalty_rial=p.delay_penalty_rial)
 
+    def _stop_delay(self, at: datetime | None = None) -> None:
+        """The case leaves delivery without the car: the delay counts up to now (or ``at``) and no further."""
+        self._catch_up_delay()
+        p = self.p
+        p.delay_stopped_at = iso(at or workflow.now())
+        if p.base_price_rial is not None:
+            p.delay_periods = p.periods_late_now()
+            p.delay_penalty_rial = rules.delay_penalty_rial(p.base_price_rial, p.delay_periods)
+
+    def _close_reinstatement_beyond_deposit(self) -> None:
+        """``PURCHASE_MONEY``: a withdrawal whose settlement moves money beyond the deposit (a penalty
+        to the importer, payments or delay penalties back) cannot be reinstated (see
+        ``PurchaseCase.may_reinstate``), so no window is offered and the case ends once settled."""
+        p = self.p
+        if p.purchase_money and rules.settlement(p, "Withdrawn").beyond_deposit:
+            p.reinstatement_until, p.reinstatement_closed = None, True
+
+    def _stage3_expired(self) -> None:
+        """The buyer did not pay stage 3 by ``stage3_due`` (our policy): a withdrawal after the contract."""
+        p = self.p
+        now = workflow.now()
+        due = instant(p.stage3_due)
+        if self.case.state != "AtCustoms" or due is None or now < due:
+            return
+        self._stop_delay()
+        p.stage3_defaulted = True
+        p.withdrew_from = self.case.state
+        p.withdrawal_penalty_rial = rules.withdrawal_penalty_rial(p)
+        p.refund_rial = rules.settlement(p, "Withdrawn").refund_rial
+        p.withdrawn_at = iso(now)
+        p.reinstatement_until = later(now, policy.REINSTATEMENT_WINDOW)
+        p.reinstatement_closed = False
+        self._close_reinstatement_beyond_deposit()
+        self.case.fire(
+            "stage3_expired",
+            None,
+            stage3_due=p.stage3_due,
+            withdrawal_penalty_rial=p.withdrawal_penalty_rial,
+            refund_rial=p.refund_rial,
+        )
+        self._burn_code()
+        self._begin_release(now)
+
     def _delay_penalty_now(self) -> int:
         p = self.p
         if p.base_price_rial is None:
@@ -559,8 +943,14 @@ class ImportPurchaseWorkflow:
     def _id(self) -> str:
         return workflow.info().workflow_id
 
-    def _may_start(self, actor: Actor) -> str | None:
-        return may_start_as(actor, {"applicant": self.p.applicant_national_id})
+    async def _may_start(self, actor: Actor) -> str | None:
+        why = may_start_as(actor, {"applicant": self.p.applicant_national_id})
+        if why is None and self.p.scheme_rounds:
+            # Read-only, before the case claims its id: an unknown scheme, or a start outside its window, is refused.
+            why = await run_activity(
+                scheme_registration_refusal, self._scheme_entry(workflow.now()), summary="the scheme and its window"
+            )
+        return why
 
     def _check(self, update: str, cmd: dict[str, Any]) -> Any:
         """Validate a command read-only: the case's checks, then this lifecycle's own rules."""
@@ -569,6 +959,8 @@ class ImportPurchaseWorkflow:
         )
         p = self.p
         if update == "allocate":
+            if p.scheme_rounds and p.rank is None:
+                raise rejection("allocate: the case has no rank in its scheme's round")
             today = tehran_today(workflow.now())
             if c.delivery_due < today:  # type: ignore[attr-defined]
                 raise rejection(f"allocate: delivery_due {c.delivery_due} is in the past")  # type: ignore[attr-defined]
@@ -578,6 +970,9 @@ class ImportPurchaseWorkflow:
             expires = instant(p.code_expires_at)
             if expires is not None and workflow.now() >= expires:
                 raise rejection("withdraw: the code expired; request a new one")
+        if update == "abort" and p.purchase_money and p.deposit_releasing and p.deposit_released_at is None:
+            # The settlement releases the deposit; the abort's release of the holds would release it twice.
+            raise rejection("abort: the settlement with the buyer is under way at the escrow bank; abort once it is paid")
         return c
 
     def _check_identity(self, update: str, actor: Actor) -> None:
@@ -594,6 +989,11 @@ class ImportPurchaseWorkflow:
     def _refuse_repeated_payment(self, c: Any) -> None:
         """A stage paid already is not allowed again; say so plainly rather than "not allowed in state"."""
         recorded = self.p.payments.get(c.stage) if hasattr(c, "stage") else None
+        if recorded is not None and recorded.get("on_account"):
+            raise rejection(
+                f"pay_stage: stage {c.stage} is settled on account: the stage-1 deposit covers it and "
+                f"nothing ({recorded['amount_rial']} rial) is due; nothing to do"
+            )
         if recorded is not None:
             raise rejection(
                 f"pay_stage: stage {c.stage} is already paid with payment_ref {recorded['payment_ref']} "
@@ -606,11 +1006,19 @@ class ImportPurchaseWorkflow:
         due_in = rules.PAYMENT_STAGES[c.stage]
         if self.case.state != due_in:
             raise rejection(f"pay_stage: stage {c.stage} is paid in state {due_in}, and the case is {self.case.state}")
-        expected = p.contract_amount_rial if c.stage == "2" else p.final_costs_rial
-        what = "the base price plus pre-customs costs" if c.stage == "2" else "final_costs_rial"
+        stage3_due = instant(p.stage3_due)
+        if c.stage == "3" and stage3_due is not None and workflow.now() >= stage3_due:
+            # The deadline decides, not which of the payment and the deadline's timer reaches the case first.
+            raise rejection(f"pay_stage: the buyer's stage-3 deadline passed at {p.stage3_due}")
+        expected = p.stage2_due_rial() if c.stage == "2" else p.final_costs_rial
+        what = "final_costs_rial"
+        if c.stage == "2":
+            what = "the base price plus pre-customs costs"
+            if p.purchase_money:
+                what += " less the stage-1 deposit"
         if c.amount_rial != expected:
             raise rejection(f"pay_stage: stage {c.stage}'s amount_rial must equal {what} ({expected}), got {c.amount_rial}")
-        used = {payment_key(v["payment_ref"]) for v in p.payments.values()}
+        used = {payment_key(v["payment_ref"]) for v in p.payments.values() if v.get("payment_ref") and not v.get("on_account")}
         if payment_key(c.payment_ref) in used:
             raise rejection(f"pay_stage: payment_ref {c.payment_ref} was already used for another stage")
 
@@ -648,6 +1056,16 @@ class ImportPurchaseWorkflow:
             return fa_months(policy.DELIVERY_MONTHS_AFTER_FINAL_PAYMENT)
         return fa_days(policy.DELIVERY_WINDOW_AFTER_FINAL_PAYMENT)
 
+    def _stage3_due_fa(self) -> str:
+        """The buyer's own deadline, in the invitation (``PURCHASE_MONEY`` cases)."""
+        due = instant(self.p.stage3_due)
+        if due is None:
+            return ""
+        return (
+            f" مهلت پرداخت مرحله سوم تا {jalali_datetime(due)} است؛ پس از آن قرارداد به منزله انصراف شما "
+            "فسخ و جریمه انصراف کسر می‌شود."
+        )
+
     def _cancel_after_en(self) -> str:
         if self.p.calendar_months:
             return f"{policy.CANCEL_FOR_DELAY_AFTER_MONTHS} calendar months"
@@ -672,6 +1090,10 @@ class ImportPurchaseWorkflow:
                 f"(deadline {p.delivery_deadline}, {p.periods_late_now()} delay period(s) so far)"
             )
         if update == "reinstate":
+            if p.settled_beyond_deposit:
+                return "the settlement paid out more than the deposit (payments, penalties): the buyer must register again"
+            if p.purchase_money and p.reinstatement_closed and p.reinstatement_until is None and p.withdrawn_at:
+                return "the settlement pays out more than the deposit (payments, penalties): the buyer must register again"
             if p.deposit_releasing:
                 return "the deposit release is under way; try again when it ends"
             if p.reinstatement_closed:
@@ -685,15 +1107,21 @@ class ImportPurchaseWorkflow:
             f"**طرح:** {p.scheme_id}",
             f"**سپرده مسدود (مرحله اول):** {rials(p.deposit_rial)} — بانک {p.deposit_bank}",
         ]
+        if p.registration_code:
+            lines.append(f"**کد ثبت‌نام در طرح:** `{p.registration_code}`")
+        if p.rank is not None:
+            lines.append(f"**نوبت (قرعه):** {en_to_fa(str(p.rank))}")
         if p.ineligible_reasons:
             lines.append("**علت عدم احراز شرایط:** " + "؛ ".join(p.ineligible_reasons))
         if p.model:
             lines.append(f"**خودرو:** {p.model} — واردکننده {p.importer_id} — عرضه {p.offering_id}")
-            lines.append(f"**قیمت پایه:** {rials(p.base_price_rial)}؛ **مرحله دوم:** {rials(p.contract_amount_rial)}")
+            lines.append(f"**قیمت پایه:** {rials(p.base_price_rial)}؛ **مرحله دوم:** {rials(p.stage2_due_rial())}")
         if p.delivery_due:
             lines.append(f"**موعد تحویل قراردادی:** {jalali_date(date.fromisoformat(p.delivery_due))}")
         if p.final_costs_rial is not None:
             lines.append(f"**مرحله سوم:** {rials(p.final_costs_rial)}")
+        if state == "AtCustoms" and p.stage3_due:
+            lines.append(f"**مهلت پرداخت مرحله سوم:** {jalali_datetime(instant(p.stage3_due))}")
         if state in rules.DELIVERY_PENDING and p.delivery_deadline:
             lines.append(f"**مهلت تحویل:** {jalali_datetime(instant(p.delivery_deadline))}")
         penalty = self._delay_penalty_now()
@@ -706,11 +1134,15 @@ class ImportPurchaseWorkflow:
             lines.append(f"**جریمه انصراف:** {rials(p.withdrawal_penalty_rial)}")
         if p.cancellation_penalty_rial:
             lines.append(f"**جریمه فسخ:** {rials(p.cancellation_penalty_rial)}")
+        if p.penalty_unpaid_rial:
+            lines.append(f"**طلب پرداخت‌نشده واردکننده (جریمه انصراف):** {rials(p.penalty_unpaid_rial)}")
         if p.refund_rial:
             lines.append(f"**مبلغ قابل استرداد:** {rials(p.refund_rial)}")
         if state == "Withdrawn" and p.reinstatement_until and not p.reinstatement_closed:
             lines.append(f"**امکان بازگرداندن تا:** {jalali_datetime(instant(p.reinstatement_until))}")
-        if p.deposit_released_at:
+        if p.purchase_money and p.deposit_released_at:
+            lines.append(f"**تسویه با خریدار:** {rials(p.refund_rial)} — {jalali_datetime(instant(p.deposit_released_at))}")
+        elif p.deposit_released_at:
             lines.append(f"**سپرده آزاد شد:** {jalali_datetime(instant(p.deposit_released_at))}")
         elif p.deposit_release_deadline:
             lines.append(f"**مهلت آزادسازی سپرده:** {jalali_datetime(instant(p.deposit_release_deadline))}")

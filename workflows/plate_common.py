@@ -15,7 +15,9 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from activities.plates import VEHICLE_CHANGED
     from domain import policy
+    from domain.calendar import tehran_today
     from domain.display import iso
+    from lifecycles import plates as rules
 
 from workflows.common import Case, command, rejection
 
@@ -36,9 +38,16 @@ class PlateCaseWorkflow:
 
     @command
     async def submit_document(self, c: Any) -> None:
-        self.file.add_document(c.kind, c.reference, c.actor.model_dump(), iso(workflow.now()))
-        self.case.fire("submit_document", c.actor, kind=c.kind)
+        # PLATE_REVIEW: the proof of residence as given, or the stated origin, stays with the
+        # document and in the history (cases before it keep kind and reference only).
+        details = c.review_details() if self.file.review else {}
+        self.file.add_document(c.kind, c.reference, c.actor.model_dump(), iso(workflow.now()), **details)
+        self.case.fire("submit_document", c.actor, kind=c.kind, **details)
+        self._after_document(c)
         self._advance()  # type: ignore[attr-defined]
+
+    def _after_document(self, c: Any) -> None:
+        """What a document changes beyond its checklist item (the transfer's stated origin)."""
 
     @command
     async def abort(self, c: Any) -> None:
@@ -94,6 +103,14 @@ def check_document_kind(update: str, kind: str, allowed: list[str], held: int) -
         )
     if held >= policy.MAX_DOCUMENTS:
         raise rejection(f"{update}: the case holds {held} documents already, the most one case takes")
+
+
+def check_review_document(update: str, c: Any, review: bool) -> None:
+    """``PLATE_REVIEW`` (``review``): only the officer files a proof of residence or the vehicle's
+    origin, and a proof of residence meets seed 004's conditions strictly (holder, dates, fields).
+    Judged in the validator and again in the handler (the case's flag is set once its run starts)."""
+    if review and (refused := rules.review_refusal(c, tehran_today(workflow.now()))) is not None:
+        raise rejection(f"{update}: {refused}")
 
 
 def check_fee(update: str, amount: int, fee: int | None) -> None:

@@ -38,11 +38,12 @@ with workflow.unsafe.imports_passed_through():
     from lifecycles import plate_services as rules
     from lifecycles.plate_services import PlateServiceMachine, ServiceFile
 
-from workflows.common import PLATE_SERVICES_MORE, Case, command, may_start_as, rejection, run_activity, start_input
+from workflows.common import PLATE_REVIEW, PLATE_SERVICES_MORE, Case, command, may_start_as, rejection, run_activity, start_input
 from workflows.plate_common import (
     PlateCaseWorkflow,
     check_document_kind,
     check_fee,
+    check_review_document,
     checklist_line,
     end_if_vehicle_changed,
     settle_eligibility,
@@ -70,6 +71,7 @@ class PlateServiceWorkflow(PlateCaseWorkflow):
         if self.case.resume(start):
             await self.case.run(self._next_deadline)
             return self.status()
+        self.file.review = workflow.patched(PLATE_REVIEW)
         await self.case.open(start, self._start_error, self._may_start)
         s = self.start
         assert s is not None
@@ -132,6 +134,9 @@ class PlateServiceWorkflow(PlateCaseWorkflow):
             f.checklist[c.kind] = True
             doc: dict[str, Any] = {"kind": c.kind, "reference": c.reference, "by": c.actor.model_dump(), "at": now}
             extra: dict[str, Any] = {"kind": c.kind}
+            if f.review:  # PLATE_REVIEW: the proof of residence as given stays with the document and in the history
+                doc |= c.review_details()
+                extra |= c.review_details()
             if c.kind == "newspaper_notice":
                 f.notice_published_on = published.isoformat()
                 f.notice_wait_ends = iso(rules.notice_wait_ends(published))
@@ -310,6 +315,7 @@ class PlateServiceWorkflow(PlateCaseWorkflow):
     def _check_document(self, c: Any) -> None:
         f = self.file
         check_document_kind("submit_document", c.kind, f.stage_documents(), len(f.documents))
+        check_review_document("submit_document", c, f.review)
         if c.published_on is not None and c.published_on > tehran_today(workflow.now()):
             raise rejection("submit_document: published_on is in the future")
         if c.part is not None and f.change is not None:

@@ -36,6 +36,7 @@ with workflow.unsafe.imports_passed_through():
 from workflows.common import (
     AGES_FROM_DATES,
     PLATE_FIDELITY,
+    PLATE_REVIEW,
     Case,
     command,
     may_start_as,
@@ -47,6 +48,7 @@ from workflows.plate_common import (
     PlateCaseWorkflow,
     check_document_kind,
     check_fee,
+    check_review_document,
     checklist_line,
     end_if_vehicle_changed,
     settle_eligibility,
@@ -77,6 +79,7 @@ class VehicleNumberingWorkflow(PlateCaseWorkflow):
             await self.case.run(lambda: None)
             return self.status()
         self.file.fidelity = workflow.patched(PLATE_FIDELITY)
+        self.file.review = workflow.patched(PLATE_REVIEW)
         await self.case.open(start, self._start_error, self._may_start)
         s = self.start
         assert s is not None
@@ -85,7 +88,9 @@ class VehicleNumberingWorkflow(PlateCaseWorkflow):
         else:  # a case started before: its replay keeps the rule it ran
             reasons = rules.numbering_reasons_by_year(s, workflow.now().year)
         check = NumberingCheck(workflow.info().workflow_id, s.vin, s.owner.national_id)
-        if self.file.fidelity:
+        if self.file.review:
+            reasons += await self._reviewed_facts_and_centres(s, check, reasons)
+        elif self.file.fidelity:
             reasons += await self._registry_facts_and_centres(s, check, reasons)
         else:  # a case started before PLATE_FIDELITY: its replay keeps the checks it ran
             reasons += await run_activity(check_numbering_registry, check, summary="registry: VIN not yet numbered")
@@ -115,6 +120,39 @@ class VehicleNumberingWorkflow(PlateCaseWorkflow):
             self.case.note("checklist_adjusted", None, waived=dropped, numbered_before=facts.numbered_before)
         return []
 
+    async def _reviewed_facts_and_centres(self, s: rules.NumberingStart, check: NumberingCheck, reasons: list[str]) -> list[str]:
+        """``PLATE_REVIEW``: the registry's facts, whose origin wins over the input's (a contradicting
+        origin or importer rejects the case), and the centres only of a category seed 004 numbers
+        at certain centres; the checklist then follows the origin and the VIN's history."""
+        facts = await run_activity(check_numbering_facts, check, summary="registry: VIN not yet numbered, earlier plates, origin")
+        centres: list[str] | None = None
+        if s.category in rules.CENTRE_RESTRICTED_CATEGORIES:
+            transit = s.category == "temporary_transit"
+            centres = await run_activity(
+                find_numbering_centres,
+                CentreQuery(category=s.category, customs_office=s.clearing_customs if transit else None),
+                summary="reference data: centres that may number this category",
+            )
+        more = facts.reasons + rules.origin_reasons(s, facts.origin, facts.imported_purchase)
+        if centres is not None:
+            more += rules.centre_reasons(s, centres)
+        f = self.file
+        f.registry_facts = {
+            "numbered_before": facts.numbered_before,
+            "origin": facts.origin,
+            "imported_purchase": facts.imported_purchase,
+        }
+        if reasons or more:
+            return more
+        f.centres = centres
+        tags = rules.numbering_tags(s, numbered_before=facts.numbered_before, origin=facts.origin)
+        added, waived = rules.readjust(f.checklist, rules.NUMBERING_CHECKLISTS[s.category], tags)
+        if added or waived:
+            self.case.note(
+                "checklist_adjusted", None, waived=waived, added=added, numbered_before=facts.numbered_before, origin=facts.origin
+            )
+        return []
+
     @workflow.query
     def status(self) -> dict[str, Any]:
         if (refused := self.case.refusal()) is not None:
@@ -124,6 +162,8 @@ class VehicleNumberingWorkflow(PlateCaseWorkflow):
         out.update(
             vin=f.vin,
             category=s.category if s else None,
+            importer=s.importer.model_dump(mode="json") if s and s.importer else None,
+            clearing_customs=s.clearing_customs if s else None,
             vehicle=s.vehicle.model_dump(mode="json") if s else None,
             owner=s.owner.model_dump(mode="json") if s else None,
             checklist=dict(f.checklist),
@@ -173,7 +213,7 @@ class VehicleNumberingWorkflow(PlateCaseWorkflow):
                         production_year=s.vehicle.production_year,
                         fuel=s.vehicle.fuel,
                         at=workflow.now(),
-                        origin=s.origin,
+                        origin=self._origin(),
                     ),
                     summary="allocate the plate and record the vehicle",
                 )
@@ -186,6 +226,12 @@ class VehicleNumberingWorkflow(PlateCaseWorkflow):
 
     # --- helpers ---
 
+    def _origin(self) -> str:
+        """The origin the vehicle is recorded with: the registry's when it knows one (``PLATE_REVIEW``), else the input's."""
+        assert self.start is not None
+        known = (self.file.registry_facts or {}).get("origin") if self.file.review else None
+        return known or self.start.origin
+
     def _check(self, update: str, cmd: dict[str, Any]) -> Any:
         """Validate read-only: the case's checks, then identity, checklist and fee rules."""
         c: Command = self.case.check(update, cmd, rules.NUMBERING_COMMANDS[update], subject=self._check_subject)
@@ -196,6 +242,7 @@ class VehicleNumberingWorkflow(PlateCaseWorkflow):
                 raise rejection(f"{update}: {refused}")
         if update == "submit_document":
             check_document_kind(update, c.kind, list(self.file.checklist), len(self.file.documents))  # type: ignore[attr-defined]
+            check_review_document(update, c, self.file.review)
         if update == "inspect" and self.file.inspection and self.file.inspection["passed"]:
             raise rejection("inspect: the vehicle was already inspected and passed")
         if update == "pay_plate_fee":
@@ -272,6 +319,7 @@ class PlateTransferWorkflow(PlateCaseWorkflow):
             await self.case.run(lambda: None)
             return self.status()
         self.file.fidelity = workflow.patched(PLATE_FIDELITY)
+        self.file.review = workflow.patched(PLATE_REVIEW)
         await self.case.open(start, self._start_error, self._may_start)
         s = self.start
         assert s is not None
@@ -285,9 +333,15 @@ class PlateTransferWorkflow(PlateCaseWorkflow):
         if self.file.fidelity and not facts.reasons:
             # «اصل سند فروش کارخانه سازنده (تولید داخل)»: by the registry's origin of the car.
             self.file.registry_facts = {"origin": facts.origin}
-            dropped = rules.drop_waived(self.file.checklist, rules.TRANSFER_CHECKLIST, rules.transfer_tags(facts.origin))
-            if dropped:
-                self.case.note("checklist_adjusted", None, waived=dropped, origin=facts.origin)
+            if self.file.review and facts.origin is None:
+                # PLATE_REVIEW: the registry knows no origin (a vehicle recorded before it kept
+                # them): the officer states it first, and the checklist then follows it.
+                self.file.checklist = {rules.VEHICLE_ORIGIN: False, **self.file.checklist}
+                self.case.note("checklist_adjusted", None, added=[rules.VEHICLE_ORIGIN], origin=None)
+            else:
+                dropped = rules.drop_waived(self.file.checklist, rules.TRANSFER_CHECKLIST, rules.transfer_tags(facts.origin))
+                if dropped:
+                    self.case.note("checklist_adjusted", None, waived=dropped, origin=facts.origin)
         settle_eligibility(self.case, self.file, facts.reasons)
         await self.case.run(lambda: None)
         return self.status()
@@ -319,8 +373,20 @@ class PlateTransferWorkflow(PlateCaseWorkflow):
             missing=rules.missing(f) if self.case.state == "Open" else [],
             eligibility_checked=f.eligibility_checked,
             registry_facts=f.registry_facts,
+            stated_origin=f.stated_origin,
         )
         return out
+
+    def _after_document(self, c: Any) -> None:
+        """The officer stated the origin of a vehicle the registry knew none of: the checklist
+        asks the factory sale document only of a domestic car («تولید داخل»)."""
+        if c.kind != rules.VEHICLE_ORIGIN:
+            return
+        f = self.file
+        f.stated_origin = c.origin
+        added, dropped = rules.readjust(f.checklist, rules.TRANSFER_CHECKLIST, rules.transfer_tags(c.origin))
+        if added or dropped:
+            self.case.note("checklist_adjusted", None, added=added, waived=dropped, origin=c.origin)
 
     @command
     async def confirm_presence(self, c: Any) -> None:
@@ -356,6 +422,7 @@ class PlateTransferWorkflow(PlateCaseWorkflow):
                         buyer_full_name=s.buyer.full_name,
                         region_code=s.region_code,
                         at=workflow.now(),
+                        origin=f.stated_origin,
                     ),
                     summary="the buyer becomes the owner",
                 )
@@ -376,6 +443,11 @@ class PlateTransferWorkflow(PlateCaseWorkflow):
         c: Command = self.case.check(update, cmd, rules.TRANSFER_COMMANDS[update], subject=self._check_parties)
         if update == "submit_document":
             check_document_kind(update, c.kind, list(self.file.checklist), len(self.file.documents))  # type: ignore[attr-defined]
+            check_review_document(update, c, self.file.review)
+            if c.kind == rules.VEHICLE_ORIGIN and self.file.stated_origin is not None:  # type: ignore[attr-defined]
+                # The checklist was fitted to the first statement; a second could strip the factory
+                # sale document from a domestic car.
+                raise rejection(f"{update}: the officer stated the vehicle's origin already ({self.file.stated_origin})")
         if update == "confirm_presence" and self.file.presence.get(c.party):  # type: ignore[attr-defined]
             raise rejection(f"confirm_presence: the {c.party}'s presence is already confirmed")  # type: ignore[attr-defined]
         if update == "pay_plate_fee":

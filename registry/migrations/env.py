@@ -5,6 +5,11 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
+from registry import (
+    domestic_models,  # noqa: F401  (the domestic scheme's tables join Base.metadata)
+    fuel_models,  # noqa: F401  (the fuel cards' tables join Base.metadata)
+    scheme_models,  # noqa: F401  (the import scheme's tables join Base.metadata)
+)
 from registry.db import database_url
 from registry.models import Base
 

@@ -4,7 +4,8 @@
 rows are settled where the registry itself says: a vehicle delivered by an imported-car purchase,
 or one that ever carried an ``imported`` or ``temporary_transit`` plate, is ``imported``; every
 other row stays ``NULL`` (unknown: a transfer then still asks the factory sale document, our
-choice, see ``lifecycles.plates.transfer_documents_for``).
+choice, see ``lifecycles.plates.transfer_tags``; cases started under ``PLATE_REVIEW`` first ask
+the officer to state the origin, ``lifecycles.plates.VEHICLE_ORIGIN``).
 
 ``numbering_centres`` is reference data (``refdata load``, key ``numbering_centres``).
 
