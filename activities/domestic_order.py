@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from temporalio import activity
 
 from activities.errors import refused
-from activities.import_purchase import erase_code, erase_expired_codes
+from activities.import_purchase import erase_code, erase_expired_codes, open_schemes_elsewhere
 from domain import policy
 from domain.display import iso
 from domain.identifiers import VIN_PROBLEM, normalize_vin
@@ -188,18 +188,6 @@ ALREADY_ORDERED = "already holds an order in this stage, withdrawn or not: no ne
 IMPORT_RANK = "holds an import scheme registration or rank («متقاضیان دارای نوبت خرید خودرو» may not register)"
 
 
-def _open_elsewhere(session: Session, national_id: str, workflow_id: str) -> list[str]:
-    return list(
-        session.scalars(
-            select(SchemeRegistration.scheme_id).where(
-                SchemeRegistration.national_id == national_id,
-                SchemeRegistration.open.is_(True),
-                SchemeRegistration.workflow_id != workflow_id,
-            )
-        )
-    )
-
-
 def _holds_import_rank(session: Session, national_id: str) -> bool:
     """A registration of an import scheme's round still in the running (registered or ranked)."""
     return (
@@ -224,7 +212,7 @@ def open_domestic_order(opening: OrderOpening) -> dict[str, Any]:
                 own = session.get(DomesticOrder, opening.workflow_id)
                 if own is not None:
                     return {"reasons": [], "turn": own.turn}
-                if _open_elsewhere(session, opening.national_id, opening.workflow_id):
+                if open_schemes_elsewhere(session, opening.national_id, opening.workflow_id):
                     return {"reasons": [OPEN_ELSEWHERE], "turn": None}
                 taken = session.scalar(
                     select(DomesticOrder.workflow_id).where(
@@ -255,7 +243,7 @@ def _open_order(opening: OrderOpening) -> dict[str, Any]:
             reasons.append(f"the blocked deposit must be at least {scheme.deposit_rial} rial, not {opening.amount_rial}")
         if _holds_import_rank(session, opening.national_id):
             reasons.append(IMPORT_RANK)
-        others = _open_elsewhere(session, opening.national_id, opening.workflow_id)
+        others = open_schemes_elsewhere(session, opening.national_id, opening.workflow_id)
         if others:
             reasons.append("already registered in another sale scheme: " + ", ".join(sorted(set(others))))
         if (
@@ -355,7 +343,7 @@ def restore_domestic_order(restoring: OrderRestoring) -> list[str]:
             row = session.get(DomesticOrder, restoring.workflow_id, with_for_update=True)
             if row is None:
                 raise refused("no domestic order is recorded for this case")
-            others = _open_elsewhere(session, restoring.national_id, restoring.workflow_id)
+            others = open_schemes_elsewhere(session, restoring.national_id, restoring.workflow_id)
             if others:
                 return ["the applicant has registered in another sale scheme since: " + ", ".join(sorted(set(others)))]
             row.status, row.restored, row.withdrawn_at = restoring.status, True, None

@@ -98,7 +98,7 @@ class EligibilityRequest:
     """The workflow's clock: the 48-month look-back ends here."""
 
 
-def _open_schemes_elsewhere(session: Session, national_id: str, workflow_id: str) -> list[str]:
+def open_schemes_elsewhere(session: Session, national_id: str, workflow_id: str) -> list[str]:
     return list(
         session.scalars(
             select(SchemeRegistration.scheme_id).where(
@@ -138,7 +138,7 @@ def check_eligibility(request: EligibilityRequest) -> list[str]:
         with session_scope() as session:
             if session.get(SchemeRegistration, request.workflow_id) is not None:
                 return []  # this case's own registration, written by an earlier attempt
-            if _open_schemes_elsewhere(session, request.national_id, request.workflow_id):
+            if open_schemes_elsewhere(session, request.national_id, request.workflow_id):
                 return [OPEN_ELSEWHERE]
         raise
 
@@ -161,7 +161,7 @@ def _check_and_open(request: EligibilityRequest) -> list[str]:
             is_legal_entity=request.is_legal_entity,
             last_new_car_purchase=iso(_utc(last_purchase)) if last_purchase else None,
             active_plates=_active_plates(session, request.national_id),
-            other_open_schemes=_open_schemes_elsewhere(session, request.national_id, request.workflow_id),
+            other_open_schemes=open_schemes_elsewhere(session, request.national_id, request.workflow_id),
             bank_approved=session.scalar(select(EscrowBank.bank_id).where(func.lower(EscrowBank.bank_id) == request.bank.lower()))
             is not None,
             deposit_rial=request.amount_rial,
@@ -362,7 +362,7 @@ def reinstate_registration(request: Reinstatement) -> list[str]:
     except IntegrityError:
         # Another case of this person opened at the same instant and the unique index chose it.
         with session_scope() as session:
-            if _open_schemes_elsewhere(session, request.national_id, request.workflow_id):
+            if open_schemes_elsewhere(session, request.national_id, request.workflow_id):
                 return [OPEN_ELSEWHERE]
         raise
 
@@ -384,7 +384,7 @@ def _reinstate(request: Reinstatement) -> list[str]:
                 newer = newer.where(Allocation.allocated_at > allocation.released_at)
             if session.scalar(newer.limit(1)) is not None:
                 reasons.append(f"the car of offering {allocation.offering_id} was given to another buyer after the withdrawal")
-        others = _open_schemes_elsewhere(session, request.national_id, request.workflow_id)
+        others = open_schemes_elsewhere(session, request.national_id, request.workflow_id)
         if others:
             reasons.append("the applicant has registered in another sale scheme since: " + ", ".join(sorted(set(others))))
         if reasons:

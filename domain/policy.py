@@ -78,6 +78,9 @@ with an agency, seed 003 «تنها شناسه کالاهایی نمایش دا�
 past it the case carries none and the rules inquiry alone checks goods."""
 
 FILE_WORK = frozenset({"save_main_info", "save_transport", "save_financials", "add_goods", "attach_document", "edit"})
+"""The updates that fill in and edit a trade-order file («ویرایش پرونده», seed 003): what every access
+level below allows."""
+
 ACCESS_LEVELS: dict[str, frozenset[str]] = {
     "edit": FILE_WORK,
     "full": FILE_WORK | {"submit", "inquire_rules", "request_permits", "withdraw_permit_requests", "request_registration"},
@@ -91,7 +94,11 @@ MAX_ACCESS_GRANTS = 10
 """Our bound on the users one file's access is granted to."""
 
 SEA_ONLY_METHODS = frozenset({"sea"})
+"""Shipping methods of the Incoterms for sea and inland waterway transport only (ours, from Incoterms 2020)."""
+
 ANY_METHOD = frozenset({"sea", "road", "rail", "air", "multimodal"})
+"""Shipping methods of the Incoterms for any mode of transport (ours, from Incoterms 2020)."""
+
 INCOTERM_SHIPPING_METHODS: dict[str, frozenset[str]] = {
     **dict.fromkeys(("FAS", "FOB", "CFR", "CIF"), SEA_ONLY_METHODS),
     **dict.fromkeys(("EXW", "FCA", "CPT", "CIP", "DAP", "DPU", "DDP"), ANY_METHOD),
