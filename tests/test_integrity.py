@@ -31,6 +31,7 @@ from tests.test_import_purchase_support import (  # noqa: F401 - env, worker and
     begin,
     close_cases,
     env,
+    open_round,
     purchase_input,
     to_state,
     worker,
@@ -212,9 +213,12 @@ async def test_a_purchase_reusing_a_closed_cases_id_leaves_its_released_deposit_
     before = _deposit(handle.id)
     assert before.status == "released"
 
+    # In a round open now (the server's clock may be past the default scheme's window), so the
+    # start reaches the workflow id's check.
+    fresh = await open_round(client, worker)
     reused = await client.start_workflow(
         "ImportPurchase",
-        await signed_start(handle.id, "ImportPurchase", purchase_input(nid)),
+        await signed_start(handle.id, "ImportPurchase", purchase_input(nid, scheme_id=fresh.scheme_id)),
         id=handle.id,
         task_queue=worker.task_queue,
     )

@@ -41,9 +41,11 @@ from workflows.reconciliation import SCHEDULE_ID, ReconciliationInput, Reconcili
 ALL_HOLDS = "registration+allocation+deposit"
 
 
-async def reconcile(client: Client, task_queue: str, chunk_rows: int = 2) -> dict[str, Any]:
-    """One reconciliation run, started directly (the time-skipping server has no schedules);
-    small chunks, so a run reads several pages."""
+async def reconcile(client: Client, task_queue: str, chunk_rows: int = 50) -> dict[str, Any]:
+    """One reconciliation run, started directly (the time-skipping server has no schedules). It
+    reads every case holding rows in the session's registry, hundreds once the suite's other
+    modules ran (each a lookup on this server): chunks of 50 still make several pages then,
+    where chunks of 2 took minutes."""
     return await client.execute_workflow(
         ReconciliationWorkflow.run,
         ReconciliationInput(chunk_rows=chunk_rows),
