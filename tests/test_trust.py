@@ -109,7 +109,9 @@ async def open_cases(
     cases[TradeOrderAmendmentWorkflow] = (handle, trade_order_amendment.UPDATE_ROLES, order.me)
 
     nid = new_national_id()
-    handle = await start(client, worker, "ImportPurchase", purchase_input(nid), "trust-ip")
+    # In a round open now: the session's server clock may be past the default scheme's window.
+    fresh = await open_round(client, worker)
+    handle = await start(client, worker, "ImportPurchase", purchase_input(nid, scheme_id=fresh.scheme_id), "trust-ip")
     cases[ImportPurchaseWorkflow] = (handle, import_purchase.UPDATE_ROLES, actor("applicant", nid))
 
     numbering = numbering_input(year=(await server_now()).year)
