@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from temporalio import activity
 
 from activities.errors import refused
-from activities.import_purchase import erase_code, erase_expired_codes, open_schemes_elsewhere
+from activities.import_purchase import erase_replaced_codes, open_schemes_elsewhere
 from domain import policy
 from domain.display import iso
 from domain.identifiers import VIN_PROBLEM, normalize_vin
@@ -494,17 +494,7 @@ def issue_domestic_withdrawal_code(request: DomesticCodeRequest) -> None:
     """Queue a fresh SMS code for withdrawing from the domestic scheme; nothing of it goes back.
     Earlier and expired codes are erased, as the import purchase's codes are."""
     with session_scope() as session:
-        erase_expired_codes(session, request.at)
-        earlier = session.scalars(
-            select(OutboxMessage).where(
-                OutboxMessage.workflow_id == request.workflow_id,
-                OutboxMessage.kind == "sms_code",
-                OutboxMessage.step != request.step,
-                OutboxMessage.code.is_not(None),
-            )
-        ).all()
-        for message in earlier:
-            erase_code(message)
+        erase_replaced_codes(session, request.workflow_id, request.step, request.at)
         sent = session.scalar(
             select(OutboxMessage).where(
                 OutboxMessage.workflow_id == request.workflow_id,

@@ -446,23 +446,28 @@ def erase_expired_codes(session: Session, now: datetime) -> int:
     return len(expired)
 
 
+def erase_replaced_codes(session: Session, workflow_id: str, step: str, at: datetime) -> None:
+    """Erase every expired code, and the case's codes other than ``step``'s (a new code replaces them)."""
+    erase_expired_codes(session, at)
+    earlier = session.scalars(
+        select(OutboxMessage).where(
+            OutboxMessage.workflow_id == workflow_id,
+            OutboxMessage.kind == "sms_code",
+            OutboxMessage.step != step,
+            OutboxMessage.code.is_not(None),
+        )
+    ).all()
+    for message in earlier:
+        erase_code(message)
+
+
 @activity.defn
 def issue_withdrawal_code(request: CodeRequest) -> None:
     """Queue a fresh SMS code in the outbox; nothing of the code goes back to the workflow.
 
     The case's earlier codes are erased (a new code replaces them), as are any expired ones."""
     with session_scope() as session:
-        erase_expired_codes(session, request.at)
-        earlier = session.scalars(
-            select(OutboxMessage).where(
-                OutboxMessage.workflow_id == request.workflow_id,
-                OutboxMessage.kind == "sms_code",
-                OutboxMessage.step != request.step,
-                OutboxMessage.code.is_not(None),
-            )
-        ).all()
-        for message in earlier:
-            erase_code(message)
+        erase_replaced_codes(session, request.workflow_id, request.step, request.at)
         sent = _sent_code(session, request.workflow_id, request.step)
         if sent is None:
             code = f"{secrets.randbelow(10**policy.WITHDRAWAL_CODE_DIGITS):0{policy.WITHDRAWAL_CODE_DIGITS}d}"
