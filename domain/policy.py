@@ -526,3 +526,9 @@ SCHEME_WAKE_CHUNK = 1_000
 
 SCHEME_WAKE_CONCURRENCY = 50
 """Signals that activity has in flight at once (ours: the frontend's rate, not the registry's)."""
+
+# --- import offerings (issue 10 item 4; the offerings helper adds below this line) ---
+
+# --- fuel card issuance (issue 12; the fuel helper adds below this line) ---
+
+# --- domestic controls (issue 11) ---

@@ -133,6 +133,20 @@ round's eligibility batch and lottery give it its verdict and rank (``scheme_ver
 signal), is re-checked by the round's rules before money moves (allocate, stage 2, deliver), leaves
 the round when it ends, and may decline an allocation keeping its rank."""
 
+IMPORT_OFFERINGS = "import-offerings"
+"""ImportPurchase takes part in its round's offerings (issue 10 item 4): a ranked Eligible buyer
+applies to an open offering, the offering's close allocates the best ranks among its applicants,
+and a declined or unsigned seat passes to the next applicant by rank."""
+
+DOMESTIC_CONTROLS = "domestic-controls"
+"""DomesticScheme tells its orders every change of its controls (change windows, the withdrawal
+switch, freeze, finish) with a version, so an order's validators judge a change or a withdrawal
+from the controls it carries and a refusal leaves nothing in history (issue 11)."""
+
+NUMBERING_FUEL_CARD = "numbering-fuel-card"
+"""VehicleNumbering starts the vehicle's fuel card request (a ``FuelCard`` case) when a plate is
+issued (issue 12 item 1: «کارت سوخت ... پس از شماره‌گذاری»)."""
+
 CONTINUED = "continued"
 """The one key of a continued run's input: the state the previous run carried over."""
 
