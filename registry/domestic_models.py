@@ -34,6 +34,8 @@ class DomesticScheme(Base):
     """Closed for the review of turns (seed 000: «سایت به مدت چند روز بسته می شود»): no changes."""
     finished_at: Mapped[datetime | None] = mapped_column(Instant, default=None)
     created_at: Mapped[datetime] = mapped_column(Instant)
+    controls_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """Bumped by every change of the controls; orders keep the newest version they were told."""
 
 
 class DomesticChangeWindow(Base):
