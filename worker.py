@@ -142,6 +142,7 @@ def build_worker(
             *activities,
             repair_activities.CaseLookup(client).case_verdicts,
             import_scheme_activities.CaseWakeup(client).wake_scheme_cases,
+            domestic_order_activities.OrderTelling(client).tell_domestic_orders,
         ],
         activity_executor=ThreadPoolExecutor(max_workers=16),
         # Data the registry refuses fails the update at once; a failure that lasts alerts operators.

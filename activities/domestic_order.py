@@ -11,6 +11,7 @@ across schemes (``scheme_registrations``), one order per person per stage and on
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,12 +22,15 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from temporalio import activity
+from temporalio.client import Client
 
 from activities.errors import refused
 from activities.import_purchase import erase_replaced_codes, open_schemes_elsewhere
+from activities.telling import signal_each
 from domain import policy
 from domain.display import iso
 from domain.identifiers import VIN_PROBLEM, normalize_vin
+from lifecycles.domestic_order import CONTROLS_SIGNAL
 from registry.db import session_scope
 from registry.domestic_models import DomesticChangeWindow, DomesticOrder, DomesticScheme, DomesticYearTurn
 from registry.models import EscrowBank, NewCarPurchase, OutboxMessage, Person, SchemeRegistration, Vehicle
@@ -78,12 +82,25 @@ class WindowRecord:
     opens: datetime
     closes: datetime
     restored_only: bool
+    version: int | None = None
+    """The stage's controls version this change makes (``None``: a stage of an earlier build)."""
+
+
+def _bump(session: Session, scheme_id: str, version: int | None) -> DomesticScheme:
+    """The stage's row, locked; its controls version raised to ``version`` (a retry raises nothing)."""
+    row = session.get(DomesticScheme, scheme_id, with_for_update=True)
+    if row is None:
+        raise refused(f"no domestic scheme {scheme_id} is recorded")
+    if version is not None and version > row.controls_version:
+        row.controls_version = version
+    return row
 
 
 @activity.defn
 def record_change_window(record: WindowRecord) -> None:
     """Open (or replace: an extension) a change window of the stage."""
     with session_scope() as session:
+        _bump(session, record.scheme_id, record.version)
         row = session.scalar(
             select(DomesticChangeWindow).where(
                 DomesticChangeWindow.scheme_id == record.scheme_id, DomesticChangeWindow.window_id == record.window_id
@@ -111,15 +128,15 @@ class SchemeSwitch:
     registration_open: bool | None = None
     frozen: bool | None = None
     finished: bool = False
+    version: int | None = None
+    """The stage's controls version this change makes (``None``: a stage of an earlier build)."""
 
 
 @activity.defn
 def switch_domestic_scheme(switch: SchemeSwitch) -> None:
     """The operator's switches of a stage: withdrawal on/off, registration closed, the stage over."""
     with session_scope() as session:
-        row = session.get(DomesticScheme, switch.scheme_id, with_for_update=True)
-        if row is None:
-            raise refused(f"no domestic scheme {switch.scheme_id} is recorded")
+        row = _bump(session, switch.scheme_id, switch.version)
         if switch.withdrawal_enabled is not None:
             row.withdrawal_enabled = switch.withdrawal_enabled
         if switch.registration_open is not None:
@@ -138,6 +155,8 @@ class SchemeQuery:
     scheme_id: str
     at: datetime
     restored: bool = False
+    workflow_id: str | None = None
+    """The asking order: its turn within its delivery year comes back too."""
 
 
 @activity.defn
@@ -162,13 +181,32 @@ def domestic_scheme_controls(query: SchemeQuery) -> dict[str, Any]:
         row = session.get(DomesticScheme, query.scheme_id)
         if row is None:
             raise refused(f"no domestic scheme {query.scheme_id} is recorded")
-        windows = session.scalars(select(DomesticChangeWindow).where(DomesticChangeWindow.scheme_id == query.scheme_id)).all()
-        return {
-            "withdrawal_enabled": row.withdrawal_enabled,
-            "finished": row.finished_at is not None,
-            "frozen": row.frozen,
-            "windows": [{"opens": iso(w.opens), "closes": iso(w.closes), "restored_only": w.restored_only} for w in windows],
-        }
+        controls = _controls_of(session, row)
+        if query.workflow_id is not None:
+            controls["year_turn"] = session.scalar(
+                select(DomesticYearTurn.year_turn).where(
+                    DomesticYearTurn.scheme_id == query.scheme_id, DomesticYearTurn.workflow_id == query.workflow_id
+                )
+            )
+        return controls
+
+
+def _scheme_controls(session: Session, scheme_id: str) -> dict[str, Any] | None:
+    row = session.get(DomesticScheme, scheme_id)
+    return None if row is None else _controls_of(session, row)
+
+
+def _controls_of(session: Session, row: DomesticScheme) -> dict[str, Any]:
+    windows = session.scalars(
+        select(DomesticChangeWindow).where(DomesticChangeWindow.scheme_id == row.scheme_id).order_by(DomesticChangeWindow.id)
+    ).all()
+    return {
+        "version": row.controls_version,
+        "withdrawal_enabled": row.withdrawal_enabled,
+        "finished": row.finished_at is not None,
+        "frozen": row.frozen,
+        "windows": [{"opens": iso(w.opens), "closes": iso(w.closes), "restored_only": w.restored_only} for w in windows],
+    }
 
 
 @dataclass
@@ -211,7 +249,7 @@ def open_domestic_order(opening: OrderOpening) -> dict[str, Any]:
             with session_scope() as session:
                 own = session.get(DomesticOrder, opening.workflow_id)
                 if own is not None:
-                    return {"reasons": [], "turn": own.turn}
+                    return {"reasons": [], "turn": own.turn, "controls": _scheme_controls(session, opening.scheme_id)}
                 if open_schemes_elsewhere(session, opening.national_id, opening.workflow_id):
                     return {"reasons": [OPEN_ELSEWHERE], "turn": None}
                 taken = session.scalar(
@@ -231,8 +269,10 @@ def _open_order(opening: OrderOpening) -> dict[str, Any]:
         if own is not None:
             if own.national_id != opening.national_id:
                 raise refused("this workflow id's order belongs to another case; every case needs an id of its own")
-            return {"reasons": [], "turn": own.turn}
-        scheme = session.get(DomesticScheme, opening.scheme_id)
+            return {"reasons": [], "turn": own.turn, "controls": _scheme_controls(session, opening.scheme_id)}
+        # Shared lock: a change of the controls waits for this order to be on the stage's list (so the
+        # stage's telling finds it), or this order reads the changed controls.
+        scheme = session.get(DomesticScheme, opening.scheme_id, with_for_update={"read": True})
         reasons: list[str] = []
         if scheme is None or not scheme.registration_open or scheme.finished_at is not None:
             reasons.append(f"registration in scheme {opening.scheme_id} is closed")
@@ -282,7 +322,8 @@ def _open_order(opening: OrderOpening) -> dict[str, Any]:
                 )
             )
         session.flush()
-        return {"reasons": [], "turn": turn}
+        assert scheme is not None
+        return {"reasons": [], "turn": turn, "controls": _controls_of(session, scheme)}
 
 
 @dataclass
@@ -448,6 +489,8 @@ ON_THE_LIST = ("ordered", "cancelled")
 @dataclass
 class Recompute:
     scheme_id: str
+    version: int | None = None
+    """The stage's controls version the recomputation makes: its orders read their year's turn again."""
 
 
 @activity.defn
@@ -456,14 +499,15 @@ def recompute_domestic_turns(request: Recompute) -> dict[str, int]:
     (seed 000: after the window «بررسی نوبت ها و اولویت ها صورت بگیرد و افرادی که اولویت های خود را به
     خودروهای کم تقاضا تغییر داده باشند و نوبت تحویل 1402 قرار می گیرند»): the stage's turn order,
     numbered again per year; orders off the list hold none. Returns the orders per year."""
-    return recompute_turns(request.scheme_id)
+    return recompute_turns(request.scheme_id, request.version)
 
 
-def recompute_turns(scheme_id: str) -> dict[str, int]:
+def recompute_turns(scheme_id: str, version: int | None = None) -> dict[str, int]:
     """The stage's published turns per year rewritten whole in one transaction: a delete and one
     ``INSERT ... SELECT`` numbering the orders on the list per year (also what
     ``bench/domestic_bench.py`` times)."""
     with session_scope() as session:
+        _bump(session, scheme_id, version)
         session.execute(delete(DomesticYearTurn).where(DomesticYearTurn.scheme_id == scheme_id))
         ranked = select(
             DomesticOrder.scheme_id,
@@ -521,6 +565,51 @@ def issue_domestic_withdrawal_code(request: DomesticCodeRequest) -> None:
                     created_at=request.at,
                 )
             )
+
+
+# --- the stage tells its orders (``DOMESTIC_CONTROLS``) ---
+
+TOLD = ("ordered", "cancelled", "withdrawn")
+"""Order statuses that read the stage's controls again when told (a withdrawn order may be restored)."""
+
+
+@dataclass
+class TellChunk:
+    scheme_id: str
+    after_turn: int
+    limit: int = policy.DOMESTIC_TELL_CHUNK
+
+
+def orders_page(chunk: TellChunk) -> list[tuple[int, str]]:
+    """The next page of the stage's live orders by turn: ``(turn, workflow_id)``."""
+    with session_scope() as session:
+        rows = session.execute(
+            select(DomesticOrder.turn, DomesticOrder.workflow_id)
+            .where(
+                DomesticOrder.scheme_id == chunk.scheme_id,
+                DomesticOrder.status.in_(TOLD),
+                DomesticOrder.turn > chunk.after_turn,
+            )
+            .order_by(DomesticOrder.turn)
+            .limit(chunk.limit)
+        ).all()
+        return [(turn, workflow_id) for turn, workflow_id in rows]
+
+
+class OrderTelling:
+    """Signals a stage's orders (``CONTROLS_SIGNAL``), a page at a time, with the worker's client."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    @activity.defn(name="tell_domestic_orders")
+    async def tell_domestic_orders(self, chunk: TellChunk) -> dict[str, Any]:
+        """``last_turn`` of the page (``None``: no order left), how many were ``told``, how many ``gone``."""
+        page = await asyncio.to_thread(orders_page, chunk)
+        told, gone = await signal_each(
+            self._client, (w for _, w in page), CONTROLS_SIGNAL, concurrency=policy.SCHEME_WAKE_CONCURRENCY
+        )
+        return {"last_turn": page[-1][0] if page else None, "told": told, "gone": gone}
 
 
 ACTIVITIES: list[Callable[..., Any]] = [

@@ -532,3 +532,7 @@ SCHEME_WAKE_CONCURRENCY = 50
 # --- fuel card issuance (issue 12; the fuel helper adds below this line) ---
 
 # --- domestic controls (issue 11) ---
+
+DOMESTIC_TELL_CHUNK = 1_000
+"""Orders one activity tells that their stage's controls or turns changed (ours; the signals go
+``SCHEME_WAKE_CONCURRENCY`` at a time)."""

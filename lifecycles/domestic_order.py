@@ -180,6 +180,13 @@ class SchemeCase:
     year_turns: dict[str, int] = field(default_factory=dict)
     """The last recomputation: orders holding a turn per delivery year (``{"1402": n, "1403": m}``)."""
     recomputed_at: str | None = None
+    # ``DOMESTIC_CONTROLS``: every change the orders must read again bumps the version; the stage
+    # then tells its orders, a page at a time (a newer change starts the telling over).
+    controls_version: int = 0
+    told_version: int = 0
+    """The version every order has been told of (the telling in progress is at ``told_after_id``)."""
+    told_after_id: int = 0
+    orders_told: int = 0
 
 
 # --- the order ---
@@ -323,6 +330,12 @@ class OrderCase:
     has_driving_license: bool | None = None
     """The licence registry's answer at the last profile edit (``None``: not inquired, or not on record)."""
     license_inquired_at: str | None = None
+    controls: dict[str, Any] | None = None
+    """The stage's controls as the order last read them from the registry (``version``, ``windows``,
+    ``withdrawal_enabled``, ``frozen``, ``finished``): its validators judge changes and withdrawals
+    with them. ``None``: a case of an earlier build, judged in its handler only."""
+    year_turn: int | None = None
+    """The order's turn within its delivery year, as the stage's last recomputation numbered it."""
     vin: str | None = None
     delivered_at: str | None = None
     # withdrawal (lifecycles.withdrawal)
@@ -412,6 +425,26 @@ def window_open(windows: list[Window], at: datetime, *, restored: bool) -> bool:
     instant after the window: «ساعت 24» of its last day is 00:00 Tehran of the next); a
     ``restored_only`` window is open only to a restored applicant."""
     return any(w.opens <= at < w.closes and (restored or not w.restored_only) for w in windows)
+
+
+def controls_refusal(controls: dict[str, Any], update: str, at: datetime, *, restored: bool) -> str | None:
+    """Why the stage's ``controls`` refuse ``update`` at ``at``, or ``None``: a change (``cancel_order``,
+    ``choose``) needs an open change window and a stage neither frozen nor over; a withdrawal
+    (``request_withdrawal_code``, ``withdraw``) needs the operator's switch on. The order's validator
+    asks this of the controls it carries, the handler of the registry's (the authority)."""
+    if update in ("cancel_order", "choose"):
+        if controls["frozen"]:
+            return FROZEN
+        if controls["finished"] or not window_open(windows_of(controls["windows"]), at, restored=restored):
+            return WINDOW_CLOSED
+    if update in ("request_withdrawal_code", "withdraw") and not controls["withdrawal_enabled"]:
+        return WITHDRAWAL_OFF
+    return None
+
+
+CONTROLS_SIGNAL = "domestic_controls_changed"
+"""The stage tells an order that its controls (or its turns) changed: the order reads them again
+from the registry. The signal carries nothing, so one sent by anyone else costs a read, no more."""
 
 
 def tehran_midnight(year: int, month: int, day: int) -> datetime:

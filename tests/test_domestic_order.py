@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -260,6 +261,67 @@ async def test_withdrawal_switched_off_is_refused_saying_so(client: Client, work
     await update(scheme, "switch_withdrawal", actor=OPERATOR, enabled=True)
     status = await update(handle, "withdraw", actor=me, code=code)
     assert status["state"] == "Withdrawn"
+
+
+def accepted_updates(events: list[Any]) -> int:
+    return sum(e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED for e in events)
+
+
+async def told(scheme: WorkflowHandle, *orders: WorkflowHandle) -> int:
+    """Wait until the stage has told its orders of its last change and each holds that version."""
+    version = (await wait_for(scheme, lambda s: s["orders_told_version"] == s["controls_version"]))["controls_version"]
+    for order in orders:
+        await wait_for(order, lambda s: s["controls_version"] is not None and s["controls_version"] >= version)
+    return int(version)
+
+
+async def test_orders_judge_the_stages_changes_in_their_validators_leaving_no_history(
+    client: Client, worker: Worker, env: WorkflowEnvironment
+) -> None:
+    """Issue 11: the stage tells its orders each change of its controls; a change or a withdrawal
+    the controls refuse is refused before anything is recorded."""
+    scheme, scheme_id = await new_scheme(client, worker)
+    handle, nid, status = await new_order(client, worker, scheme_id)
+    me = actor("applicant", nid)
+    assert status["controls_version"] == 0  # read when the order opened: no window yet
+    before = accepted_updates((await handle.fetch_history()).events)
+    assert "no change window is open" in await rejected(handle, "cancel_order", actor=me)
+
+    await open_window(scheme, env, closes_in=timedelta(days=2))
+    assert await told(scheme, handle) == 1
+    await update(scheme, "switch_withdrawal", actor=OPERATOR, enabled=False)
+    assert await told(scheme, handle) == 2
+    assert "switched off" in await rejected(handle, "request_withdrawal_code", actor=me)
+    await update(scheme, "close_change_window", actor=OPERATOR, window_id="w1")
+    await told(scheme, handle)
+    assert "no change window is open" in await rejected(handle, "cancel_order", actor=me)
+    await open_window(scheme, env, "w2", opens_in=timedelta(hours=1), closes_in=timedelta(hours=3))
+    await told(scheme, handle)
+    assert "no change window is open" in await rejected(handle, "cancel_order", actor=me)
+    assert accepted_updates((await handle.fetch_history()).events) == before  # every refusal left no trace
+
+    await env.sleep(timedelta(hours=1))  # the carried window opens on its instant, no telling needed
+    assert (await update(handle, "cancel_order", actor=me))["state"] == "Cancelled"
+    assert (await handle.query("status"))["controls_version"] == (await scheme.query("status"))["controls_version"]
+
+    # Switched on again, told: the code may be asked for.
+    await update(scheme, "switch_withdrawal", actor=OPERATOR, enabled=True)
+    await told(scheme, handle)
+    assert (await update(handle, "request_withdrawal_code", actor=me))["state"] == "Cancelled"
+    await replays_now([DomesticSchemeWorkflow, DomesticOrderWorkflow], scheme, handle)
+
+
+async def test_orders_learn_their_turn_within_the_year_after_a_recompute(client: Client, worker: Worker) -> None:
+    scheme, scheme_id = await new_scheme(client, worker)
+    first, _, _ = await new_order(client, worker, scheme_id, choice={"model": "Tara", "delivery_year": 1402})
+    second, _, _ = await new_order(client, worker, scheme_id)
+    third, _, _ = await new_order(client, worker, scheme_id, choice={"model": "Rana", "delivery_year": 1402})
+    await update(scheme, "close_registration", actor=OPERATOR)
+    await update(scheme, "freeze", actor=OPERATOR)
+    await update(scheme, "recompute_turns", actor=OPERATOR)
+    await told(scheme, first, second, third)
+    year_turns = [(await wait_for(h, lambda s: s["year_turn"] is not None))["year_turn"] for h in (first, second, third)]
+    assert year_turns == [1, 1, 2]  # 1402: first, third; 1403: second
 
 
 async def wrong_code(handle: WorkflowHandle, nid: str, code: str) -> str:

@@ -1,11 +1,13 @@
 """The ``DomesticScheme`` and ``DomesticOrder`` workflows: the domestic integrated sales scheme (seed 000).
 
 Deterministic code only: the states live in :mod:`lifecycles.domestic_order`, every I/O is an
-activity. A stage's controls (its change windows and the withdrawal switch) are data the
-``DomesticScheme`` case's operator writes; an order reads them with an activity at the command
-that needs them (a cancellation or a choice needs an open window at the command's instant, Tehran
-time edges; a withdrawal needs the switch on), so the verdict is in the order's history and a
-refusal records no transition. The escrow deposit is blocked, released (within 72 working hours of
+activity. A stage's controls (its change windows, the withdrawal switch, the freeze) are data the
+``DomesticScheme`` case's operator writes. Each change bumps the stage's controls version and the
+stage tells every live order (a signal carrying nothing, a page of orders per activity); the order
+reads the controls (and its turn within its year) from the registry and carries them, so its
+validators refuse a change outside a window (Tehran time edges) or a withdrawal while switched off
+before anything is recorded. The handler judges again against the registry, the authority, which
+catches a change the stage has not told yet. The escrow deposit is blocked, released (within 72 working hours of
 a withdrawal, seed 000) and blocked again on a restoration by the import purchase's escrow
 activities; the SMS code is kept as ``lifecycles.withdrawal`` says (never in the workflow).
 """
@@ -30,11 +32,13 @@ with workflow.unsafe.imports_passed_through():
         OrderLeaving,
         OrderOpening,
         OrderRestoring,
+        OrderTelling,
         ProfileEdit,
         Recompute,
         SchemeQuery,
         SchemeRecord,
         SchemeSwitch,
+        TellChunk,
         WindowRecord,
         domestic_scheme_controls,
         edit_domestic_profile,
@@ -71,6 +75,7 @@ with workflow.unsafe.imports_passed_through():
 from workflows.common import (
     ACTIVITY_RETRY,
     ACTIVITY_TIMEOUT,
+    DOMESTIC_CONTROLS,
     Case,
     command,
     invalid_input,
@@ -118,8 +123,13 @@ class DomesticSchemeWorkflow:
                 )
         self._recorded = True  # a continued run's stage was recorded by the first run
         self.case.refresh_details()
-        await self.case.run(lambda: None)
+        self._telling = asyncio.create_task(self._tell_orders())
+        await self.case.run(lambda: None, done=self._over)
         return self.status()
+
+    def _over(self) -> bool:
+        """The stage's case ends once it is over and every order was told of its last change."""
+        return self.machine.is_terminated and self.s.told_version >= self.s.controls_version
 
     @workflow.query
     def status(self) -> dict[str, Any]:
@@ -136,15 +146,51 @@ class DomesticSchemeWorkflow:
             change_windows={k: dict(v) for k, v in s.windows.items()},
             year_turns=dict(s.year_turns),
             recomputed_at=s.recomputed_at,
+            controls_version=s.controls_version,
+            orders_told_version=s.told_version,
         )
         return out
+
+    # --- telling the orders (``DOMESTIC_CONTROLS``) ---
+
+    def _changed(self) -> int | None:
+        """A change the orders must read again: the controls' next version (``None``: a stage of an
+        earlier build, whose orders read the controls in their handlers only)."""
+        if not workflow.patched(DOMESTIC_CONTROLS):
+            return None
+        self.s.controls_version += 1
+        return self.s.controls_version
+
+    async def _tell_orders(self) -> None:
+        """After every change, every live order of the stage is signalled to read its controls and
+        turn again, a page per activity; a newer change starts the telling over from the first turn."""
+        s = self.s
+        while True:
+            await workflow.wait_condition(lambda: s.told_version < s.controls_version)
+            telling = s.controls_version
+            while s.controls_version == telling:
+                done = await workflow.execute_activity_method(
+                    OrderTelling.tell_domestic_orders,
+                    TellChunk(s.scheme_id, s.told_after_id),
+                    start_to_close_timeout=timedelta(seconds=policy.SCHEME_DRAW_TIMEOUT_SECONDS),
+                    retry_policy=ACTIVITY_RETRY,
+                    summary=f"tell the orders after turn {s.told_after_id}",
+                )
+                if done["last_turn"] is None:
+                    s.told_version, s.told_after_id = telling, 0
+                    self.case.note("orders_told", None, version=telling, orders=s.orders_told)
+                    s.orders_told = 0
+                    break
+                s.told_after_id, s.orders_told = done["last_turn"], s.orders_told + done["told"]
+            else:
+                s.told_after_id, s.orders_told = 0, 0  # changed meanwhile: from the first turn again
 
     @command
     async def open_change_window(self, c: Any) -> None:
         async with self.case.working("open_change_window"):
             await run_activity(
                 record_change_window,
-                WindowRecord(self.s.scheme_id, c.window_id, c.opens, c.closes, c.restored_only),
+                WindowRecord(self.s.scheme_id, c.window_id, c.opens, c.closes, c.restored_only, self._changed()),
                 summary="the change window to the registry",
             )
         window = {"opens": iso(c.opens), "closes": iso(c.closes), "restored_only": c.restored_only}
@@ -163,7 +209,7 @@ class DomesticSchemeWorkflow:
         async with self.case.working("close_change_window"):
             await run_activity(
                 record_change_window,
-                WindowRecord(self.s.scheme_id, c.window_id, opens, closes, bool(window["restored_only"])),
+                WindowRecord(self.s.scheme_id, c.window_id, opens, closes, bool(window["restored_only"]), self._changed()),
                 summary="the change window closed",
             )
         window.update(opens=iso(opens), closes=iso(closes))
@@ -174,7 +220,7 @@ class DomesticSchemeWorkflow:
         async with self.case.working("switch_withdrawal"):
             await run_activity(
                 switch_domestic_scheme,
-                SchemeSwitch(self.s.scheme_id, workflow.now(), withdrawal_enabled=c.enabled),
+                SchemeSwitch(self.s.scheme_id, workflow.now(), withdrawal_enabled=c.enabled, version=self._changed()),
                 summary="the withdrawal switch",
             )
         self.s.withdrawal_enabled = c.enabled
@@ -190,7 +236,9 @@ class DomesticSchemeWorkflow:
     async def freeze(self, c: Any) -> None:
         """Close the stage for the review of turns: no change until it reopens."""
         async with self.case.working("freeze"):
-            await run_activity(switch_domestic_scheme, SchemeSwitch(self.s.scheme_id, workflow.now(), frozen=True))
+            await run_activity(
+                switch_domestic_scheme, SchemeSwitch(self.s.scheme_id, workflow.now(), frozen=True, version=self._changed())
+            )
         self.case.fire("freeze", c.actor)
 
     @command
@@ -199,7 +247,7 @@ class DomesticSchemeWorkflow:
         async with self.case.working("recompute_turns"):
             counts = await workflow.execute_activity(
                 recompute_domestic_turns,
-                Recompute(self.s.scheme_id),
+                Recompute(self.s.scheme_id, self._changed()),
                 start_to_close_timeout=policy.DOMESTIC_RECOMPUTE_TIMEOUT,
                 retry_policy=ACTIVITY_RETRY,
                 summary="recompute the stage's turns",
@@ -210,7 +258,9 @@ class DomesticSchemeWorkflow:
     @command
     async def reopen(self, c: Any) -> None:
         async with self.case.working("reopen"):
-            await run_activity(switch_domestic_scheme, SchemeSwitch(self.s.scheme_id, workflow.now(), frozen=False))
+            await run_activity(
+                switch_domestic_scheme, SchemeSwitch(self.s.scheme_id, workflow.now(), frozen=False, version=self._changed())
+            )
         self.case.fire("reopen", c.actor)
 
     @command
@@ -218,7 +268,7 @@ class DomesticSchemeWorkflow:
         async with self.case.working("finish"):
             await run_activity(
                 switch_domestic_scheme,
-                SchemeSwitch(self.s.scheme_id, workflow.now(), registration_open=False, finished=True),
+                SchemeSwitch(self.s.scheme_id, workflow.now(), registration_open=False, finished=True, version=self._changed()),
             )
         self.case.fire("finish", c.actor)
 
@@ -227,7 +277,7 @@ class DomesticSchemeWorkflow:
         async with self.case.working("abort"):
             await run_activity(
                 switch_domestic_scheme,
-                SchemeSwitch(self.s.scheme_id, workflow.now(), registration_open=False, finished=True),
+                SchemeSwitch(self.s.scheme_id, workflow.now(), registration_open=False, finished=True, version=self._changed()),
             )
         await self.case.abort(c)
 
@@ -291,14 +341,36 @@ class DomesticOrderWorkflow:
         self.machine = DomesticOrderMachine(self.o)
         self.case = Case(self.machine, rules.UPDATE_ROLES, self._describe, self._why_disabled, extras=(dict, self._resumed))
         self._release_task: asyncio.Task[None] | None = None
+        self._told = False
+        """The stage said its controls or turns changed: read them again."""
+
+    @workflow.signal(name=rules.CONTROLS_SIGNAL)
+    def controls_changed(self) -> None:
+        self._told = True
 
     @workflow.run
     async def run(self, start: dict[str, Any]) -> dict[str, Any]:
         if not self.case.resume(start):
             await self.case.open(start, self._start_error, self._may_start)
             await self._register()
+        self._rereading = asyncio.create_task(self._reread_controls())
         await self.case.run(self._next_deadline, done=self.o.is_over)
         return self.status()
+
+    async def _reread_controls(self) -> None:
+        """Each time the stage tells the order, the controls and the year's turn read again (one
+        read for any number of signals that arrive meanwhile)."""
+        while True:
+            await workflow.wait_condition(lambda: self._told)
+            self._told = False
+            try:
+                found = await self._controls()
+            except (ActivityError, ApplicationError):
+                continue  # the stage's row is gone; the handlers judge against the registry anyway
+            if found.get("year_turn") not in (None, self.o.year_turn):
+                self.o.year_turn = found["year_turn"]
+                self.case.note("year_turn", None, year_turn=self.o.year_turn, delivery_year=self.o.delivery_year)
+            self.case.refresh_details()
 
     @workflow.query
     def status(self) -> dict[str, Any]:
@@ -311,6 +383,8 @@ class DomesticOrderWorkflow:
             applicant={"national_id": o.applicant_national_id, "full_name": o.applicant_full_name},
             deposit={"bank": o.deposit_bank, "account": o.deposit_account, "amount_rial": o.deposit_rial},
             turn=o.turn,
+            year_turn=o.year_turn,
+            controls_version=o.controls["version"] if o.controls else None,
             priority={"model": o.model, "delivery_year": o.delivery_year, "chosen": o.chosen},
             ineligible_reasons=list(o.ineligible_reasons),
             changes=o.changes,
@@ -391,6 +465,7 @@ class DomesticOrderWorkflow:
             self._begin_release()
             return
         o.turn = opened["turn"]
+        o.controls = opened.get("controls")  # earlier builds' activity results carry none
         # «برای وی اولویت سال 1403 در نظر گرفته می شود»: no choice, the default year's priority.
         self.case.fire(
             "found_eligible", None, turn=o.turn, model=o.model, delivery_year=o.delivery_year, default_priority=not o.chosen
@@ -399,20 +474,25 @@ class DomesticOrderWorkflow:
     # --- change: cancel the order, choose again (the turn kept) ---
 
     async def _controls(self) -> dict[str, Any]:
+        """The stage's controls from the registry, kept for the validators when not older than
+        those the order holds."""
         result: dict[str, Any] = await run_activity(
             domestic_scheme_controls,
-            SchemeQuery(self.o.scheme_id, workflow.now(), restored=self.o.restored > 0),
+            SchemeQuery(self.o.scheme_id, workflow.now(), restored=self.o.restored > 0, workflow_id=self._id),
             summary="the stage's windows and switches",
         )
+        held = self.o.controls
+        if "version" in result and (held is None or result["version"] >= held["version"]):
+            self.o.controls = {k: result[k] for k in ("version", "withdrawal_enabled", "frozen", "finished", "windows")}
         return result
 
     async def _require_window(self, update: str) -> None:
+        """The registry's controls decide (the validator judged by the order's copy; a change the
+        stage has not told yet is caught here)."""
         controls = await self._controls()
-        windows = rules.windows_of(controls["windows"])
-        if controls["frozen"]:
-            raise rejection(f"{update}: {rules.FROZEN}")
-        if controls["finished"] or not rules.window_open(windows, workflow.now(), restored=self.o.restored > 0):
-            raise rejection(f"{update}: {rules.WINDOW_CLOSED}")
+        why = rules.controls_refusal(controls, update, workflow.now(), restored=self.o.restored > 0)
+        if why:
+            raise rejection(f"{update}: {why}")
 
     @command
     async def cancel_order(self, c: Any) -> None:
@@ -449,8 +529,9 @@ class DomesticOrderWorkflow:
 
     async def _require_withdrawal_on(self, update: str) -> None:
         controls = await self._controls()
-        if not controls["withdrawal_enabled"]:
-            raise rejection(f"{update}: {rules.WITHDRAWAL_OFF}")
+        why = rules.controls_refusal(controls, update, workflow.now(), restored=self.o.restored > 0)
+        if why:
+            raise rejection(f"{update}: {why}")
 
     @command
     async def request_withdrawal_code(self, c: Any) -> None:
@@ -654,6 +735,10 @@ class DomesticOrderWorkflow:
     def _check(self, update: str, cmd: dict[str, Any]) -> Any:
         c: Command = self.case.check(update, cmd, rules.COMMANDS[update], subject=self._check_identity)
         o = self.o
+        if o.controls is not None:  # the stage's controls as it told the order (issue 11: no history)
+            why = rules.controls_refusal(o.controls, update, workflow.now(), restored=o.restored > 0)
+            if why:
+                raise rejection(f"{update}: {why}")
         if update == "choose":
             problem = rules.choice_problem(o.offerings, c.model, c.delivery_year)  # type: ignore[attr-defined]
             if problem:
