@@ -35,9 +35,11 @@ from temporalio import activity
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities.domestic_order import ON_THE_LIST
 from activities.import_purchase import erase_code
 from domain.display import rials
 from registry.db import session_scope
+from registry.domestic_models import DomesticOrder
 from registry.models import (
     Allocation,
     AuditEntry,
@@ -56,6 +58,9 @@ SYSTEM_ACTOR = "system:reconciliation"
 
 HOLD_KINDS = ("registration", "allocation", "deposit")
 """What a case may hold, in the order an audit row's ``from_state`` lists them (``+``-joined)."""
+
+LIVE_APPLICANT = ("registered", "eligible")
+"""A registration of an import round still in the running (``scheme_applicants.status``)."""
 
 KIND_FA = {"registration": "ثبت‌نام باز", "allocation": "تخصیص خودرو", "deposit": "سپرده مسدود"}
 
@@ -130,9 +135,20 @@ def release_holds(
     for wid in _returned(
         session,
         update(SchemeApplicant)
-        .where(SchemeApplicant.workflow_id.in_(ids), SchemeApplicant.status.in_(("registered", "eligible")))
+        .where(SchemeApplicant.workflow_id.in_(ids), SchemeApplicant.status.in_(LIVE_APPLICANT))
         .values(status="withdrawn", withdrawn_at=at)
         .returning(SchemeApplicant.workflow_id),
+    ):
+        if "registration" not in released[wid]:
+            released[wid].append("registration")
+    # A domestic order (DomesticOrder) leaves its stage's list as an operator's abort takes it off;
+    # its turn stays its own, never given to another (seed 000).
+    for wid in _returned(
+        session,
+        update(DomesticOrder)
+        .where(DomesticOrder.workflow_id.in_(ids), DomesticOrder.status.in_(ON_THE_LIST))
+        .values(status="aborted", withdrawn_at=at)
+        .returning(DomesticOrder.workflow_id),
     ):
         if "registration" not in released[wid]:
             released[wid].append("registration")
@@ -321,6 +337,14 @@ def _holders(after: str = "", ids: list[str] | None = None) -> list[Select[str, 
         ),
         select(EscrowDeposit.workflow_id, _kind("deposit")).where(
             EscrowDeposit.status == "blocked", among(EscrowDeposit.workflow_id)
+        ),
+        # A place in an import round, or a domestic order on its stage's list, is part of the
+        # registration even when the scheme-wide row is already closed.
+        select(SchemeApplicant.workflow_id, _kind("registration")).where(
+            SchemeApplicant.status.in_(LIVE_APPLICANT), among(SchemeApplicant.workflow_id)
+        ),
+        select(DomesticOrder.workflow_id, _kind("registration")).where(
+            DomesticOrder.status.in_(ON_THE_LIST), among(DomesticOrder.workflow_id)
         ),
     ]
 
