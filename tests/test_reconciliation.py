@@ -219,6 +219,52 @@ async def test_operator_release_is_audited_once_across_retries(client: Client, w
     assert sorted(own) == list(range(1, len(own) + 1))
 
 
+async def test_a_terminated_domestic_order_leaves_its_stages_list(client: Client, worker: Worker) -> None:
+    """The scan finds a closed DomesticOrder's order on the list and its blocked deposit: the
+    order is taken off the list (its turn given to no one), the registration closed, the deposit freed."""
+    from registry.domestic_models import DomesticOrder
+    from tests.test_domestic_order import new_order, new_scheme
+
+    _, scheme_id = await new_scheme(client, worker)
+    handle, _, status = await new_order(client, worker, scheme_id)
+    assert status["state"] == "Ordered"
+    await terminate(handle)
+    assert holds(handle.id) == (True, None, "blocked")
+
+    await reconcile(client, worker.task_queue)
+    assert holds(handle.id) == (False, None, "released")
+    with session_scope() as session:
+        order = session.get(DomesticOrder, handle.id)
+        assert order is not None and (order.status, order.turn) == ("aborted", status["turn"])
+    [audit] = repairs(handle.id)
+    assert (audit.workflow_type, audit.from_state) == ("DomesticOrder", "registration+deposit")
+
+
+async def test_a_place_in_an_import_round_alone_is_found_and_released(
+    client: Client, worker: Worker, env: WorkflowEnvironment
+) -> None:
+    """A closed purchase whose scheme-wide registration is already closed still holds its place in
+    the round (a rank holder may not register for domestic cars): the scan finds that row too."""
+    from registry.scheme_models import SchemeApplicant
+
+    handle, _ = await begin(client, worker)
+    await terminate(handle)
+    with session_scope() as session:
+        registration = session.get(SchemeRegistration, handle.id)
+        assert registration is not None
+        registration.open = False
+        deposit = session.get(EscrowDeposit, handle.id)
+        assert deposit is not None
+        deposit.status = "released"
+
+    await reconcile(client, worker.task_queue)
+    with session_scope() as session:
+        place = session.scalar(select(SchemeApplicant).where(SchemeApplicant.workflow_id == handle.id))
+        assert place is not None and place.status == "withdrawn"
+    [audit] = repairs(handle.id)
+    assert audit.from_state == "registration"
+
+
 async def _wait_closed(client: Client, workflow_id: str) -> None:
     """Until the dev server's visibility lists the case as closed."""
     for _ in range(100):
@@ -266,49 +312,3 @@ async def test_dev_server_list_query_and_setup_schedule(dev_server: WorkflowEnvi
     assert [i.every for i in described.schedule.spec.intervals] == [policy.RECONCILIATION_INTERVAL]
     assert described.schedule.action.workflow == "Reconciliation"  # type: ignore[union-attr]
     await client.get_schedule_handle(SCHEDULE_ID).delete()
-
-
-async def test_a_terminated_domestic_order_leaves_its_stages_list(client: Client, worker: Worker) -> None:
-    """The scan finds a closed DomesticOrder's order on the list and its blocked deposit: the
-    order is taken off the list (its turn given to no one), the registration closed, the deposit freed."""
-    from registry.domestic_models import DomesticOrder
-    from tests.test_domestic_order import new_order, new_scheme
-
-    _, scheme_id = await new_scheme(client, worker)
-    handle, _, status = await new_order(client, worker, scheme_id)
-    assert status["state"] == "Ordered"
-    await terminate(handle)
-    assert holds(handle.id) == (True, None, "blocked")
-
-    await reconcile(client, worker.task_queue)
-    assert holds(handle.id) == (False, None, "released")
-    with session_scope() as session:
-        order = session.get(DomesticOrder, handle.id)
-        assert order is not None and (order.status, order.turn) == ("aborted", status["turn"])
-    [audit] = repairs(handle.id)
-    assert (audit.workflow_type, audit.from_state) == ("DomesticOrder", "registration+deposit")
-
-
-async def test_a_place_in_an_import_round_alone_is_found_and_released(
-    client: Client, worker: Worker, env: WorkflowEnvironment
-) -> None:
-    """A closed purchase whose scheme-wide registration is already closed still holds its place in
-    the round (a rank holder may not register for domestic cars): the scan finds that row too."""
-    from registry.scheme_models import SchemeApplicant
-
-    handle, _ = await begin(client, worker)
-    await terminate(handle)
-    with session_scope() as session:
-        registration = session.get(SchemeRegistration, handle.id)
-        assert registration is not None
-        registration.open = False
-        deposit = session.get(EscrowDeposit, handle.id)
-        assert deposit is not None
-        deposit.status = "released"
-
-    await reconcile(client, worker.task_queue)
-    with session_scope() as session:
-        place = session.scalar(select(SchemeApplicant).where(SchemeApplicant.workflow_id == handle.id))
-        assert place is not None and place.status == "withdrawn"
-    [audit] = repairs(handle.id)
-    assert audit.from_state == "registration"
