@@ -23,15 +23,28 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.worker import Worker
 
-from lifecycles import import_purchase, plate_services, plates, trade_order, trade_order_amendment
+from lifecycles import (
+    domestic_order,
+    import_purchase,
+    import_scheme,
+    plate_services,
+    plates,
+    trade_order,
+    trade_order_amendment,
+)
 from registry.db import session_scope
 from registry.models import AuditEntry, CaseClaim
 from security.tokens import START
 from tests.helpers import actor, new_national_id, rejected, server_now, start, update
 from tests.plate_support import numbering_input, seed_vehicle, settled
+from tests.test_domestic_order import OPERATOR as DOMESTIC_OPERATOR
+from tests.test_domestic_order import new_order, new_scheme
+from tests.test_import_purchase_support import OPERATOR as SCHEME_OPERATOR
 from tests.test_import_purchase_support import close_round, open_round, purchase_input, register
 from tests.trust_material import SIGNING_KEY, UNTRUSTED_KEY
+from workflows.domestic_order import DomesticOrderWorkflow, DomesticSchemeWorkflow
 from workflows.import_purchase import ImportPurchaseWorkflow
+from workflows.import_scheme import ImportSchemeWorkflow
 from workflows.plate_services import PlateServiceWorkflow
 from workflows.plate_transfer import PlateTransferWorkflow, VehicleNumberingWorkflow
 from workflows.trade_order import TradeOrderWorkflow
@@ -113,6 +126,12 @@ async def open_cases(
     fresh = await open_round(client, worker)
     handle = await start(client, worker, "ImportPurchase", purchase_input(nid, scheme_id=fresh.scheme_id), "trust-ip")
     cases[ImportPurchaseWorkflow] = (handle, import_purchase.UPDATE_ROLES, actor("applicant", nid))
+    cases[ImportSchemeWorkflow] = (fresh.scheme, import_scheme.UPDATE_ROLES, SCHEME_OPERATOR)
+
+    stage, scheme_id = await new_scheme(client, worker)
+    cases[DomesticSchemeWorkflow] = (stage, domestic_order.SCHEME_UPDATE_ROLES, DOMESTIC_OPERATOR)
+    handle, nid, _ = await new_order(client, worker, scheme_id)
+    cases[DomesticOrderWorkflow] = (handle, domestic_order.UPDATE_ROLES, actor("applicant", nid))
 
     numbering = numbering_input(year=(await server_now()).year)
     handle = await start(client, worker, "VehicleNumbering", numbering, "trust-vn")
@@ -141,7 +160,11 @@ async def start_jti(handle: WorkflowHandle) -> str:
 
 
 async def test_every_update_of_every_workflow_refuses_bad_tokens(client: Client, worker: Worker) -> None:
+    from worker import WORKFLOWS
+
     cases = await open_cases(client, worker)
+    commanded = {cls for cls in WORKFLOWS if update_names(cls)}  # the scheduled batches take no commands
+    assert commanded == set(cases), f"no open case to try: {sorted(c.__name__ for c in commanded - set(cases))}"
     for cls, (handle, roles, starter) in cases.items():
         assert set(roles) == update_names(cls), f"{cls.__name__}: every update has its roles"
         if cls in (VehicleNumberingWorkflow, PlateTransferWorkflow, PlateServiceWorkflow):
