@@ -12,7 +12,6 @@ across schemes (``scheme_registrations``), one order per person per stage and on
 from __future__ import annotations
 
 import asyncio
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,7 +24,7 @@ from temporalio import activity
 from temporalio.client import Client
 
 from activities.errors import refused
-from activities.import_purchase import erase_replaced_codes, open_schemes_elsewhere
+from activities.import_purchase import open_schemes_elsewhere, queue_sms_code
 from activities.telling import signal_each
 from domain import policy
 from domain.display import iso
@@ -33,7 +32,7 @@ from domain.identifiers import VIN_PROBLEM, normalize_vin
 from lifecycles.domestic_order import CONTROLS_SIGNAL
 from registry.db import session_scope
 from registry.domestic_models import DomesticChangeWindow, DomesticOrder, DomesticScheme, DomesticYearTurn
-from registry.models import EscrowBank, NewCarPurchase, OutboxMessage, Person, SchemeRegistration, Vehicle
+from registry.models import EscrowBank, NewCarPurchase, Person, SchemeRegistration, Vehicle
 from registry.scheme_models import SchemeApplicant
 
 # --- the stage ---
@@ -538,33 +537,16 @@ def issue_domestic_withdrawal_code(request: DomesticCodeRequest) -> None:
     """Queue a fresh SMS code for withdrawing from the domestic scheme; nothing of it goes back.
     Earlier and expired codes are erased, as the import purchase's codes are."""
     with session_scope() as session:
-        erase_replaced_codes(session, request.workflow_id, request.step, request.at)
-        sent = session.scalar(
-            select(OutboxMessage).where(
-                OutboxMessage.workflow_id == request.workflow_id,
-                OutboxMessage.step == request.step,
-                OutboxMessage.kind == "sms_code",
-            )
+        queue_sms_code(
+            session,
+            request.workflow_id,
+            request.step,
+            request.to,
+            request.expires_at,
+            request.at,
+            "کد تأیید انصراف از طرح یکپارچه عرضه خودروهای داخلی: {code} — تا {minutes} دقیقه معتبر است. "
+            "با انصراف از لیست اولویت‌بندی خارج می‌شوید؛ برای تغییر خودرو «لغو سفارش» را بزنید.",
         )
-        if sent is None:
-            digits = policy.WITHDRAWAL_CODE_DIGITS
-            code = f"{secrets.randbelow(10**digits):0{digits}d}"
-            minutes = int(policy.WITHDRAWAL_CODE_TTL.total_seconds() // 60)
-            session.add(
-                OutboxMessage(
-                    workflow_id=request.workflow_id,
-                    step=request.step,
-                    to=request.to,
-                    kind="sms_code",
-                    text=(
-                        f"کد تأیید انصراف از طرح یکپارچه عرضه خودروهای داخلی: {code} — تا {minutes} دقیقه معتبر است. "
-                        "با انصراف از لیست اولویت‌بندی خارج می‌شوید؛ برای تغییر خودرو «لغو سفارش» را بزنید."
-                    ),
-                    code=code,
-                    code_expires_at=request.expires_at,
-                    created_at=request.at,
-                )
-            )
 
 
 # --- the stage tells its orders (``DOMESTIC_CONTROLS``) ---

@@ -461,29 +461,43 @@ def erase_replaced_codes(session: Session, workflow_id: str, step: str, at: date
         erase_code(message)
 
 
+def queue_sms_code(session: Session, workflow_id: str, step: str, to: str, expires_at: datetime, at: datetime, text: str) -> None:
+    """Queue a fresh SMS code at ``step`` unless one was (a retry); the case's earlier and every
+    expired code erased. ``text`` has ``{code}`` and ``{minutes}`` for the code and its lifetime."""
+    erase_replaced_codes(session, workflow_id, step, at)
+    if _sent_code(session, workflow_id, step) is not None:
+        return
+    code = f"{secrets.randbelow(10**policy.WITHDRAWAL_CODE_DIGITS):0{policy.WITHDRAWAL_CODE_DIGITS}d}"
+    minutes = int(policy.WITHDRAWAL_CODE_TTL.total_seconds() // 60)
+    session.add(
+        OutboxMessage(
+            workflow_id=workflow_id,
+            step=step,
+            to=to,
+            kind="sms_code",
+            text=text.format(code=code, minutes=minutes),
+            code=code,
+            code_expires_at=expires_at,
+            created_at=at,
+        )
+    )
+
+
 @activity.defn
 def issue_withdrawal_code(request: CodeRequest) -> None:
     """Queue a fresh SMS code in the outbox; nothing of the code goes back to the workflow.
 
     The case's earlier codes are erased (a new code replaces them), as are any expired ones."""
     with session_scope() as session:
-        erase_replaced_codes(session, request.workflow_id, request.step, request.at)
-        sent = _sent_code(session, request.workflow_id, request.step)
-        if sent is None:
-            code = f"{secrets.randbelow(10**policy.WITHDRAWAL_CODE_DIGITS):0{policy.WITHDRAWAL_CODE_DIGITS}d}"
-            minutes = int(policy.WITHDRAWAL_CODE_TTL.total_seconds() // 60)
-            session.add(
-                OutboxMessage(
-                    workflow_id=request.workflow_id,
-                    step=request.step,
-                    to=request.to,
-                    kind="sms_code",
-                    text=f"کد تأیید انصراف از طرح خرید خودروی وارداتی: {code} — تا {minutes} دقیقه معتبر است. آن را به کسی ندهید.",
-                    code=code,
-                    code_expires_at=request.expires_at,
-                    created_at=request.at,
-                )
-            )
+        queue_sms_code(
+            session,
+            request.workflow_id,
+            request.step,
+            request.to,
+            request.expires_at,
+            request.at,
+            "کد تأیید انصراف از طرح خرید خودروی وارداتی: {code} — تا {minutes} دقیقه معتبر است. آن را به کسی ندهید.",
+        )
 
 
 @dataclass
