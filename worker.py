@@ -31,6 +31,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 import settings
 from activities import domestic_order as domestic_order_activities
 from activities import fuel_cards as fuel_card_activities
+from activities import import_offering as import_offering_activities
 from activities import import_purchase as import_purchase_activities
 from activities import import_scheme as import_scheme_activities
 from activities import plate_services as plate_service_activities
@@ -49,6 +50,7 @@ from workflows.common import SEARCH_ATTRIBUTES
 from workflows.domestic_order import DomesticOrderWorkflow, DomesticSchemeWorkflow
 from workflows.fuel_charge import FuelChargeWorkflow
 from workflows.fuel_charge import ensure_schedule as ensure_fuel_charge_schedule
+from workflows.import_offering import ImportOfferingWorkflow
 from workflows.import_purchase import ImportPurchaseWorkflow
 from workflows.import_scheme import ImportSchemeWorkflow
 from workflows.plate_services import PlateServiceWorkflow
@@ -86,6 +88,8 @@ ACTIVITIES: list[Callable[..., Any]] = [
     *domestic_order_activities.ACTIVITIES,
 ]
 ACTIVITIES.extend(fuel_card_activities.ACTIVITIES)
+WORKFLOWS.append(ImportOfferingWorkflow)  # issue 10 item 4: an import offering as a case
+ACTIVITIES.extend(import_offering_activities.ACTIVITIES)
 
 
 async def ensure_search_attributes(client: Client, namespace: str) -> None:
@@ -142,6 +146,7 @@ def build_worker(
             *activities,
             repair_activities.CaseLookup(client).case_verdicts,
             import_scheme_activities.CaseWakeup(client).wake_scheme_cases,
+            import_scheme_activities.CaseWakeup(client).signal_cases,
             domestic_order_activities.OrderTelling(client).tell_domestic_orders,
         ],
         activity_executor=ThreadPoolExecutor(max_workers=16),

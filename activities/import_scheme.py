@@ -9,6 +9,10 @@ The functions marked *for ImportPurchase* are what a purchase case calls: ``regi
 at its start (the window, one registration per person per round), ``scheme_standing`` for its
 rank, ``withdraw_from_scheme`` when it leaves, ``recheck_in_scheme`` before money moves, and
 ``import_rank_holder`` for a domestic-car registration to refuse a rank holder.
+
+``CaseWakeup`` signals cases a page at a time with the worker's client: a drawn round's purchase
+cases (``wake_scheme_cases``) and, through ``signal_cases`` over the pages of :data:`PAGES`, an
+offering's audience and its buyers.
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ from lifecycles import lottery
 from lifecycles.import_scheme import RANK_HOLDER_REFUSAL, REASONS, reasons_of, window_refusal
 from registry.db import session_scope
 from registry.models import EscrowBank, EscrowDeposit, NewCarPurchase, Person, PlateRecord, SchemeRegistration
-from registry.scheme_models import ImportScheme, SchemeApplicant, SchemeRank
+from registry.scheme_models import ImportScheme, OfferingSeat, SchemeApplicant, SchemeRank
 
 CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 """Crockford's base 32: no I, L, O or U, so a code read aloud or typed is not mistaken."""
@@ -337,37 +341,93 @@ class WakeChunk:
 
 def judged_page(chunk: WakeChunk) -> list[tuple[int, str]]:
     """The next page of a round's judged registrations: ``(id, workflow id)`` in id order."""
+    return case_page(CasePage("judged", chunk.scheme_id, chunk.after_id, limit=chunk.limit))
+
+
+@dataclass
+class CasePage:
+    """A page of cases to signal: ``source`` names the query (:data:`PAGES`), ``key`` its scheme or
+    offering, ``after`` the keyset (a registration id, or a seat number), ``round`` a fill's number."""
+
+    source: str
+    key: str
+    after: int
+    round: int = 0
+    limit: int = policy.SCHEME_WAKE_CHUNK
+
+
+def _judged(session: Session, page: CasePage) -> Any:
+    a = SchemeApplicant
+    return (
+        select(a.id, a.workflow_id)
+        .where(a.scheme_id == page.key, a.id > page.after, a.status.in_(("eligible", "ineligible")))
+        .order_by(a.id)
+    )
+
+
+def _ranked(session: Session, page: CasePage) -> Any:
+    """A drawn round's ranked registrations still eligible (an offering's audience)."""
+    a = SchemeApplicant
+    return (
+        select(a.id, a.workflow_id)
+        .join(SchemeRank, (SchemeRank.scheme_id == a.scheme_id) & (SchemeRank.code == a.code))
+        .where(a.scheme_id == page.key, a.id > page.after, a.status == "eligible")
+        .order_by(a.id)
+    )
+
+
+def _buyers(session: Session, page: CasePage) -> Any:
+    """An offering's seats given in one round (0: at the close), by seat number."""
+    seat = OfferingSeat
+    return (
+        select(seat.seat, seat.workflow_id)
+        .where(
+            seat.offering_id == page.key,
+            seat.given_round == page.round,
+            seat.seat > page.after,
+            seat.workflow_id.is_not(None),
+        )
+        .order_by(seat.seat)
+    )
+
+
+PAGES: dict[str, Callable[[Session, CasePage], Any]] = {"judged": _judged, "ranked": _ranked, "buyers": _buyers}
+"""The queries a fan-out pages through: each ``(keyset, workflow id)`` in keyset order."""
+
+
+def case_page(page: CasePage) -> list[tuple[int, str]]:
     with session_scope() as session:
-        rows = session.execute(
-            select(SchemeApplicant.id, SchemeApplicant.workflow_id)
-            .where(
-                SchemeApplicant.scheme_id == chunk.scheme_id,
-                SchemeApplicant.id > chunk.after_id,
-                SchemeApplicant.status.in_(("eligible", "ineligible")),
-            )
-            .order_by(SchemeApplicant.id)
-            .limit(chunk.limit)
-        ).all()
+        rows = session.execute(PAGES[page.source](session, page).limit(page.limit)).all()
     return [(int(i), str(w)) for i, w in rows]
 
 
+@dataclass
+class CaseSignals:
+    """Signal every case of one page: ``signal`` with ``arg`` (``None``: no argument)."""
+
+    page: CasePage
+    signal: str
+    arg: dict[str, Any] | None = None
+
+
 class CaseWakeup:
-    """Signals the purchase cases of a drawn round, a page at a time, with the worker's client."""
+    """Signals the cases of a page at a time, with the worker's client: a drawn round's purchase
+    cases, an offering's audience and its buyers."""
 
     def __init__(self, client: Client) -> None:
         self._client = client
 
-    @activity.defn(name="wake_scheme_cases")
-    async def wake_scheme_cases(self, chunk: WakeChunk) -> dict[str, Any]:
-        """``last_id`` of the page (``None``: no case left), how many were ``woken`` and how many are
-        ``gone`` (closed, or no such workflow)."""
-        page = await asyncio.to_thread(judged_page, chunk)
+    async def _signal_all(self, page: list[tuple[int, str]], signal: str, arg: dict[str, Any] | None) -> dict[str, Any]:
         gate = asyncio.Semaphore(policy.SCHEME_WAKE_CONCURRENCY)
 
         async def wake(workflow_id: str) -> bool:
             async with gate:
                 try:
-                    await self._client.get_workflow_handle(workflow_id).signal(SCHEME_VERDICT_SIGNAL)
+                    handle = self._client.get_workflow_handle(workflow_id)
+                    if arg is None:
+                        await handle.signal(signal)
+                    else:
+                        await handle.signal(signal, arg)
                     return True
                 except RPCError as err:
                     if err.status == RPCStatusCode.NOT_FOUND:
@@ -376,6 +436,20 @@ class CaseWakeup:
 
         woken = await asyncio.gather(*(wake(workflow_id) for _, workflow_id in page))
         return {"last_id": page[-1][0] if page else None, "woken": sum(woken), "gone": len(woken) - sum(woken)}
+
+    @activity.defn(name="wake_scheme_cases")
+    async def wake_scheme_cases(self, chunk: WakeChunk) -> dict[str, Any]:
+        """``last_id`` of the page (``None``: no case left), how many were ``woken`` and how many are
+        ``gone`` (closed, or no such workflow)."""
+        page = await asyncio.to_thread(judged_page, chunk)
+        return await self._signal_all(page, SCHEME_VERDICT_SIGNAL, None)
+
+    @activity.defn(name="signal_cases")
+    async def signal_cases(self, order: CaseSignals) -> dict[str, Any]:
+        """One page of any fan-out (:data:`PAGES`): ``last_id`` (the keyset; ``None``: no case left),
+        ``woken`` and ``gone`` as :meth:`wake_scheme_cases`."""
+        page = await asyncio.to_thread(case_page, order.page)
+        return await self._signal_all(page, order.signal, order.arg)
 
 
 # --- for ImportPurchase: registration, standing, withdrawal, re-check, rank holders ---

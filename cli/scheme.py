@@ -149,3 +149,96 @@ def rank(scheme_id: str, code: str) -> None:
         console.print(f"[red]no rank[/red] for code {code} in {scheme_id} (not drawn, or not eligible)")
         raise typer.Exit(1)
     console.print(f"{scheme_id} {code.strip().upper()}: rank {found}")
+
+
+# --- offerings (seed 001 «نحوه عرضه خودروهای وارداتی») ---
+
+offering_app = typer.Typer(no_args_is_help=True, help="An importer's offering to the ranked applicants (عرضه).")
+app.add_typer(offering_app, name="offering")
+
+
+def offering_workflow_id(offering_id: str) -> str:
+    return f"import-offering-{offering_id}"
+
+
+@offering_app.command("propose")
+def propose_offering(
+    offering: str = typer.Argument(
+        ...,
+        help='the proposal as JSON (or - for stdin): {"offering_id", "scheme_id", "importer_id", "model", "specs", "seats", '
+        '"delivery_due", "base_price_rial", "pre_customs_costs_rial", "estimated_final_costs_rial", "opens", "closes"}',
+    ),
+) -> None:
+    """The importer (its id is the token's subject) proposes an offering; an operator approves it."""
+    from cli.common import connect, parse_json_arg
+
+    payload = parse_json_arg(offering)
+    offering_id, importer = str(payload.get("offering_id", "")), str(payload.get("importer_id", ""))
+    if not offering_id or not importer:
+        raise typer.BadParameter("offering_id and importer_id are required")
+
+    async def go() -> str:
+        client = await connect()
+        return await start_case(
+            client,
+            "ImportOffering",
+            payload,
+            offering_workflow_id(offering_id),
+            "Proposed",
+            "عرضه خودروی وارداتی",
+            by=("importer", importer),
+        )
+
+    console.print(run(go()))
+
+
+@offering_app.command("approve")
+def approve_offering(offering_id: str, operator: str = typer.Option("op-1", help="the operator account")) -> None:
+    """Approve the proposal: the scheme's ranked applicants are told its terms and window."""
+    wid = offering_workflow_id(offering_id)
+    result = run(send_update(wid, "approve", {"actor": {"role": "operator", "id": operator}}))
+    if result is not None:
+        print_status(wid, result)
+
+
+@offering_app.command("reject")
+def reject_offering(
+    offering_id: str,
+    reason: str = typer.Option(..., help="why (kept in the case's history)"),
+    operator: str = typer.Option("op-1", help="the operator account"),
+) -> None:
+    """Reject the proposal, giving a reason."""
+    wid = offering_workflow_id(offering_id)
+    result = run(send_update(wid, "reject", {"actor": {"role": "operator", "id": operator}, "reason": reason}))
+    if result is not None:
+        print_status(wid, result)
+
+
+@offering_app.command("status")
+def offering_status(
+    offering_id: str, seats: int = typer.Option(10, help="seats to list (number, rank; no personal data)")
+) -> None:
+    """The offering's case (terms, window, applicants, buyers) and its first seats by number."""
+    from sqlalchemy import select
+
+    from cli.common import connect
+    from registry.db import session_scope
+    from registry.scheme_models import OfferingSeat
+
+    wid = offering_workflow_id(offering_id)
+
+    async def go() -> dict[str, Any]:
+        client = await connect()
+        result: dict[str, Any] = await client.get_workflow_handle(wid).query("status")
+        return result
+
+    print_status(wid, run(go()))
+    with session_scope() as session:
+        rows = session.execute(
+            select(OfferingSeat.seat, OfferingSeat.rank, OfferingSeat.sign_by)
+            .where(OfferingSeat.offering_id == offering_id)
+            .order_by(OfferingSeat.seat)
+            .limit(seats)
+        ).all()
+    for seat, rank, sign_by in rows:
+        console.print(f"seat {seat:>6}  rank {rank if rank is not None else '— (free)'}  sign by {sign_by or '—'}")

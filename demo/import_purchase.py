@@ -1,6 +1,7 @@
 """Imported-car purchase demo: a small scheme round (window, eligibility batch, verifiable lottery),
-then by rank one car declined (the rank kept) and delivered to the next, one withdrawal by SMS code,
-and one ineligible applicant."""
+then an importer's offering of one car (approved, applied for by two ranks, its close allocating
+the best rank, who declines: the seat passes to the next rank, who buys it and takes delivery), one
+withdrawal by SMS code, and one ineligible applicant."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from temporalio.client import Client, WorkflowHandle
 
 from cli.common import start_case
 from cli.import_purchase import start_purchase
-from cli.scheme import publication_of
+from cli.scheme import offering_workflow_id, publication_of
 from demo.common import actor, link, person_id, send, wait_for_state
 from domain import policy
 from lifecycles import lottery
@@ -110,6 +111,52 @@ async def _allocate(handle: WorkflowHandle, offering: str) -> None:
     )
 
 
+async def _offering(client: Client, scheme_id: str) -> tuple[WorkflowHandle, str, datetime]:
+    """An importer's offering of one car to the round, its window open now for ``WINDOW``, approved."""
+    opens = datetime.now(UTC)
+    closes = opens + WINDOW
+    offering_id = f"demo-offer-{random.randrange(10**6)}"
+    payload = {
+        "offering_id": offering_id,
+        "scheme_id": scheme_id,
+        "importer_id": IMPORTER,
+        "model": "Changan CS55 Plus",
+        "specs": ["موتور ۱.۵ لیتری توربو", "گیربکس ۷ سرعته دوکلاچه"],
+        "seats": 1,
+        "delivery_due": (date.today() + timedelta(days=120)).isoformat(),
+        "base_price_rial": BASE_PRICE,
+        "pre_customs_costs_rial": PRE_CUSTOMS,
+        "estimated_final_costs_rial": 3_000_000_000,
+        "opens": opens.isoformat(),
+        "closes": closes.isoformat(),
+    }
+    workflow_id = await start_case(
+        client,
+        "ImportOffering",
+        payload,
+        offering_workflow_id(offering_id),
+        "Proposed",
+        "عرضه خودروی وارداتی",
+        by=("importer", IMPORTER),
+    )
+    handle = client.get_workflow_handle(workflow_id)
+    for _ in range(120):  # recorded (the proposal in its history) before the operator decides
+        if (await handle.query("status"))["history"]:
+            break
+        await asyncio.sleep(0.5)
+    await send(handle, "approve", actor=OPERATOR)
+    return handle, offering_id, closes
+
+
+async def _told(handle: WorkflowHandle, offering_id: str) -> None:
+    """Wait until the case was told of the offering (the offering's announcement)."""
+    for _ in range(120):
+        if any(o["offering_id"] == offering_id for o in (await handle.query("status"))["offerings"]):
+            return
+        await asyncio.sleep(0.5)
+    raise TimeoutError(f"{handle.id} was not told of {offering_id}")
+
+
 async def run(client: Client) -> list[str]:
     lines = []
     offering = f"demo-offer-{random.randrange(10**6)}"
@@ -130,16 +177,29 @@ async def run(client: Client) -> list[str]:
         f"(try: python starter.py scheme verify --scheme {scheme_id}): {link(scheme.id)}"
     )
 
-    # Rank 1 is offered the car first and declines it: back to Eligible, the rank kept, no penalty.
+    # An importer offers one car; ranks 2 and 1 apply while its window is open; at the close the
+    # better rank is the buyer and is allocated by the offering itself.
+    offer, offer_id, offer_closes = await _offering(client, scheme_id)
+    for _, handle, nid in (ranked[1], ranked[0]):
+        await _told(handle, offer_id)
+        await send(handle, "apply_offering", actor=actor("applicant", nid), offering_id=offer_id)
+    await asyncio.sleep(max((offer_closes - datetime.now(UTC)).total_seconds(), 0) + 1)
     rank, handle, nid = ranked[0]
-    await _allocate(handle, offering)
+    status = await wait_for_state(handle, "Allocated")
+    closed = await wait_for_state(offer, "Allocating")
+    lines.append(
+        f"ImportOffering {closed['state']}: {closed['applicants']} applicants, {closed['buyers']} buyer (rank {status['rank']}, "
+        f"seat {status['seat']}, to sign by {status['sign_by']}): {link(offer.id)}"
+    )
+
+    # Rank 1 declines the car: back to Eligible, the rank kept, no penalty; the seat passes to rank 2.
     status = await send(handle, "decline_allocation", actor=actor("applicant", nid))
     lines.append(f"ImportPurchase {status['state']} again after declining the car, rank {status['rank']} kept: {link(handle.id)}")
 
-    # The car goes to rank 2, who buys it.
+    # The car goes to rank 2 (the offering's next applicant by rank), who buys it.
     _, handle, nid = ranked[1]
     me = actor("applicant", nid)
-    await _allocate(handle, offering)
+    await wait_for_state(handle, "Allocated")
     signed = await send(handle, "sign_contract", actor=me)
     # Stage 2 is the price up to customs less the deposit on account (seed 001); the case says how much.
     await send(handle, "pay_stage", actor=BANK, stage="2", payment_ref=f"S2-{handle.id}", amount_rial=signed["due_rial"]["2"])

@@ -529,6 +529,49 @@ SCHEME_WAKE_CONCURRENCY = 50
 
 # --- import offerings (issue 10 item 4; the offerings helper adds below this line) ---
 
+OFFERING_ONE_APPLICATION_AT_A_TIME = True
+"""An applicant holds one live application (applied, or a seat won and not yet signed or given up)
+across all offerings at a time (ours: seed 001 lets «تمام متقاضیان حائز شرایط» apply to each
+offering «طی مدت معینی» and names the buyers «به ترتیب نوبت», silent on several at once; one at a
+time keeps a high rank from holding seats in several offerings that lower ranks would have had).
+Enforced by the partial unique index ``uq_offering_applications_live`` (migration 0016). Once an
+offering closes without a seat for the applicant, the application stops being live: the rank is
+kept for the next offering («نوبت آنها حفظ میشود»)."""
+
+OFFERING_SEATS_MAX = 100_000
+"""Largest number of cars (seats) one offering may propose (ours: an input limit; seed 001's
+example offers 2,000 Changan CS55 Plus at once, «حداقل فروش ۱۰۰ هزار خودرو در یک بازه شش ماهه»)."""
+
+OFFERING_WINDOW_MAX_DAYS = 90
+"""Longest application window an offering may declare (ours: an input limit; seed 001 «طی مدت معینی که اعلام میشود»)."""
+
+OFFERING_SIGN_DAYS = 7
+"""Days a buyer named at an offering's close (or given a freed seat) has to sign the final contract
+(ours: seed 001 is silent). A buyer who lets them pass loses the seat as a decline would, the rank kept."""
+
+OFFERING_REASSIGN_MONTHS = 1
+"""For one calendar month (Jalali, Tehran time) after an offering's close, a seat declined or not
+signed in time passes to the next applicant of that offering by rank who is still eligible and
+holds no other live application or car (ours: seed 001 names the buyers «به ترتیب نوبت» and is silent
+on seats given back); after it, the offering is finished and a freed seat stays with the importer."""
+
+OFFERINGS_KNOWN_MAX = 20
+"""Open offerings a purchase case keeps from the announcements it was told (ours: a bound on the
+case's state; an offering whose window closed is dropped first)."""
+
+OFFERING_FAN_OUT_CHUNK = 1_000
+"""Cases one activity signals (an offering's announcement, its buyers), a page per activity (ours)."""
+
+OFFERING_CLOSE_TIMEOUT_SECONDS = 600
+"""How long the one activity that closes an offering (every applicant judged, the seats written) may
+take (ours; one transaction, so the buyers are named whole or not at all)."""
+
+OFFERING_CLOSE_KEYS_PER_STATEMENT = 10_000
+"""Buyers' applications the close marks per statement, by key (ours: a bound on one statement's parameters)."""
+
+SPECS_MAX_ITEMS = 30
+"""Specification lines an offering may list (ours: an input limit; seed 001 «با ذکر مشخصات کامل خودروها»)."""
+
 # --- fuel card issuance (issue 12; the fuel helper adds below this line) ---
 
 # --- domestic controls (issue 11) ---

@@ -12,6 +12,7 @@ from pathlib import Path
 from statemachine import StateMachine
 
 from lifecycles.domestic_order import DomesticOrderMachine, DomesticSchemeMachine
+from lifecycles.import_offering import ImportOfferingMachine
 from lifecycles.import_purchase import ImportPurchaseMachine
 from lifecycles.import_scheme import ImportSchemeMachine
 from lifecycles.plate_services import PlateServiceMachine
@@ -34,6 +35,7 @@ MACHINES: list[tuple[str, type[StateMachine], str]] = [
     ("PlateTransfer", PlateTransferMachine, "Plate change and ownership transfer (تعویض پلاک و نقل و انتقال), seed 004"),
     ("PlateService", PlateServiceMachine, "After-numbering services (خدمات بعد از شماره‌گذاری), seed 004"),
 ]
+MACHINES.append(("ImportOffering", ImportOfferingMachine, "Import offering (عرضه خودروهای وارداتی) to ranked applicants, seed 001"))
 """(workflow type, machine, title) of every lifecycle, in the order the page shows them."""
 
 PAGE = Path(__file__).resolve().parent.parent / "docs" / "statecharts.md"

@@ -23,6 +23,7 @@ from types import ModuleType
 
 from lifecycles import (
     domestic_order,
+    import_offering,
     import_purchase,
     import_scheme,
     lottery,
@@ -57,6 +58,7 @@ LIFECYCLES: list[tuple[str, ModuleType]] = [
     ("VehicleNumbering and PlateTransfer", plates),
     ("PlateService", plate_services),
 ]
+LIFECYCLES.append(("ImportOffering", import_offering))
 
 CITES_SEED = re.compile(r"seed \d{3}|«")
 OURS = re.compile(r"\bour(s| choice| bound|s:)?\b", re.IGNORECASE)

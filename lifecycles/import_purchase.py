@@ -67,6 +67,13 @@ class ImportPurchaseMachine(StateMachine):
     # ``SCHEME_ROUNDS``: the buyer turns the allocated car down and keeps the rank (seed 001
     # «نوبت آنها حفظ میشود»), no penalty.
     decline_allocation = Allocated.to(Eligible, cond="scheme_rounds")
+    # ``IMPORT_OFFERINGS``: a ranked buyer applies to an offering it was told of (one live application
+    # at a time, ``policy.OFFERING_ONE_APPLICATION_AT_A_TIME``) and may take it back while the window
+    # is open; the offering's close allocates the seat (``allocate``, by the system). A buyer who does
+    # not sign within ``policy.OFFERING_SIGN_DAYS`` loses the seat as a decline would, the rank kept.
+    apply_offering = Eligible.to.itself(internal=True, cond="import_offerings")
+    withdraw_application = Eligible.to.itself(internal=True, cond="has_open_application")
+    signing_lapsed = Allocated.to(Eligible, cond="import_offerings")
     sign_contract = Allocated.to(Signed)
     # Money is reported by the bank alone: stage 2 after signing, stage 3 once at customs.
     pay_stage = Signed.to(Contracted) | AtCustoms.to(AwaitingDelivery)
@@ -122,6 +129,8 @@ class ImportPurchaseMachine(StateMachine):
 UPDATE_ROLES: dict[str, frozenset[str]] = {
     "allocate": frozenset({"operator"}),
     "decline_allocation": frozenset({"applicant"}),
+    "apply_offering": frozenset({"applicant"}),
+    "withdraw_application": frozenset({"applicant"}),
     "sign_contract": frozenset({"applicant"}),
     "pay_stage": frozenset({"bank"}),
     "customs_arrival": frozenset({"importer", "customs"}),
@@ -194,6 +203,11 @@ class Allocate(Command):
     """The estimate of stage 3 (taxes, duties, customs, numbering) told to the buyer."""
 
 
+class ApplyOffering(Command):
+    offering_id: Code
+    """An offering the case was told of (``status.offerings``), while its window is open."""
+
+
 class Payment(Command):
     payment_ref: PaymentRef
     amount_rial: PositiveRials
@@ -218,6 +232,8 @@ class Withdraw(Command):
 COMMANDS: dict[str, type[Command]] = {
     "allocate": Allocate,
     "decline_allocation": Command,
+    "apply_offering": ApplyOffering,
+    "withdraw_application": Command,
     "sign_contract": Command,
     "pay_stage": StagePayment,
     "customs_arrival": CustomsArrival,
@@ -341,6 +357,24 @@ class PurchaseCase:
     """The rank the round's lottery gave (1..N), kept through a declined allocation."""
     verdict_signalled: bool = False
     """``SCHEME_VERDICT_SIGNAL`` arrived and the case has not read its standing since."""
+    import_offerings: bool = False
+    """The case takes part in its round's offerings (``workflows.common.IMPORT_OFFERINGS``): it keeps the
+    open offerings it was told of, applies to one, is allocated by an offering's close, and loses a
+    seat it does not sign in time."""
+    offerings: list[dict[str, Any]] = field(default_factory=list)
+    """Open offerings the case was told of (``lifecycles.import_offering.Terms`` as JSON), at most
+    ``policy.OFFERINGS_KNOWN_MAX``: what its validator refuses an application by."""
+    applied_offering: str | None = None
+    """The offering the case last applied to; live while ``applied_closes`` is ahead."""
+    applied_closes: str | None = None
+    seat: int | None = None
+    """The seat held in ``offering_id`` (given by the offering, not by an operator's ``allocate``)."""
+    sign_by: str | None = None
+    """The buyer's deadline to sign for the seat (``policy.OFFERING_SIGN_DAYS``)."""
+    seat_signalled: bool = False
+    """``OFFERING_SEAT_SIGNAL`` arrived and the case has not read its seat since."""
+    seat_release: dict[str, Any] | None = None
+    """A seat to give back in the registry (``{"offering_id", "status"}``): the signing deadline passed."""
     clock: Callable[[], datetime] | None = field(default=None, repr=False, compare=False)
     """The workflow's clock (``workflow.now``), for guards that depend on the time of a command."""
 
@@ -370,6 +404,11 @@ class PurchaseCase:
         if self.state in DELIVERY_PENDING and deadline is not None:
             return max(self.delay_periods, periods_late(deadline, self.now(), calendar_months=self.calendar_months))
         return self.delay_periods
+
+    @property
+    def has_open_application(self) -> bool:
+        closes = instant(self.applied_closes)
+        return self.import_offerings and self.applied_offering is not None and closes is not None and self.now() < closes
 
     @property
     def may_reinstate(self) -> bool:

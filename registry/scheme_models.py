@@ -6,16 +6,21 @@ draw. ``scheme_applicants`` holds every registration of a round (one per person 
 a withdrawn applicant registers again only in a later round), judged together by the eligibility
 batch at the window's close. ``scheme_ranks`` is what is published: rank and registration code,
 never a person's data.
+
+Offerings (``ImportOffering`` cases): ``import_offerings`` holds each importer's offering and its
+terms, ``offering_applications`` the ranked cases that applied (one live application per case: a
+partial unique index), ``offering_seats`` the cars given at the close (one buyer per seat, one seat
+per case).
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, Date, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from registry.models import Base, Instant
+from registry.models import Base, Instant, only_where
 
 
 class ImportScheme(Base):
@@ -83,3 +88,85 @@ class SchemeRank(Base):
     scheme_id: Mapped[str] = mapped_column(String(64), ForeignKey("import_schemes.scheme_id"), primary_key=True)
     rank: Mapped[int] = mapped_column(Integer, primary_key=True)
     code: Mapped[str] = mapped_column(String(16))
+
+
+# --- offerings (seed 001 «نحوه عرضه خودروهای وارداتی»): an importer's cars, applications by rank, seats ---
+
+
+class ImportOffering(Base):
+    """An importer's offering of ``seats`` cars to a drawn scheme's ranked applicants; its public
+    terms are what the ``ImportOffering`` case announces to them."""
+
+    __tablename__ = "import_offerings"
+    offering_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    workflow_id: Mapped[str] = mapped_column(String(200), unique=True)
+    scheme_id: Mapped[str] = mapped_column(String(64), ForeignKey("import_schemes.scheme_id"), index=True)
+    importer_id: Mapped[str] = mapped_column(String(64))
+    model: Mapped[str] = mapped_column(String(100))
+    seats: Mapped[int] = mapped_column(Integer)
+    delivery_due: Mapped[date] = mapped_column(Date)
+    base_price_rial: Mapped[int] = mapped_column(BigInteger)
+    pre_customs_costs_rial: Mapped[int] = mapped_column(BigInteger)
+    estimated_final_costs_rial: Mapped[int] = mapped_column(BigInteger)
+    opens: Mapped[datetime] = mapped_column(Instant)
+    closes: Mapped[datetime] = mapped_column(Instant)
+    """Applications are taken in ``[opens, closes)`` (workflow time of the applying case)."""
+    status: Mapped[str] = mapped_column(String(16))
+    """``proposed``, ``approved``, ``rejected``, ``closed``, ``finished``, ``aborted``."""
+    proposed_at: Mapped[datetime] = mapped_column(Instant)
+    decided_at: Mapped[datetime | None] = mapped_column(Instant, default=None)
+    closed_at: Mapped[datetime | None] = mapped_column(Instant, default=None)
+    reassign_until: Mapped[datetime | None] = mapped_column(Instant, default=None)
+    """Freed seats pass to the next applicant by rank until this instant (``policy.OFFERING_REASSIGN_MONTHS``)."""
+    applicants: Mapped[int | None] = mapped_column(Integer, default=None)
+    """Applications still live at the close."""
+    fill_rounds: Mapped[int] = mapped_column(Integer, default=0)
+    """How many times freed seats were given again (``offering_seats.given_round`` of the last)."""
+
+
+LIVE_APPLICATION = ("applied", "won")
+"""Application statuses that count against ``policy.OFFERING_ONE_APPLICATION_AT_A_TIME``."""
+
+
+class OfferingApplication(Base):
+    """A ranked case's application to one offering (``status``: ``applied`` while the window is
+    open; at the close ``won`` (a seat) or ``waiting`` (the rank kept, next in line for a freed
+    seat); ``withdrawn``, ``declined``, ``lapsed`` (not signed in time))."""
+
+    __tablename__ = "offering_applications"
+    __table_args__ = (UniqueConstraint("offering_id", "workflow_id", name="uq_offering_applications_offering_case"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    offering_id: Mapped[str] = mapped_column(String(64), ForeignKey("import_offerings.offering_id"))
+    workflow_id: Mapped[str] = mapped_column(String(200))
+    rank: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))
+    applied_at: Mapped[datetime] = mapped_column(Instant)
+    changed_at: Mapped[datetime | None] = mapped_column(Instant, default=None)
+
+
+ONE_LIVE_APPLICATION = "uq_offering_applications_live"
+"""``policy.OFFERING_ONE_APPLICATION_AT_A_TIME``, decided by the database under a race."""
+Index(
+    ONE_LIVE_APPLICATION,
+    OfferingApplication.workflow_id,
+    unique=True,
+    **only_where(OfferingApplication.status.in_(LIVE_APPLICATION)),
+)
+Index("ix_offering_applications_offering_rank", OfferingApplication.offering_id, OfferingApplication.rank)
+"""The close picks the best ranks of one offering."""
+
+
+class OfferingSeat(Base):
+    """One car of an offering, given to one buyer at a time: the key makes a seat one allocation,
+    the unique ``workflow_id`` one seat per case anywhere. A seat given up keeps its row, free
+    (``workflow_id`` NULL) until the next applicant by rank takes it."""
+
+    __tablename__ = "offering_seats"
+    offering_id: Mapped[str] = mapped_column(String(64), ForeignKey("import_offerings.offering_id"), primary_key=True)
+    seat: Mapped[int] = mapped_column(Integer, primary_key=True)
+    workflow_id: Mapped[str | None] = mapped_column(String(200), unique=True, default=None)
+    rank: Mapped[int | None] = mapped_column(Integer, default=None)
+    given_at: Mapped[datetime | None] = mapped_column(Instant, default=None)
+    sign_by: Mapped[datetime | None] = mapped_column(Instant, default=None)
+    given_round: Mapped[int] = mapped_column(Integer, default=0)
+    """0: named at the close; k: given again by the k-th fill of freed seats."""

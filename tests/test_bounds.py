@@ -33,6 +33,7 @@ from demo.samples import trade_order_sections
 from domain import commands, policy
 from lifecycles import (
     domestic_order,
+    import_offering,
     import_purchase,
     import_scheme,
     plate_services,
@@ -171,6 +172,7 @@ MODELS = [
     *domestic_order.COMMANDS.values(),
     domestic_order.Start,
 ]
+MODELS += [*import_offering.COMMANDS.values(), import_offering.Start, import_offering.Terms]
 CHECKED_ELSEWHERE = {"national_id", "vin"}
 """Strings whose validator allows one exact shape (10 digits; a VIN), so no length to declare
 (also any ``*_national_id``)."""
@@ -532,6 +534,8 @@ async def test_import_purchase_refuses_oversized_and_control_input(
         "withdraw": (me, {"code": "123456"}, [("code", BIG, "code"), ("code", "12345\x00", "code")]),
         "sign_contract": (me, {}, ENVELOPE_ONLY),
         "decline_allocation": (me, {}, ENVELOPE_ONLY),
+        "apply_offering": (me, {"offering_id": "offer-1"}, text_cases("offering_id", commands.CODE_MAX)),
+        "withdraw_application": (me, {}, ENVELOPE_ONLY),
         "request_withdrawal_code": (me, {}, ENVELOPE_ONLY),
         "cancel_for_delay": (me, {}, ENVELOPE_ONLY),
         "deposit_unblocked": (bank, {}, ENVELOPE_ONLY),

@@ -41,6 +41,15 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from persiantools.digits import en_to_fa
 
+    from activities.import_offering import (
+        ApplicationRecord,
+        SeatRelease,
+        SeatRequest,
+        apply_to_offering,
+        give_up_seat,
+        offering_seat,
+        withdraw_offering_application,
+    )
     from activities.import_purchase import (
         AllocationRecord,
         AllocationRelease,
@@ -90,12 +99,14 @@ with workflow.unsafe.imports_passed_through():
     from domain.commands import Actor, Command, parse_start
     from domain.display import iso, jalali_date, jalali_datetime, rials
     from domain.money import payment_key
+    from lifecycles import import_offering as offerings
     from lifecycles import import_purchase as rules
     from lifecycles.import_purchase import ImportPurchaseMachine, PurchaseCase, instant, later
 
 from workflows.common import (
     ACTIVITY_TIMEOUT,
     CALENDAR_MONTHS,
+    IMPORT_OFFERINGS,
     PURCHASE_MONEY,
     SCHEME_ROUNDS,
     Case,
@@ -161,6 +172,7 @@ class ImportPurchaseWorkflow:
         self.case = Case(self.machine, rules.UPDATE_ROLES, self._describe, self._why_disabled, extras=(dict, self._resumed))
         self._release_task: asyncio.Task[None] | None = None
         self._verdict_task: asyncio.Task[None] | None = None
+        self._seat_task: asyncio.Task[None] | None = None
 
     @workflow.run
     async def run(self, start: dict[str, Any]) -> dict[str, Any]:
@@ -168,10 +180,14 @@ class ImportPurchaseWorkflow:
             self.p.calendar_months = workflow.patched(CALENDAR_MONTHS)
             self.p.purchase_money = workflow.patched(PURCHASE_MONEY)
             self.p.scheme_rounds = workflow.patched(SCHEME_ROUNDS)
+            if self.p.scheme_rounds:
+                self.p.import_offerings = workflow.patched(IMPORT_OFFERINGS)
             await self.case.open(start, self._start_error, self._may_start)
             await self._register()
         if self.p.scheme_rounds and self.case.state == "Registered":
             self._verdict_task = asyncio.create_task(self._await_verdict())
+        if self.p.import_offerings:
+            self._seat_task = asyncio.create_task(self._await_seats())
         await self.case.run(self._next_deadline, done=self.p.is_over)
         return self.status()
 
@@ -191,6 +207,10 @@ class ImportPurchaseWorkflow:
             deposit={"bank": p.deposit_bank, "account": p.deposit_account, "amount_rial": p.deposit_rial},
             deposit_rial=p.deposit_rial,
             ineligible_reasons=list(p.ineligible_reasons),
+            offerings=self._open_offerings(),
+            applied_offering=p.applied_offering if p.has_open_application else None,
+            seat=p.seat,
+            sign_by=p.sign_by if p.seat is not None else None,
             offering_id=p.offering_id,
             importer_id=p.importer_id,
             model=p.model,
@@ -372,6 +392,200 @@ class ImportPurchaseWorkflow:
             p.refund_rial = rules.refund_after_withdrawal(p, p.withdrawal_penalty_rial)
         self.case.fire("eligibility_lost", actor, reasons=list(reasons), refund_rial=p.refund_rial)
 
+    # --- offerings (IMPORT_OFFERINGS) ---
+
+    @workflow.signal(name=offerings.OFFERING_ANNOUNCED_SIGNAL)
+    def offering_announced(self, terms: Any = None) -> None:
+        """An approved offering's public terms. Anyone may send a signal: what it says only lets the
+        validator refuse early; ``apply_offering`` is judged by the registry. Never fails the case."""
+        p = self.p
+        told = offerings.told_terms(terms) if p.import_offerings else None
+        if told is None or told["scheme_id"] != p.scheme_id:
+            return
+        p.offerings = offerings.known_offerings(p.offerings, told, workflow.now())
+        self.case.refresh_details()
+
+    def _open_offerings(self) -> list[dict[str, Any]]:
+        """The offerings the case was told of whose window has not closed yet."""
+        now = workflow.now()
+        return [dict(o) for o in self.p.offerings if (instant(str(o["closes"])) or now) > now]
+
+    @workflow.signal(name=offerings.OFFERING_SEAT_SIGNAL)
+    def offering_seat_ready(self) -> None:
+        """An offering says the case may hold a seat; it only sets a flag (:meth:`_await_seats`)."""
+        self.p.seat_signalled = True
+
+    async def _await_seats(self) -> None:
+        """Each time an offering said so, read the case's seat in the registry and take it (Eligible →
+        Allocated); give back a seat whose signing deadline passed."""
+        p = self.p
+        while True:
+            await workflow.wait_condition(lambda: p.seat_signalled or p.seat_release is not None or self.machine.is_terminated)
+            if self.machine.is_terminated:
+                return
+            await workflow.wait_condition(lambda: not self.case.busy)
+            if p.seat_release is not None:
+                await self._release_seat()
+            elif p.seat_signalled:
+                p.seat_signalled = False
+                await self._take_seat()
+
+    async def _take_seat(self) -> None:
+        p = self.p
+        now = workflow.now()
+        back: str | None = None
+        reasons: list[str] = []
+        async with self.case.working("the offering's seat"):
+            seat = await run_activity(offering_seat, SeatRequest(self._id), summary="the seat an offering gave")
+            if seat is None or (p.seat == seat["seat"] and p.offering_id == seat["offering_id"]):
+                return  # no seat (a forged or repeated signal), or this one taken already (signed or not)
+            if self.case.state != "Eligible":
+                # The case cannot take it now (it left, or holds another car): the seat goes on by rank.
+                back = await run_activity(
+                    give_up_seat, SeatRelease(self._id, seat["offering_id"], "declined", now), summary="give the seat back"
+                )
+            else:
+                reasons = await self._recheck_in_round()
+                if reasons:
+                    await run_activity(close_registration, Closing(self._id, now, release_allocation=True))
+                    back = await run_activity(
+                        give_up_seat, SeatRelease(self._id, seat["offering_id"], "declined", now), summary="give the seat back"
+                    )
+                else:
+                    await run_activity(
+                        record_allocation,
+                        AllocationRecord(self._id, seat["offering_id"], seat["importer_id"], seat["model"], now),
+                        summary="the offering's car",
+                    )
+        if reasons:
+            self._lose_eligibility(None, reasons)
+            self._begin_release()
+        elif self.case.state == "Eligible" and back is None:
+            p.offering_id, p.importer_id, p.model = seat["offering_id"], seat["importer_id"], seat["model"]
+            p.base_price_rial, p.pre_customs_costs_rial = seat["base_price_rial"], seat["pre_customs_costs_rial"]
+            p.estimated_final_costs_rial = seat["estimated_final_costs_rial"]
+            p.delivery_due = seat["delivery_due"]
+            p.delivery_deadline = iso(rules.delivery_deadline(p.delivery_due, None, calendar_months=p.calendar_months))
+            p.seat, p.sign_by, p.applied_offering, p.applied_closes = seat["seat"], seat["sign_by"], None, None
+            self.case.fire(
+                "allocate",
+                None,
+                offering_id=p.offering_id,
+                importer_id=p.importer_id,
+                base_price_rial=p.base_price_rial,
+                delivery_due=p.delivery_due,
+                seat=p.seat,
+                rank=p.rank,
+                sign_by=p.sign_by,
+            )
+        await self._tell_offering(back)
+
+    async def _tell_offering(self, offering_workflow_id: str | None) -> None:
+        """Tell an offering that a seat is free again (it fills its free seats from the registry)."""
+        if offering_workflow_id is None:
+            return
+        try:
+            await workflow.get_external_workflow_handle(offering_workflow_id).signal(offerings.OFFERING_SEAT_FREED_SIGNAL)
+        except Exception:  # noqa: BLE001 - the offering ended meanwhile: the seat stays with the importer
+            workflow.logger.info("the offering could not be told of a freed seat")
+
+    def _signing_lapsed(self) -> None:
+        """The buyer did not sign by ``sign_by`` (``policy.OFFERING_SIGN_DAYS``): the seat is lost as a
+        decline would lose it (Allocated → Eligible, the rank kept); :meth:`_release_seat` frees it."""
+        p = self.p
+        due = instant(p.sign_by)
+        if self.case.state != "Allocated" or p.seat is None or due is None or workflow.now() < due:
+            return
+        p.seat_release = {"offering_id": p.offering_id, "status": "lapsed"}
+        lapsed = p.offering_id
+        self._clear_allocation()
+        self.case.fire("signing_lapsed", None, offering_id=lapsed, rank=p.rank)
+
+    async def _release_seat(self) -> None:
+        p = self.p
+        assert p.seat_release is not None
+        now = workflow.now()
+        async with self.case.working("give the seat back"):
+            await run_activity(release_allocation, AllocationRelease(self._id, now), summary="free the car")
+            back = await run_activity(
+                give_up_seat,
+                SeatRelease(self._id, p.seat_release["offering_id"], p.seat_release["status"], now),
+                summary="give the seat back",
+            )
+        p.seat_release = None
+        await self._tell_offering(back)
+
+    async def _seat_back_on_leaving(self) -> str | None:
+        """A buyer leaving (withdrawal, abort) with an offering's seat not yet signed for gives it back,
+        so it passes to the next rank; the offering's workflow id to tell. Call inside ``case.working``."""
+        p = self.p
+        if not p.import_offerings or p.seat is None or p.offering_id is None or self.case.state != "Allocated":
+            return None
+        return await run_activity(
+            give_up_seat, SeatRelease(self._id, p.offering_id, "withdrawn", workflow.now()), summary="give the seat back"
+        )
+
+    def _clear_allocation(self) -> None:
+        p = self.p
+        p.offering_id = p.importer_id = p.model = None
+        p.base_price_rial = p.pre_customs_costs_rial = p.estimated_final_costs_rial = None
+        p.delivery_due = p.delivery_deadline = None
+        p.seat = p.sign_by = None
+
+    @command
+    async def apply_offering(self, c: Any) -> None:
+        """A ranked Eligible buyer applies to an open offering it was told of; the registry judges it
+        again in the writing transaction (window at this case's clock, rank, one live application)."""
+        p = self.p
+        terms = next(o for o in p.offerings if o["offering_id"] == c.offering_id)
+        async with self.case.working("apply_offering"):
+            result = await run_activity(
+                apply_to_offering, ApplicationRecord(self._id, c.offering_id, workflow.now()), summary="apply to the offering"
+            )
+        p.applied_offering, p.applied_closes = c.offering_id, str(terms["closes"])
+        self.case.fire("apply_offering", c.actor, offering_id=c.offering_id, rank=result["rank"])
+
+    @command
+    async def withdraw_application(self, c: Any) -> None:
+        """The buyer takes the application back while the offering's window is open."""
+        p = self.p
+        assert p.applied_offering is not None
+        async with self.case.working("withdraw_application"):
+            await run_activity(
+                withdraw_offering_application,
+                ApplicationRecord(self._id, p.applied_offering, workflow.now()),
+                summary="take the application back",
+            )
+        self.case.fire("withdraw_application", c.actor, offering_id=p.applied_offering)  # its guard: the application open
+        p.applied_offering = p.applied_closes = None
+        self.case.refresh_details()
+
+    def _check_application(self, update: str, c: Any) -> None:
+        """Refusals the case can know (validator, nothing in history): its rank, the offerings it was
+        told of and their windows at its clock, its own live application."""
+        p = self.p
+        now = workflow.now()
+        if update == "withdraw_application":
+            return
+        if p.rank is None:
+            raise rejection("apply_offering: the case has no rank in its scheme's round")
+        if p.seat_release is not None:
+            raise rejection("apply_offering: a seat is being given back; try again in a moment")
+        terms = next((o for o in p.offerings if o["offering_id"] == c.offering_id), None)
+        if terms is None:
+            raise rejection(f"apply_offering: no open offering {c.offering_id!r} was announced to this case's round")
+        opens, closes = instant(str(terms["opens"])), instant(str(terms["closes"]))
+        assert opens is not None and closes is not None
+        why = offerings.window_refusal(opens, closes, now)
+        if why:
+            raise rejection(f"apply_offering: {why}")
+        if p.has_open_application:
+            same = p.applied_offering == c.offering_id
+            raise rejection(
+                f"apply_offering: already applied to {'this offering' if same else 'offering ' + repr(p.applied_offering)}"
+                + ("" if same else " (one application at a time: withdraw it first)")
+            )
+
     # --- allocation, contract, payments ---
 
     @command
@@ -408,13 +622,21 @@ class ImportPurchaseWorkflow:
         """The buyer turns the allocated car down (``SCHEME_ROUNDS``): Allocated → Eligible, the rank
         kept and no penalty (seed 001 «نوبت آنها حفظ میشود»); the car is freed for the offering."""
         p = self.p
+        back: str | None = None
         async with self.case.working("decline_allocation"):
             await run_activity(release_allocation, AllocationRelease(self._id, workflow.now()), summary="free the car")
+            if p.import_offerings and p.seat is not None and p.offering_id is not None:
+                # IMPORT_OFFERINGS: the seat goes to the offering's next applicant by rank.
+                back = await run_activity(
+                    give_up_seat, SeatRelease(self._id, p.offering_id, "declined", workflow.now()), summary="give the seat back"
+                )
         declined = p.offering_id
         p.offering_id = p.importer_id = p.model = None
         p.base_price_rial = p.pre_customs_costs_rial = p.estimated_final_costs_rial = None
         p.delivery_due = p.delivery_deadline = None
+        p.seat = p.sign_by = None
         self.case.fire("decline_allocation", c.actor, offering_id=declined, rank=p.rank)
+        await self._tell_offering(back)
 
     @command
     async def sign_contract(self, c: Any) -> None:
@@ -491,10 +713,13 @@ class ImportPurchaseWorkflow:
         now = workflow.now()
         if settle:
             self._catch_up_delay()  # the months started by now; the delay stops only once the abort is done
+        back: str | None = None
         if p.scheme_rounds:
             async with self.case.working("abort"):
                 await self._leave_round()
+                back = await self._seat_back_on_leaving()
         await self.case.abort(c)
+        await self._tell_offering(back)
         if settle:
             self._stop_delay(now)  # up to the abort's instant
             # Case.abort released what the case held, the deposit among it: the settlement pays the
@@ -591,9 +816,11 @@ class ImportPurchaseWorkflow:
             # The code is checked where it lives, the outbox row the SMS gateway read.
             check = CodeCheck(self._id, p.code_step, c.code, last_attempt=p.code_attempts_left <= 1)
             right = await run_activity(check_withdrawal_code, check, summary="check the SMS code")
+            back: str | None = None
             if right:
                 await run_activity(close_registration, Closing(self._id, workflow.now(), release_allocation=True))
                 await self._leave_round()
+                back = await self._seat_back_on_leaving()
         if not right:
             raise self._wrong_code()
         now = workflow.now()
@@ -612,6 +839,7 @@ class ImportPurchaseWorkflow:
         self.case.fire("withdraw", c.actor, withdrawal_penalty_rial=p.withdrawal_penalty_rial, refund_rial=p.refund_rial)
         self._burn_code()  # after the transition: its guard is that a live code exists
         self._begin_release()
+        await self._tell_offering(back)
 
     @command
     async def reinstate(self, c: Any) -> None:
@@ -857,6 +1085,9 @@ class ImportPurchaseWorkflow:
         closes = instant(p.reinstatement_until)
         if state == "Withdrawn" and not p.reinstatement_closed and closes is not None:
             due.append((closes, self._reinstatement_expired))
+        sign_by = instant(p.sign_by)
+        if p.import_offerings and state == "Allocated" and p.seat is not None and sign_by is not None:
+            due.append((sign_by, self._signing_lapsed))
         return min(due, key=lambda d: d[0]) if due else None
 
     def _delay_period_started(self) -> None:
@@ -964,6 +1195,15 @@ class ImportPurchaseWorkflow:
             today = tehran_today(workflow.now())
             if c.delivery_due < today:  # type: ignore[attr-defined]
                 raise rejection(f"allocate: delivery_due {c.delivery_due} is in the past")  # type: ignore[attr-defined]
+        if update in ("apply_offering", "withdraw_application"):
+            self._check_application(update, c)
+        if update == "reinstate" and p.import_offerings and p.withdrew_from == "Allocated" and p.seat is not None:
+            # The seat went back to its offering at the withdrawal (and may be another buyer's now).
+            raise rejection("reinstate: the buyer's seat went back to the offering; the buyer applies to an offering again")
+        if update == "sign_contract" and p.import_offerings and p.seat is not None:
+            sign_by = instant(p.sign_by)
+            if sign_by is not None and workflow.now() >= sign_by:
+                raise rejection(f"sign_contract: the deadline to sign for the seat passed at {p.sign_by}")
         if update == "pay_stage":
             self._check_stage_payment(c)
         if update == "withdraw":
@@ -1084,6 +1324,8 @@ class ImportPurchaseWorkflow:
         p = self.p
         if update == "withdraw":
             return "request a withdrawal code first (the last one was used, expired or voided)"
+        if update == "withdraw_application":
+            return "no application to an offering whose window is still open"
         if update == "cancel_for_delay":
             return (
                 f"delivery is not more than {self._cancel_after_en()} late "
@@ -1113,6 +1355,10 @@ class ImportPurchaseWorkflow:
             lines.append(f"**نوبت (قرعه):** {en_to_fa(str(p.rank))}")
         if p.ineligible_reasons:
             lines.append("**علت عدم احراز شرایط:** " + "؛ ".join(p.ineligible_reasons))
+        if p.has_open_application:
+            lines.append(f"**درخواست عرضه:** {p.applied_offering}")
+        if p.seat is not None and p.sign_by:
+            lines.append(f"**مهلت امضای قرارداد:** {jalali_datetime(instant(p.sign_by))}")
         if p.model:
             lines.append(f"**خودرو:** {p.model} — واردکننده {p.importer_id} — عرضه {p.offering_id}")
             lines.append(f"**قیمت پایه:** {rials(p.base_price_rial)}؛ **مرحله دوم:** {rials(p.stage2_due_rial())}")
