@@ -48,6 +48,7 @@ from security.codec import PayloadKeys, data_converter
 from security.connection import connect, connect_config, describe
 from workflows.common import SEARCH_ATTRIBUTES
 from workflows.domestic_order import DomesticOrderWorkflow, DomesticSchemeWorkflow
+from workflows.fuel_card import FuelCardWorkflow
 from workflows.fuel_charge import FuelChargeWorkflow
 from workflows.fuel_charge import ensure_schedule as ensure_fuel_charge_schedule
 from workflows.import_offering import ImportOfferingWorkflow
@@ -72,6 +73,7 @@ WORKFLOWS: list[type] = [
     DomesticOrderWorkflow,
 ]
 WORKFLOWS.append(FuelChargeWorkflow)
+WORKFLOWS.append(FuelCardWorkflow)  # issue 12: a fuel card's issuance as a case
 ACTIVITIES: list[Callable[..., Any]] = [
     registry_activities.claim_case_id,
     registry_activities.record_transition,
@@ -148,6 +150,7 @@ def build_worker(
             import_scheme_activities.CaseWakeup(client).wake_scheme_cases,
             import_scheme_activities.CaseWakeup(client).signal_cases,
             domestic_order_activities.OrderTelling(client).tell_domestic_orders,
+            fuel_card_activities.FuelCardStarter(client).start_numbering_fuel_card,  # issue 12
         ],
         activity_executor=ThreadPoolExecutor(max_workers=16),
         # Data the registry refuses fails the update at once; a failure that lasts alerts operators.

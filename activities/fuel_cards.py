@@ -25,9 +25,13 @@ keeps the balance from ever going negative.
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import hmac
+import secrets
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, cast
@@ -36,12 +40,32 @@ from sqlalchemy import CursorResult, bindparam, func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from temporalio import activity
+from temporalio.client import Client
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 
+import settings
+from activities.trust import UNAUTHENTICATED, StartToken
+from activities.trust import spend as trust_spend
 from domain import policy
+from domain.calendar import tehran_today
+from domain.display import iso, jalali_date
+from lifecycles import fuel_card as card_rules
 from lifecycles import fuel_cards as rules
 from registry.db import session_scope
-from registry.fuel_models import FuelBalance, FuelCharge, FuelChargeRun, FuelPeriodQuota, FuelPrice, FuelPurchase, FuelQuota
-from registry.models import FuelCard, Instant
+from registry.fuel_models import (
+    FuelBalance,
+    FuelCardGrant,
+    FuelCardPin,
+    FuelCardRequest,
+    FuelCharge,
+    FuelChargeRun,
+    FuelPeriodQuota,
+    FuelPrice,
+    FuelPurchase,
+    FuelQuota,
+)
+from registry.models import FuelCard, Instant, PlateRecord, Vehicle
+from security import tokens
 
 
 class PurchaseRefused(ValueError):
@@ -109,22 +133,26 @@ def set_price(kind: str, rial_per_litre: int, effective_from: datetime) -> None:
 
 
 def issue_card(card_number: str, vin: str, owner_national_id: str, use: str, at: datetime) -> None:
-    """Record an issued card with an empty balance (the issuance case is not built yet: the CLI,
-    tests and benchmark use this)."""
+    """Record an issued card with an empty balance (the ``FuelCard`` case issues through
+    :func:`issue_requested_card`; the CLI, tests and benchmark may use this directly)."""
     with session_scope() as session:
-        session.add(
-            FuelCard(
-                card_number=card_number,
-                vin=vin,
-                owner_national_id=owner_national_id,
-                use=use,
-                balance_litres=0,
-                status="active",
-                issued_at=at,
-            )
+        _add_card(session, card_number, vin, owner_national_id, use, at)
+
+
+def _add_card(session: Session, card_number: str, vin: str, owner_national_id: str, use: str, at: datetime) -> None:
+    session.add(
+        FuelCard(
+            card_number=card_number,
+            vin=vin,
+            owner_national_id=owner_national_id,
+            use=use,
+            balance_litres=0,
+            status="active",
+            issued_at=at,
         )
-        session.flush()
-        session.add(FuelBalance(card_number=card_number, quota_ml=0, last_debit_ml=0))
+    )
+    session.flush()
+    session.add(FuelBalance(card_number=card_number, quota_ml=0, last_debit_ml=0))
 
 
 def issue_duplicate(old_card: str, new_card: str, reason: str, at: datetime) -> dict[str, Any]:
@@ -133,46 +161,38 @@ def issue_duplicate(old_card: str, new_card: str, reason: str, at: datetime) -> 
     صفر می شود»), then the new card is recorded for the same vehicle and use with an empty balance
     (ours: the seed zeroes the old balance and carries none over). One transaction, the old card's
     row locked; asked again with the same cards it answers what it did."""
+    with session_scope() as session:
+        return _duplicate(session, old_card, new_card, reason, at)
+
+
+def _duplicate(session: Session, old_card: str, new_card: str, reason: str, at: datetime) -> dict[str, Any]:
     if reason not in rules.DUPLICATE_REASONS:
         raise PurchaseRefused(f"a duplicate is for a card lost, damaged or not handed over, not {reason!r}")
     if not 0 < len(new_card) <= 20:
         raise PurchaseRefused("the new card number is 1 to 20 characters")
-    with session_scope() as session:
-        old = session.get(FuelCard, old_card, with_for_update=True)
-        if old is None:
-            raise PurchaseRefused("no fuel card with this number")
-        done = session.get(FuelCard, new_card)
-        if done is not None:
-            if old.status == "expired" and done.vin == old.vin:
-                return {"old_card": old_card, "new_card": new_card, "zeroed_litres": None, "replayed": True}
-            raise PurchaseRefused("the new card number is taken")
-        if old.status != "active":
-            raise PurchaseRefused(f"only an active card is replaced by a duplicate (this one is {old.status})")
-        balance = session.get(FuelBalance, old_card, with_for_update=True)
-        zeroed = balance.quota_ml if balance is not None else old.balance_litres * rules.ML_PER_LITRE
-        old.status, old.balance_litres = "expired", 0
-        if balance is not None:
-            balance.quota_ml = 0
-        session.flush()
-        session.add(
-            FuelCard(
-                card_number=new_card,
-                vin=old.vin,
-                owner_national_id=old.owner_national_id,
-                use=old.use,
-                balance_litres=0,
-                status="active",
-                issued_at=at,
-            )
-        )
-        session.flush()
-        session.add(FuelBalance(card_number=new_card, quota_ml=0, last_debit_ml=0))
-        return {
-            "old_card": old_card,
-            "new_card": new_card,
-            "zeroed_litres": str(Decimal(zeroed) / rules.ML_PER_LITRE),
-            "replayed": False,
-        }
+    old = session.get(FuelCard, old_card, with_for_update=True)
+    if old is None:
+        raise PurchaseRefused("no fuel card with this number")
+    done = session.get(FuelCard, new_card)
+    if done is not None:
+        if old.status == "expired" and done.vin == old.vin:
+            return {"old_card": old_card, "new_card": new_card, "zeroed_litres": None, "replayed": True}
+        raise PurchaseRefused("the new card number is taken")
+    if old.status != "active":
+        raise PurchaseRefused(f"only an active card is replaced by a duplicate (this one is {old.status})")
+    balance = session.get(FuelBalance, old_card, with_for_update=True)
+    zeroed = balance.quota_ml if balance is not None else old.balance_litres * rules.ML_PER_LITRE
+    old.status, old.balance_litres = "expired", 0
+    if balance is not None:
+        balance.quota_ml = 0
+    session.flush()
+    _add_card(session, new_card, old.vin, old.owner_national_id, old.use, at)
+    return {
+        "old_card": old_card,
+        "new_card": new_card,
+        "zeroed_litres": str(Decimal(zeroed) / rules.ML_PER_LITRE),
+        "replayed": False,
+    }
 
 
 def card_balance(card_number: str) -> dict[str, Any] | None:
@@ -569,4 +589,406 @@ _RECORD = text(
 ).bindparams(bindparam("at", type_=Instant))
 
 
-ACTIVITIES: list[Callable[..., Any]] = [open_fuel_charge_run, read_fuel_charge_progress, charge_fuel_cards]
+# --- issuance (the FuelCard case, issue 12) ---
+
+
+@dataclass
+class RequestCheck:
+    """A ``FuelCard`` case's start, as the registry judges it (no PIN, nothing the case does not hold)."""
+
+    workflow_id: str
+    vin: str
+    plate: str
+    kind: str
+    channel: str
+    delivery: str
+    applicant_national_id: str
+    legal_entity: bool
+    at: datetime
+    reason: str | None = None
+    reasons: list[str] = field(default_factory=list)
+    """Reasons the case found in its own input (channel rules): recorded with the registry's."""
+
+
+@activity.defn
+def open_fuel_card_request(check: RequestCheck) -> dict[str, Any]:
+    """Judge a request against the registry and record it, in ONE transaction: ``{"reasons", "use"}``.
+
+    The request row is inserted open only when nothing refuses it; the partial unique index on open
+    requests by VIN refuses a second open request for the vehicle, whatever raced it (the insert
+    fails inside the transaction that read the registry, and the request is recorded refused).
+    A retry finds its row and answers what it decided."""
+    with session_scope() as session:
+        done = session.get(FuelCardRequest, check.workflow_id)
+        if done is not None:
+            return {"reasons": list(done.reasons), "use": done.use}
+        reasons = list(check.reasons) + _registry_reasons(session, check)
+        vehicle = session.get(Vehicle, check.vin)
+        use = card_rules.use_for(vehicle.kind, vehicle.fuel) if vehicle is not None else None
+        row = FuelCardRequest(
+            workflow_id=check.workflow_id,
+            vin=check.vin,
+            plate=check.plate,
+            kind=check.kind,
+            reason=check.reason,
+            channel=check.channel,
+            delivery=check.delivery,
+            state="Issuing" if not reasons else "Rejected",
+            open=not reasons,
+            requested_at=check.at,
+            updated_at=check.at,
+            use=use,
+            reasons=reasons,
+        )
+        if not reasons:
+            try:
+                with session.begin_nested():
+                    session.add(row)
+            except IntegrityError:
+                reasons = [
+                    "another fuel card request for this vehicle is open (one application per vehicle at a time); "
+                    "follow that one up, or wait for it to end"
+                ]
+                row = FuelCardRequest(**{**_columns(row), "state": "Rejected", "open": False, "reasons": reasons})
+                session.add(row)
+        else:
+            session.add(row)
+        return {"reasons": reasons, "use": use}
+
+
+def _columns(row: FuelCardRequest) -> dict[str, Any]:
+    return {c.key: getattr(row, c.key) for c in FuelCardRequest.__table__.columns}
+
+
+def _registry_reasons(session: Session, check: RequestCheck) -> list[str]:
+    """Why the registry refuses the request (seed 002), read in the transaction that records it."""
+    vehicle = session.get(Vehicle, check.vin)
+    if vehicle is None:
+        return ["the registry has no vehicle with this VIN"]
+    reasons: list[str] = []
+    if vehicle.scrapped_at is not None:
+        reasons.append("the vehicle was scrapped")
+    if vehicle.plate != check.plate:
+        reasons.append("the plate given is not the vehicle's plate in the registry")
+    if not check.legal_entity and vehicle.owner_national_id != check.applicant_national_id:
+        reasons.append(
+            "the applicant is not the vehicle's registered owner"
+            + (
+                " (a USSD or app request is only the owner's own; register at a Police+10 office)"
+                if check.channel in card_rules.SELF_SERVICE
+                else ""
+            )
+        )
+    worn = card_rules.worn_out_reason(vehicle.kind, vehicle.production_year, tehran_today(check.at).year)
+    if worn:
+        reasons.append(worn)
+    if card_rules.use_for(vehicle.kind, vehicle.fuel) is None:
+        reasons.append(
+            f"a {vehicle.kind or 'vehicle of unknown kind'} running on {vehicle.fuel or 'unknown fuel'} takes no petrol card (ours)"
+        )
+    active = session.scalars(select(FuelCard.card_number).where(FuelCard.vin == check.vin, FuelCard.status == "active")).all()
+    if check.kind == "new" and active:
+        reasons.append("the vehicle has an active fuel card: ask for a duplicate (کارت المثنی) instead")
+    if check.kind == "duplicate":
+        plated = session.scalar(select(PlateRecord.plate).where(PlateRecord.vin == check.vin, PlateRecord.active.is_(True)))
+        if plated is None:
+            reasons.append(
+                "an old-plate car gets a duplicate fuel card only after a plate change (seed 002 «خودروهای پلاک قدیمی، فقط در "
+                "صورت تعویض پلاک می توانند کارت سوخت المثنی دریافت کنند»)"
+            )
+    return reasons
+
+
+@dataclass
+class CardIssue:
+    workflow_id: str
+    card_number: str
+    at: datetime
+
+
+class IssueRefused(ValueError):
+    """The issuer's report cannot be recorded (the card number is taken, the vehicle changed)."""
+
+
+@activity.defn
+def issue_requested_card(issue: CardIssue) -> dict[str, Any]:
+    """Record the card a request asked for, in ONE transaction: a duplicate expires the vehicle's
+    active card first and zeroes its balance (:func:`issue_duplicate`'s rule); the PIN is set to
+    the last four digits of the registered owner's national id, stored only as a salted scrypt hash.
+    Returns the card's number, the old card and the litres zeroed (never the PIN); a retry finds
+    the card it recorded."""
+    with session_scope() as session:
+        request = session.get(FuelCardRequest, issue.workflow_id, with_for_update=True)
+        if request is None or not request.open:
+            raise IssueRefused("no open fuel card request for this case")
+        if request.card_number is not None:
+            if request.card_number != issue.card_number:
+                raise IssueRefused("this request's card was recorded with another number")
+            return {"card_number": request.card_number, "old_card_number": request.old_card_number, "zeroed_litres": None}
+        vehicle = session.get(Vehicle, request.vin)
+        if vehicle is None or vehicle.scrapped_at is not None:
+            raise IssueRefused("the vehicle is no longer in the registry or was scrapped")
+        if session.get(FuelCard, issue.card_number) is not None:
+            raise IssueRefused("the card number is taken")
+        use = request.use or card_rules.use_for(vehicle.kind, vehicle.fuel)
+        if use is None:
+            raise IssueRefused("the vehicle takes no petrol card")
+        old = session.scalars(
+            select(FuelCard).where(FuelCard.vin == request.vin, FuelCard.status == "active").order_by(FuelCard.issued_at.desc())
+        ).first()
+        zeroed: str | None = None
+        if old is not None:
+            if request.kind != "duplicate":
+                raise IssueRefused("the vehicle has an active card: only a duplicate replaces it")
+            done = _duplicate(session, old.card_number, issue.card_number, request.reason or "lost", issue.at)
+            zeroed = done["zeroed_litres"]
+            request.old_card_number = old.card_number
+        else:
+            _add_card(session, issue.card_number, request.vin, vehicle.owner_national_id, use, issue.at)
+        _store_pin(session, issue.card_number, card_rules.pin_of(vehicle.owner_national_id), "issue", issue.at)
+        request.card_number, request.use = issue.card_number, use
+        request.state = "Issued" if request.delivery == "post" else "AwaitingCollection"
+        request.updated_at = issue.at
+        return {"card_number": issue.card_number, "old_card_number": request.old_card_number, "zeroed_litres": zeroed}
+
+
+@dataclass
+class RequestState:
+    workflow_id: str
+    state: str
+    at: datetime
+    closed: bool = False
+    tracking_number: str | None = None
+
+
+@activity.defn
+def record_fuel_card_request(change: RequestState) -> None:
+    """Keep the request's row in step with its case (tracking reads it); a final state closes it,
+    so the vehicle may be asked for again."""
+    with session_scope() as session:
+        row = session.get(FuelCardRequest, change.workflow_id, with_for_update=True)
+        if row is None:
+            return
+        row.state, row.updated_at = change.state, change.at
+        if change.tracking_number is not None:
+            row.tracking_number = change.tracking_number
+        if change.closed:
+            row.open = False
+
+
+def track(vin: str | None = None, plate: str | None = None) -> dict[str, Any] | None:
+    """A vehicle's fuel card request by VIN or plate (seed 002 «رهگیری ... با وارد کردن کد ... VIN»):
+    the open one, else the latest; states and Jalali dates. ``None`` when there is none."""
+    if (vin is None) == (plate is None):
+        raise ValueError("track by VIN or by plate")
+    with session_scope() as session:
+        where = FuelCardRequest.vin == vin if vin is not None else FuelCardRequest.plate == plate
+        row = session.scalars(
+            select(FuelCardRequest).where(where).order_by(FuelCardRequest.open.desc(), FuelCardRequest.requested_at.desc())
+        ).first()
+        if row is None:
+            return None
+        return {
+            "workflow_id": row.workflow_id,
+            "vin": row.vin,
+            "plate": row.plate,
+            "kind": row.kind,
+            "channel": row.channel,
+            "delivery": row.delivery,
+            "state": row.state,
+            "open": row.open,
+            "requested_at": iso(row.requested_at),
+            "requested_on_jalali": jalali_date(tehran_today(row.requested_at)),
+            "updated_at": iso(row.updated_at),
+            "updated_on_jalali": jalali_date(tehran_today(row.updated_at)),
+            "card_number": row.card_number,
+            "tracking_number": row.tracking_number,
+            "reasons": list(row.reasons),
+        }
+
+
+# --- PINs (never in a workflow: hashed here, in the registry only) ---
+
+
+class PinRefused(ValueError):
+    """A PIN change or reset the registry will not make (the message never holds a PIN)."""
+
+
+def _hash_pin(pin: str, salt: bytes) -> bytes:
+    return hashlib.scrypt(pin.encode(), salt=salt, **policy.FUEL_CARD_PIN_SCRYPT)
+
+
+def _store_pin(session: Session, card_number: str, pin: str, by: str, at: datetime) -> None:
+    if not (len(pin) == policy.FUEL_CARD_PIN_DIGITS and pin.isascii() and pin.isdigit()):
+        raise PinRefused(f"a PIN is {policy.FUEL_CARD_PIN_DIGITS} digits")
+    salt = secrets.token_bytes(16)
+    row = session.get(FuelCardPin, card_number, with_for_update=True)
+    if row is None:
+        session.add(FuelCardPin(card_number=card_number, salt=salt, pin_hash=_hash_pin(pin, salt), set_by=by, set_at=at))
+    else:
+        row.salt, row.pin_hash, row.set_by, row.set_at = salt, _hash_pin(pin, salt), by, at
+
+
+def pin_matches(card_number: str, pin: str) -> bool:
+    """Whether ``pin`` is the card's PIN (a station's check; constant-time comparison)."""
+    with session_scope() as session:
+        row = session.get(FuelCardPin, card_number)
+        if row is None:
+            return False
+        return hmac.compare_digest(_hash_pin(pin, row.salt), row.pin_hash)
+
+
+def pin_target(card_number: str) -> str:
+    """The ``wid`` claim of a token that changes or resets a card's PIN (no personal data)."""
+    return f"fuel-card-pin-{card_number}"
+
+
+@dataclass
+class PinChange:
+    """``change_pin`` at a station (role ``station``: «به جایگاه سوخت بروید ... گزینه تغییر رمز»): the
+    card's current PIN and the new one; ``reset_pin`` at a regional office (role ``fuel_office``:
+    «اگر رمز را فراموش کرده باشید، تنها راه بازیابی آن مراجعه به نواحی شرکت ملی پخش»), new PIN only."""
+
+    actor_token: str
+    card_number: str
+    new_pin: str
+    current_pin: str | None = None
+    namespace: str = "default"
+    at: datetime | None = None
+
+
+def _verify_pin_actor(change: PinChange, update: str, role: str, at: datetime) -> str:
+    keys = tokens.installed()
+    if keys is None:  # outside a worker (the CLI, a station's gateway): the deployment's key set
+        try:
+            keys = tokens.TrustedKeys.load(settings.actor_jwks_file())
+        except (OSError, ValueError):
+            raise PinRefused("this process trusts no actor keys (ACTOR_JWKS_FILE)") from None
+    try:
+        actor = keys.verify(
+            change.actor_token, namespace=change.namespace, workflow_id=pin_target(change.card_number), update=update, now=at
+        )
+    except tokens.TokenRejected as err:
+        raise PinRefused(f"{update}: {err}") from None
+    if actor.role != role:
+        raise PinRefused(f"{update}: only role {role!r} may do this, not {actor.role!r}")
+    spent = StartToken(change.actor_token, pin_target(change.card_number), change.namespace, at, update, uuid.uuid4().hex)
+    try:  # each token acts once: its ``jti`` is spent like a start token's
+        trust_spend(actor.jti, spent)
+    except ApplicationError:
+        raise PinRefused(f"{update}: actor_token was already used (claim 'jti'); mint a new one") from None
+    return actor.id
+
+
+def change_pin(change: PinChange) -> dict[str, Any]:
+    """A station changes a card's PIN, given the current one (seed 002)."""
+    at = change.at or datetime.now(UTC)
+    station = _verify_pin_actor(change, "change_pin", "station", at)
+    if change.current_pin is None or not pin_matches(change.card_number, change.current_pin):
+        raise PinRefused("change_pin: the current PIN is wrong (a forgotten PIN is reset only at a regional office)")
+    with session_scope() as session:
+        card = session.get(FuelCard, change.card_number)
+        if card is None or card.status != "active":
+            raise PinRefused("change_pin: no active fuel card with this number")
+        _store_pin(session, change.card_number, change.new_pin, "station", at)
+    return {"card_number": change.card_number, "changed_by": station, "at": iso(at)}
+
+
+def reset_pin(change: PinChange) -> dict[str, Any]:
+    """A regional office of the national oil products distribution company resets a forgotten PIN
+    (seed 002): no current PIN is asked (the office checks the owner in person)."""
+    at = change.at or datetime.now(UTC)
+    office = _verify_pin_actor(change, "reset_pin", "fuel_office", at)
+    with session_scope() as session:
+        card = session.get(FuelCard, change.card_number)
+        if card is None or card.status != "active":
+            raise PinRefused("reset_pin: no active fuel card with this number")
+        _store_pin(session, change.card_number, change.new_pin, "fuel_office", at)
+    return {"card_number": change.card_number, "reset_by": office, "at": iso(at)}
+
+
+# --- numbering starts the request (NUMBERING_FUEL_CARD) ---
+
+
+def numbering_request_id(vin: str) -> str:
+    """The ``FuelCard`` case numbering starts for a vehicle: from its VIN, no personal data."""
+    return f"fuel-card-numbering-{vin}"
+
+
+@dataclass
+class NumberingFuelCard:
+    numbering_workflow_id: str
+    request: dict[str, Any]
+    """The ``FuelCard`` input (channel ``numbering``, no actor token)."""
+    at: datetime
+
+
+class FuelCardStarter:
+    """Starts a numbered vehicle's fuel card request with the worker's own client."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    @activity.defn(name="start_numbering_fuel_card")
+    async def start_numbering_fuel_card(self, order: NumberingFuelCard) -> str:
+        """Write the numbering's grant, then start the request it grants (idempotent: a retry, or a
+        request already started, finds it). Returns the request's workflow id.
+
+        Ours: not a child workflow. The request outlives the numbering for months; an abandoned
+        child also wedges the time-skipping test server's clock (temporalio/sdk-java#2392)."""
+        workflow_id = numbering_request_id(order.request["vin"])
+        await asyncio.to_thread(_grant, workflow_id, order)
+        try:
+            await self._client.start_workflow("FuelCard", order.request, id=workflow_id, task_queue=activity.info().task_queue)
+        except WorkflowAlreadyStartedError:
+            pass
+        return workflow_id
+
+
+def _grant(workflow_id: str, order: NumberingFuelCard) -> None:
+    try:
+        with session_scope() as session:
+            if session.get(FuelCardGrant, workflow_id) is None:
+                session.add(
+                    FuelCardGrant(
+                        workflow_id=workflow_id,
+                        vin=order.request["vin"],
+                        numbering_workflow_id=order.numbering_workflow_id,
+                        granted_at=order.at,
+                    )
+                )
+    except IntegrityError:
+        pass  # a concurrent attempt wrote it
+
+
+@dataclass
+class GrantUse:
+    workflow_id: str
+    run_id: str
+    vin: str
+
+
+@activity.defn
+def use_fuel_card_grant(use: GrantUse) -> None:
+    """A request started without a token spends its numbering's grant (once, by one run; a retry of
+    the same run finds it spent by itself). Refused ``Unauthenticated`` when there is none."""
+    with session_scope() as session:
+        grant = session.get(FuelCardGrant, use.workflow_id, with_for_update=True)
+        if grant is None or grant.vin != use.vin or grant.used_run_id not in (None, use.run_id):
+            raise ApplicationError(
+                "start: a request through numbering is started by the vehicle's numbering case only",
+                type=UNAUTHENTICATED,
+                non_retryable=True,
+            )
+        grant.used_run_id = use.run_id
+
+
+ACTIVITIES: list[Callable[..., Any]] = [
+    use_fuel_card_grant,
+    open_fuel_charge_run,
+    read_fuel_charge_progress,
+    charge_fuel_cards,
+    open_fuel_card_request,
+    issue_requested_card,
+    record_fuel_card_request,
+]

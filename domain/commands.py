@@ -29,7 +29,22 @@ from domain.identity import national_id_problem
 from domain.money import payment_key_problem
 
 Role = Literal[
-    "applicant", "licensing_org", "expert", "bank", "importer", "customs", "operator", "officer", "seller", "buyer", "owner"
+    "applicant",
+    "licensing_org",
+    "expert",
+    "bank",
+    "importer",
+    "customs",
+    "operator",
+    "officer",
+    "seller",
+    "buyer",
+    "owner",
+    # fuel cards (seed 002, issue 12): post office, Police+10 office, regional fuel office, petrol station
+    "post_office",
+    "police10",
+    "fuel_office",
+    "station",
 ]
 
 

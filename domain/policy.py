@@ -574,6 +574,37 @@ SPECS_MAX_ITEMS = 30
 
 # --- fuel card issuance (issue 12; the fuel helper adds below this line) ---
 
+FUEL_CARD_FOLLOW_UP_DAYS = {"new": 20, "duplicate": 45}
+"""Calendar days (Tehran) after a request when the applicant is told how to follow it up if the card
+has not arrived: a new card «حدود ۲۰ روز طول می کشد ... اگر بعد از ۲۰ روز ... دریافت نکردید»; a
+duplicate «بین ۴۵ روز تا دو ماه طول می کشد» (seed 002; the duplicate's lower bound is ours to use)."""
+
+FUEL_CARD_ALERT_DAYS = 60
+"""Calendar days (Tehran) after a new card's request when operators are alerted: «ممکن است که در
+بعضی نواحی تا ۶۰ روز هم طول بکشد» (seed 002)."""
+
+FUEL_CARD_DUPLICATE_ALERT_MONTHS = 2
+"""Jalali calendar months after a duplicate's request when operators are alerted: «بین ۴۵ روز تا
+دو ماه» (seed 002)."""
+
+FUEL_CARD_MOTORCYCLE_MAX_AGE_YEARS = 10
+"""«اگر موتورسیکلتی از تاریخ ساختش ۱۰ سال گذشته باشد، دیگر امکان دریافت کارت سوخت ندارد» (seed 002);
+the same age as seed 002's worn-out table, counted in model years as the charge cycle counts them."""
+
+FUEL_CARD_POSTAGE_RIAL = 500_000
+"""Postage of a card sent to the applicant's address («هزینه ارسال را پرداخت کنید», seed 002; the
+amount is ours), reported paid by a bank before the post office dispatches the card."""
+
+FUEL_CARD_POSTCODE_DIGITS = 10
+"""An Iranian postcode has ten digits («آدرس دقیق به همراه کدپستی», seed 002)."""
+
+FUEL_CARD_PIN_DIGITS = 4
+"""«رمز این کارت ۴ رقم آخر کد ملی مالک خودرو است» (seed 002): a PIN is four digits."""
+
+FUEL_CARD_PIN_SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32}
+"""scrypt cost of a stored PIN hash (ours: the standard interactive-login cost; a four-digit PIN's
+salted hash costs an attacker 10,000 scrypt runs per card, so the hash is kept server-side only)."""
+
 # --- domestic controls (issue 11) ---
 
 DOMESTIC_TELL_CHUNK = 1_000

@@ -12,6 +12,7 @@ from pathlib import Path
 from statemachine import StateMachine
 
 from lifecycles.domestic_order import DomesticOrderMachine, DomesticSchemeMachine
+from lifecycles.fuel_card import FuelCardMachine
 from lifecycles.import_offering import ImportOfferingMachine
 from lifecycles.import_purchase import ImportPurchaseMachine
 from lifecycles.import_scheme import ImportSchemeMachine
@@ -35,6 +36,7 @@ MACHINES: list[tuple[str, type[StateMachine], str]] = [
     ("PlateTransfer", PlateTransferMachine, "Plate change and ownership transfer (تعویض پلاک و نقل و انتقال), seed 004"),
     ("PlateService", PlateServiceMachine, "After-numbering services (خدمات بعد از شماره‌گذاری), seed 004"),
 ]
+MACHINES.append(("FuelCard", FuelCardMachine, "Fuel card request and issuance (صدور کارت سوخت), seed 002"))
 MACHINES.append(("ImportOffering", ImportOfferingMachine, "Import offering (عرضه خودروهای وارداتی) to ranked applicants, seed 001"))
 """(workflow type, machine, title) of every lifecycle, in the order the page shows them."""
 

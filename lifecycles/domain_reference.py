@@ -23,6 +23,7 @@ from types import ModuleType
 
 from lifecycles import (
     domestic_order,
+    fuel_card,
     import_offering,
     import_purchase,
     import_scheme,
@@ -58,6 +59,7 @@ LIFECYCLES: list[tuple[str, ModuleType]] = [
     ("VehicleNumbering and PlateTransfer", plates),
     ("PlateService", plate_services),
 ]
+LIFECYCLES.append(("FuelCard", fuel_card))
 LIFECYCLES.append(("ImportOffering", import_offering))
 
 CITES_SEED = re.compile(r"seed \d{3}|«")

@@ -9,10 +9,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from registry.models import Base, Instant
+from registry.models import Base, Instant, only_where
 
 
 class FuelQuota(Base):
@@ -106,3 +106,67 @@ class FuelPurchase(Base):
     free_rial_per_litre: Mapped[int] = mapped_column(BigInteger)
     amount_rial: Mapped[int] = mapped_column(BigInteger)
     at: Mapped[datetime] = mapped_column(Instant)
+
+
+# --- issuance (issue 12): a card's request as a case, and its PIN ---
+
+
+class FuelCardRequest(Base):
+    """A fuel card request (a ``FuelCard`` case): what tracking by VIN or plate reads. At most one
+    request per vehicle is open at a time: the partial unique index below decides two requests
+    racing for one VIN (the loser's insert fails, inside the transaction that read the registry)."""
+
+    __tablename__ = "fuel_card_requests"
+    workflow_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    vin: Mapped[str] = mapped_column(String(17), index=True)
+    plate: Mapped[str] = mapped_column(String(32), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    """``new`` or ``duplicate``."""
+    reason: Mapped[str | None] = mapped_column(String(16), default=None)
+    """A duplicate's reason: ``lost``, ``damaged``, ``not_handed_over``."""
+    channel: Mapped[str] = mapped_column(String(16))
+    delivery: Mapped[str] = mapped_column(String(16))
+    """``post`` (to the applicant's address) or ``collect`` (at the post office)."""
+    state: Mapped[str] = mapped_column(String(32))
+    open: Mapped[bool] = mapped_column(Boolean)
+    requested_at: Mapped[datetime] = mapped_column(Instant)
+    updated_at: Mapped[datetime] = mapped_column(Instant)
+    use: Mapped[str | None] = mapped_column(String(48), default=None)
+    card_number: Mapped[str | None] = mapped_column(String(20), default=None)
+    old_card_number: Mapped[str | None] = mapped_column(String(20), default=None)
+    tracking_number: Mapped[str | None] = mapped_column(String(64), default=None)
+    """The post's parcel number («شماره مرسوله»), once dispatched."""
+    reasons: Mapped[list[Any]] = mapped_column(default=list)
+    """Why the request was refused (none when it was not)."""
+
+
+ONE_OPEN_FUEL_CARD_REQUEST_PER_VIN = "uq_fuel_card_requests_vin_open"
+"""One application per vehicle at a time (seed 002 via issue 12): the database decides."""
+Index(ONE_OPEN_FUEL_CARD_REQUEST_PER_VIN, FuelCardRequest.vin, unique=True, **only_where(FuelCardRequest.open.is_(True)))
+
+
+class FuelCardPin(Base):
+    """A card's PIN as a salted scrypt hash (never the PIN): set at issue to the last four digits of
+    the owner's national id (seed 002), changed at a station, reset at a regional office."""
+
+    __tablename__ = "fuel_card_pins"
+    card_number: Mapped[str] = mapped_column(String(20), ForeignKey("fuel_cards.card_number"), primary_key=True)
+    salt: Mapped[bytes] = mapped_column(LargeBinary(16))
+    pin_hash: Mapped[bytes] = mapped_column(LargeBinary(64))
+    set_by: Mapped[str] = mapped_column(String(16))
+    """``issue``, ``station`` or ``fuel_office``."""
+    set_at: Mapped[datetime] = mapped_column(Instant)
+
+
+class FuelCardGrant(Base):
+    """A numbering case's leave to start its vehicle's fuel card request without an actor token
+    (``NUMBERING_FUEL_CARD``): written only by the numbering's activity (workers write the registry,
+    clients never do), spent once by the request it names."""
+
+    __tablename__ = "fuel_card_grants"
+    workflow_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    """The ``FuelCard`` case the grant lets start (``fuel-card-numbering-{vin}``)."""
+    vin: Mapped[str] = mapped_column(String(17))
+    numbering_workflow_id: Mapped[str] = mapped_column(String(200))
+    granted_at: Mapped[datetime] = mapped_column(Instant)
+    used_run_id: Mapped[str | None] = mapped_column(String(64), default=None)

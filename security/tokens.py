@@ -32,6 +32,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 ALGORITHM = "EdDSA"
 ROLES = frozenset(
     {"applicant", "licensing_org", "expert", "bank", "importer", "customs", "operator", "officer", "seller", "buyer", "owner"}
+    | {"post_office", "police10", "fuel_office", "station"}  # fuel cards (seed 002, issue 12)
 )
 MAX_LIFETIME = timedelta(minutes=15)
 """CONTRACT.md: ``exp`` at most 15 minutes after ``iat``."""

@@ -33,6 +33,7 @@ from demo.samples import trade_order_sections
 from domain import commands, policy
 from lifecycles import (
     domestic_order,
+    fuel_card,
     import_offering,
     import_purchase,
     import_scheme,
@@ -172,6 +173,7 @@ MODELS = [
     *domestic_order.COMMANDS.values(),
     domestic_order.Start,
 ]
+MODELS += [*fuel_card.COMMANDS.values(), fuel_card.FuelCardStart]
 MODELS += [*import_offering.COMMANDS.values(), import_offering.Start, import_offering.Terms]
 CHECKED_ELSEWHERE = {"national_id", "vin"}
 """Strings whose validator allows one exact shape (10 digits; a VIN), so no length to declare

@@ -32,6 +32,7 @@ from lifecycles import (
     trade_order,
     trade_order_amendment,
 )
+from lifecycles.fuel_card import UPDATE_ROLES as FUEL_CARD_UPDATE_ROLES
 from registry.db import session_scope
 from registry.models import AuditEntry, CaseClaim
 from security.tokens import START
@@ -43,6 +44,7 @@ from tests.test_import_purchase_support import OPERATOR as SCHEME_OPERATOR
 from tests.test_import_purchase_support import close_round, open_round, purchase_input, register
 from tests.trust_material import SIGNING_KEY, UNTRUSTED_KEY
 from workflows.domestic_order import DomesticOrderWorkflow, DomesticSchemeWorkflow
+from workflows.fuel_card import FuelCardWorkflow
 from workflows.import_purchase import ImportPurchaseWorkflow
 from workflows.import_scheme import ImportSchemeWorkflow
 from workflows.plate_services import PlateServiceWorkflow
@@ -146,6 +148,21 @@ async def open_cases(
     service = {"service": "scrapping", "vin": vin, "owner": {"national_id": owner, "full_name": "آزمون"}}
     handle = await start(client, worker, "PlateService", service, "trust-ps")
     cases[PlateServiceWorkflow] = (handle, plate_services.UPDATE_ROLES, actor("owner", owner))
+
+    # FuelCard (issue 12): a new card's request at a post office.
+    vin, owner, plate = seed_vehicle()
+    post_office = actor("post_office", "post-office-1")
+    request = {
+        "vin": vin,
+        "plate": plate,
+        "kind": "new",
+        "channel": "post_office",
+        "applicant": {"national_id": owner, "full_name": "آزمون"},
+        "delivery": {"method": "collect"},
+    }
+    handle = await start(client, worker, "FuelCard", request, "trust-fc", by=post_office)
+    await settled(handle)  # its registry check done: the refusals below leave its state as it is
+    cases[FuelCardWorkflow] = (handle, FUEL_CARD_UPDATE_ROLES, post_office)
     return cases
 
 

@@ -511,6 +511,28 @@ class Case:
         await self._claim_workflow_id()
         self._opened = True
 
+    async def open_granted(self, start: Any, start_error: str | None, spend_grant: Callable[[Any], Any], grant: Any) -> None:
+        """Open a case that another case started for the registry's reasons, not a person's: instead
+        of an actor token it spends the one-time grant that case's activity wrote in the registry
+        for this workflow id (no client writes the registry); without one it is refused
+        ``Unauthenticated``. Then its input is checked and its id claimed, as :meth:`open` does."""
+        self._start = start
+        workflow.upsert_search_attributes([CASE_STATE.value_set(self.state)])
+        try:
+            await workflow.execute_activity(
+                spend_grant,
+                grant,
+                start_to_close_timeout=timedelta(seconds=10),
+                retry_policy=RetryPolicy(maximum_attempts=5, non_retryable_error_types=[UNAUTHENTICATED]),
+                summary="spend the starting case's grant",
+            )
+        except ActivityError as err:
+            self._refuse(unauthenticated(f"{self._workflow_type}: {getattr(err.cause, 'message', 'start: no grant')}"))
+        if start_error is not None:
+            self._refuse(invalid_input(f"{self._workflow_type} input: {start_error}"))
+        await self._claim_workflow_id()
+        self._opened = True
+
     def resume(self, start: Any) -> bool:
         """Take over the state a previous run carried (see :meth:`_continue_as_new`); ``False``
         when this run is the case's first, which must :meth:`open`."""

@@ -12,6 +12,7 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.fuel_cards import FuelCardStarter, NumberingFuelCard
     from activities.plates import (
         CentreQuery,
         NumberingCheck,
@@ -34,7 +35,10 @@ with workflow.unsafe.imports_passed_through():
     from lifecycles.plates import PlateFile, PlateTransferMachine, VehicleNumberingMachine
 
 from workflows.common import (
+    ACTIVITY_RETRY,
+    ACTIVITY_TIMEOUT,
     AGES_FROM_DATES,
+    NUMBERING_FUEL_CARD,
     PLATE_FIDELITY,
     PLATE_REVIEW,
     Case,
@@ -178,6 +182,8 @@ class VehicleNumberingWorkflow(PlateCaseWorkflow):
             registry_facts=f.registry_facts,
             centres=f.centres,
         )
+        if (fuel_card_case := getattr(self, "fuel_card_case", None)) is not None:
+            out["fuel_card_case"] = fuel_card_case  # NUMBERING_FUEL_CARD: the request it started
         return out
 
     @command
@@ -223,6 +229,34 @@ class VehicleNumberingWorkflow(PlateCaseWorkflow):
         f.plate = plate
         f.payment_ref = c.payment_ref
         self.case.fire("pay_plate_fee", c.actor, payment_ref=c.payment_ref, plate=f.plate)
+        if workflow.patched(NUMBERING_FUEL_CARD):
+            await self._request_fuel_card(s, plate)
+
+    async def _request_fuel_card(self, s: rules.NumberingStart, plate: str) -> None:
+        """``NUMBERING_FUEL_CARD``: the numbered vehicle's fuel card is requested at once (seed 002: a
+        new car's card needs no registration), as a ``FuelCard`` case of its own that outlives this
+        one, id from the VIN (no personal data). It carries no actor token: an activity writes this
+        case's grant in the registry and starts it; the request spends the grant (no client can write
+        one). ``status.fuel_card_case`` names it."""
+        self.fuel_card_case = await workflow.execute_activity_method(
+            FuelCardStarter.start_numbering_fuel_card,
+            NumberingFuelCard(
+                numbering_workflow_id=workflow.info().workflow_id,
+                request={
+                    "vin": s.vin,
+                    "plate": plate,
+                    "kind": "new",
+                    "channel": "numbering",
+                    "applicant": {"national_id": s.owner.national_id, "full_name": s.owner.full_name},
+                    "delivery": {"method": "collect"},
+                },
+                at=workflow.now(),
+            ),
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=ACTIVITY_RETRY,
+            summary="start the vehicle's fuel card request",
+        )
+        self.case.refresh_details()
 
     # --- helpers ---
 
