@@ -5,6 +5,9 @@ register in no other scheme), an active allocation (a car of an offering) and a 
 deposit. Every normal end releases them, except that a ``Delivered`` case keeps its allocation
 (the car is the buyer's; a ``new_car_purchases`` row says so). Order numbers, file numbers and
 plate allocations are written only by the step that completes a case: they are results, not holds.
+The newer lifecycles hold rows of the same kinds: a place in an import round (``scheme_applicants``)
+and a domestic order on its stage's list are part of the registration; a ``FuelCard`` case holds
+its vehicle's one open request (``request``), which bars any other request for that vehicle.
 
 A case that is terminated, times out or fails keeps its holds. ``release_case_holds`` releases
 them for one case (an operator's ``abort``); the reconciliation workflow finds closed cases still
@@ -40,6 +43,7 @@ from activities.import_purchase import erase_code
 from domain.display import rials
 from registry.db import session_scope
 from registry.domestic_models import DomesticOrder
+from registry.fuel_models import FuelCardRequest
 from registry.models import (
     Allocation,
     AuditEntry,
@@ -50,19 +54,24 @@ from registry.models import (
     Payment,
     SchemeRegistration,
 )
-from registry.scheme_models import SchemeApplicant
+from registry.scheme_models import ImportOffering, OfferingApplication, OfferingSeat, SchemeApplicant
 
 REPAIR_EVENT = "reconciled"
 SYSTEM_ACTOR = "system:reconciliation"
 """The audit log's actor id of a repair nobody asked for."""
 
-HOLD_KINDS = ("registration", "allocation", "deposit")
+HOLD_KINDS = ("registration", "allocation", "deposit", "request")
 """What a case may hold, in the order an audit row's ``from_state`` lists them (``+``-joined)."""
 
 LIVE_APPLICANT = ("registered", "eligible")
 """A registration of an import round still in the running (``scheme_applicants.status``)."""
 
-KIND_FA = {"registration": "ثبت‌نام باز", "allocation": "تخصیص خودرو", "deposit": "سپرده مسدود"}
+KIND_FA = {
+    "registration": "ثبت‌نام باز",
+    "allocation": "تخصیص خودرو",
+    "deposit": "سپرده مسدود",
+    "request": "درخواست باز کارت سوخت",
+}
 
 CLOSED = {
     WorkflowExecutionStatus.COMPLETED: "completed",
@@ -152,6 +161,51 @@ def release_holds(
     ):
         if "registration" not in released[wid]:
             released[wid].append("registration")
+    for wid in _returned(
+        session,
+        update(OfferingApplication)
+        .where(OfferingApplication.workflow_id.in_(ids), OfferingApplication.status == "applied")
+        .values(status="withdrawn", changed_at=at)
+        .returning(OfferingApplication.workflow_id),
+    ):
+        if "registration" not in released[wid]:
+            released[wid].append("registration")
+    # A seat not delivered goes back to its offering, free for the next applicant by rank (the
+    # reconciliation then nudges the offerings that still pass seats on: ``offerings_to_refill``).
+    undelivered = OfferingSeat.workflow_id.not_in(select(NewCarPurchase.workflow_id).where(NewCarPurchase.workflow_id.in_(ids)))
+    held_seats = session.execute(
+        select(OfferingSeat.offering_id, OfferingSeat.seat, OfferingSeat.workflow_id).where(
+            OfferingSeat.workflow_id.in_(ids), undelivered
+        )
+    ).all()
+    for offering_id, seat, holder in held_seats:
+        wid = str(holder)
+        session.execute(
+            update(OfferingSeat)
+            .where(OfferingSeat.offering_id == offering_id, OfferingSeat.seat == seat)
+            .values(workflow_id=None, rank=None, given_at=None, sign_by=None)
+            .execution_options(synchronize_session=False)
+        )
+        session.execute(
+            update(OfferingApplication)
+            .where(
+                OfferingApplication.offering_id == offering_id,
+                OfferingApplication.workflow_id == wid,
+                OfferingApplication.status == "won",
+            )
+            .values(status="withdrawn", changed_at=at)
+            .execution_options(synchronize_session=False)
+        )
+        if "allocation" not in released[wid]:
+            released[wid].append("allocation")
+    for wid in _returned(
+        session,
+        update(FuelCardRequest)
+        .where(FuelCardRequest.workflow_id.in_(ids), FuelCardRequest.open.is_(True))
+        .values(open=False, state="Aborted", updated_at=at)
+        .returning(FuelCardRequest.workflow_id),
+    ):
+        released[wid].append("request")
     delivered = select(NewCarPurchase.workflow_id).where(NewCarPurchase.workflow_id.in_(ids))
     for wid in _returned(
         session,
@@ -160,7 +214,8 @@ def release_holds(
         .values(active=False, released_at=at)
         .returning(Allocation.workflow_id),
     ):
-        released[wid].append("allocation")
+        if "allocation" not in released[wid]:
+            released[wid].append("allocation")
     # The escrow ledger's release rule as RegistryEscrowAdapter.release applies it (blocked →
     # released, stamped), here inside this transaction and for many holds at once: the adapter
     # opens a transaction of its own per hold. One shared rule needs a session-taking, set-based
@@ -346,6 +401,20 @@ def _holders(after: str = "", ids: list[str] | None = None) -> list[Select[str, 
         select(DomesticOrder.workflow_id, _kind("registration")).where(
             DomesticOrder.status.in_(ON_THE_LIST), among(DomesticOrder.workflow_id)
         ),
+        # An import offering's live application (applied), or a seat a buyer holds and has not yet
+        # been delivered a car by, is part of the registration and the allocation.
+        select(OfferingApplication.workflow_id, _kind("registration")).where(
+            OfferingApplication.status == "applied", among(OfferingApplication.workflow_id)
+        ),
+        select(func.coalesce(OfferingSeat.workflow_id, ""), _kind("allocation")).where(
+            OfferingSeat.workflow_id.is_not(None),
+            among(OfferingSeat.workflow_id),  # type: ignore[arg-type]
+            OfferingSeat.workflow_id.not_in(select(NewCarPurchase.workflow_id).where(among(NewCarPurchase.workflow_id))),
+        ),
+        # A FuelCard's open request: while open, no other request for the vehicle may be made.
+        select(FuelCardRequest.workflow_id, _kind("request")).where(
+            FuelCardRequest.open.is_(True), among(FuelCardRequest.workflow_id)
+        ),
     ]
 
 
@@ -442,6 +511,34 @@ def repair_closed_cases(cases: ClosedCases) -> dict[str, list[str]]:
 
 
 @dataclass
+class RefillQuery:
+    at: datetime
+    limit: int = 1_000
+
+
+@activity.defn
+def offerings_to_refill(query: RefillQuery) -> list[str]:
+    """The workflows of offerings that still pass seats on (closed, inside their reassignment month)
+    with a free seat and an applicant waiting: the reconciliation tells each to fill its seats."""
+    free = select(OfferingSeat.offering_id).where(OfferingSeat.workflow_id.is_(None))
+    waiting = select(OfferingApplication.offering_id).where(OfferingApplication.status == "waiting")
+    with session_scope() as session:
+        return list(
+            session.scalars(
+                select(ImportOffering.workflow_id)
+                .where(
+                    ImportOffering.status == "closed",
+                    ImportOffering.reassign_until > query.at,
+                    ImportOffering.offering_id.in_(free),
+                    ImportOffering.offering_id.in_(waiting),
+                )
+                .order_by(ImportOffering.workflow_id)
+                .limit(query.limit)
+            )
+        )
+
+
+@dataclass
 class MissingCases:
     workflow_ids: list[str]
     at: datetime
@@ -481,5 +578,11 @@ def alert_missing_cases(cases: MissingCases) -> int:
         return len(new)
 
 
-ACTIVITIES: list[Callable[..., Any]] = [release_case_holds, read_held_cases, repair_closed_cases, alert_missing_cases]
+ACTIVITIES: list[Callable[..., Any]] = [
+    release_case_holds,
+    read_held_cases,
+    repair_closed_cases,
+    alert_missing_cases,
+    offerings_to_refill,
+]
 """Module-level activities; ``CaseLookup(client).case_verdicts`` is added by ``worker.build_worker``."""

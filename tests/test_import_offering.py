@@ -297,3 +297,37 @@ async def test_the_close_passes_over_an_applicant_no_longer_eligible(
     assert application_status(payload["offering_id"], cases[0][0].id) == "waiting"
     assert (await cases[2][0].query("status"))["state"] == "Eligible"
     await replays_now([ImportOfferingWorkflow], offering)
+
+
+async def test_a_terminated_buyers_seat_is_freed_by_the_reconciliation_and_goes_on_by_rank(
+    client: Client, worker: Worker, env: WorkflowEnvironment
+) -> None:
+    from tests.test_reconciliation import reconcile, repairs, terminate
+
+    cases = await ranked_round(client, worker, 3)
+    handles = {rank: handle for handle, _, rank in cases}
+    people = {rank: nid for _, nid, rank in cases}
+    round_id = (await handles[1].query("status"))["scheme_id"]
+    now = await server_now()
+    opens, closes = now + timedelta(minutes=10), now + timedelta(hours=2)
+    payload = proposal(Round(round_id, handles[1], opens, closes, True), opens, closes, seats=1)
+    offering = await propose(client, worker, payload)
+    await update(offering, "approve", actor=OPERATOR)
+    for rank in (1, 2):
+        await wait_for(handles[rank], lambda s: len(s["offerings"]) == 1)
+    await env.sleep(opens - await env.get_current_time() + timedelta(seconds=1))
+    await wait_state(offering, "Open")
+    for rank in (1, 2):
+        await update(handles[rank], "apply_offering", actor=actor("applicant", people[rank]), offering_id=payload["offering_id"])
+    await env.sleep(closes - await env.get_current_time() + timedelta(seconds=1))
+    await wait_state(handles[1], "Allocated")
+
+    await terminate(handles[1])  # stuck with the seat: nothing gives it back but the reconciliation
+    assert seats_of(payload["offering_id"]) == {1: handles[1].id}
+    totals = await reconcile(client, worker.task_queue)
+    assert totals["offerings_nudged"] >= 1
+    assert "allocation" in repairs(handles[1].id)[0].from_state
+    assert application_status(payload["offering_id"], handles[1].id) == "withdrawn"
+    taken = await wait_state(handles[2], "Allocated")
+    assert taken["seat"] == 1 and taken["rank"] == 2
+    assert seats_of(payload["offering_id"]) == {1: handles[2].id}

@@ -202,7 +202,13 @@ async def test_operator_release_is_audited_once_across_retries(client: Client, w
     release = CaseRelease(handle.id, "operator_abort", await env.get_current_time(), "operator", "op-9")
 
     first = release_case_holds(release)
-    assert first == {"released": ["registration", "allocation", "deposit"], "registration": 1, "allocation": 1, "deposit": 1}
+    assert first == {
+        "released": ["registration", "allocation", "deposit"],
+        "registration": 1,
+        "allocation": 1,
+        "deposit": 1,
+        "request": 0,
+    }
     assert release_case_holds(release) == first
     [audit] = repairs(handle.id)
     assert (audit.seq, audit.actor_role, audit.actor_id, audit.to_state) == (-1, "operator", "op-9", "operator_abort")
@@ -263,6 +269,29 @@ async def test_a_place_in_an_import_round_alone_is_found_and_released(
         assert place is not None and place.status == "withdrawn"
     [audit] = repairs(handle.id)
     assert audit.from_state == "registration"
+
+
+async def test_a_terminated_fuel_card_request_no_longer_bars_its_vehicle(client: Client, worker: Worker) -> None:
+    """A FuelCard case holds its vehicle's one open request; terminated, it would bar every later
+    request for the car. The reconciliation closes the request, and a new one is accepted."""
+    from registry.fuel_models import FuelCardRequest
+    from tests.test_fuel_card import request, request_input, settled, this_year, vehicle
+
+    vin, owner, plate, _ = vehicle(year=await this_year())
+    stuck = await request(client, worker, request_input(vin, owner, plate))
+    assert (await settled(stuck))["state"] == "Issuing"
+    await terminate(stuck)
+    barred = await request(client, worker, request_input(vin, owner, plate))
+    assert (await settled(barred))["state"] == "Rejected"
+
+    await reconcile(client, worker.task_queue)
+    with session_scope() as session:
+        row = session.get(FuelCardRequest, stuck.id)
+        assert row is not None and (row.open, row.state) == (False, "Aborted")
+    [audit] = repairs(stuck.id)
+    assert (audit.workflow_type, audit.from_state) == ("FuelCard", "request")
+    again = await request(client, worker, request_input(vin, owner, plate))
+    assert (await settled(again))["state"] == "Issuing"
 
 
 async def _wait_closed(client: Client, workflow_id: str) -> None:

@@ -147,6 +147,10 @@ NUMBERING_FUEL_CARD = "numbering-fuel-card"
 """VehicleNumbering starts the vehicle's fuel card request (a ``FuelCard`` case) when a plate is
 issued (issue 12 item 1: «کارت سوخت ... پس از شماره‌گذاری»)."""
 
+RECONCILE_OFFERINGS = "reconcile-offerings"
+"""The reconciliation also frees the offering applications and seats of closed purchase cases and
+tells the offerings still passing seats on to fill their free seats."""
+
 CONTINUED = "continued"
 """The one key of a continued run's input: the state the previous run carried over."""
 

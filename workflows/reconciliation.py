@@ -17,6 +17,7 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
+from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from temporalio.client import (
@@ -36,13 +37,16 @@ with workflow.unsafe.imports_passed_through():
         ClosedCases,
         HeldPage,
         MissingCases,
+        RefillQuery,
         alert_missing_cases,
+        offerings_to_refill,
         read_held_cases,
         repair_closed_cases,
     )
     from domain import policy
+    from lifecycles.import_offering import OFFERING_SEAT_FREED_SIGNAL
 
-from workflows.common import ACTIVITY_RETRY
+from workflows.common import ACTIVITY_RETRY, RECONCILE_OFFERINGS
 
 SCHEDULE_ID = "registry-reconciliation"
 CHUNK_ROWS = 500
@@ -111,7 +115,28 @@ class ReconciliationWorkflow:
                 break
             if workflow.info().is_continue_as_new_suggested():
                 workflow.continue_as_new(ReconciliationInput(p.chunk_rows, after, totals))
+        if workflow.patched(RECONCILE_OFFERINGS):
+            totals["offerings_nudged"] = await self._nudge_offerings()
         return totals
+
+    async def _nudge_offerings(self) -> int:
+        """Seats the repairs freed (or a buyer's lost signal left free) go on by rank: every offering
+        still passing seats on with a free seat and an applicant waiting is told to fill them."""
+        offerings = await workflow.execute_activity(
+            offerings_to_refill,
+            RefillQuery(workflow.now()),
+            start_to_close_timeout=LOOKUP_TIMEOUT,
+            retry_policy=ACTIVITY_RETRY,
+            summary="offerings with free seats",
+        )
+        nudged = 0
+        for workflow_id in offerings:
+            try:
+                await workflow.get_external_workflow_handle(workflow_id).signal(OFFERING_SEAT_FREED_SIGNAL)
+                nudged += 1
+            except ApplicationError:  # the offering's case has closed meanwhile: nothing passes on
+                pass
+        return nudged
 
 
 def schedule(task_queue: str) -> Schedule:
