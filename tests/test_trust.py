@@ -25,6 +25,7 @@ from temporalio.worker import Worker
 
 from lifecycles import (
     domestic_order,
+    import_offering,
     import_purchase,
     import_scheme,
     plate_services,
@@ -40,11 +41,12 @@ from tests.helpers import actor, new_national_id, rejected, server_now, start, u
 from tests.plate_support import numbering_input, seed_vehicle, settled
 from tests.test_domestic_order import OPERATOR as DOMESTIC_OPERATOR
 from tests.test_domestic_order import new_order, new_scheme
+from tests.test_import_purchase_support import IMPORTER, Round, close_round, open_round, purchase_input, register, wait_state
 from tests.test_import_purchase_support import OPERATOR as SCHEME_OPERATOR
-from tests.test_import_purchase_support import close_round, open_round, purchase_input, register
 from tests.trust_material import SIGNING_KEY, UNTRUSTED_KEY
 from workflows.domestic_order import DomesticOrderWorkflow, DomesticSchemeWorkflow
 from workflows.fuel_card import FuelCardWorkflow
+from workflows.import_offering import ImportOfferingWorkflow
 from workflows.import_purchase import ImportPurchaseWorkflow
 from workflows.import_scheme import ImportSchemeWorkflow
 from workflows.plate_services import PlateServiceWorkflow
@@ -163,6 +165,18 @@ async def open_cases(
     handle = await start(client, worker, "FuelCard", request, "trust-fc", by=post_office)
     await settled(handle)  # its registry check done: the refusals below leave its state as it is
     cases[FuelCardWorkflow] = (handle, FUEL_CARD_UPDATE_ROLES, post_office)
+
+    # ImportOffering (issue 10): an importer's proposal to a drawn round, awaiting approval.
+    from tests.test_import_offering import proposal, propose, ranked_round
+
+    [(ranked, _, _)] = await ranked_round(client, worker, 1)
+    drawn = Round(
+        (await ranked.query("status"))["scheme_id"], ranked, *[await server_now() + timedelta(hours=h) for h in (1, 2)], True
+    )
+    importer = actor("importer", IMPORTER)
+    handle = await propose(client, worker, proposal(drawn, drawn.opens, drawn.closes), by=importer)
+    await wait_state(handle, "Proposed")
+    cases[ImportOfferingWorkflow] = (handle, import_offering.UPDATE_ROLES, importer)
     return cases
 
 
