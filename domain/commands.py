@@ -8,7 +8,7 @@ the validator accepted is exactly the one the handler applies.
 from __future__ import annotations
 
 import unicodedata
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -148,6 +148,18 @@ PaymentRef = Annotated[
 """A bank's reference: compared as :func:`domain.money.payment_key`, which must leave 1-64 characters."""
 Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{64}$")]
 Day = Annotated[date, BeforeValidator(_iso_date), AfterValidator(_year_in_range)]
+
+
+def _aware(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("an instant carries its zone (ISO-8601 in UTC, e.g. 2023-04-24T20:30:00Z)")
+    if not policy.MIN_YEAR <= value.year <= policy.MAX_YEAR:
+        raise ValueError(f"instants run from {policy.MIN_YEAR} to {policy.MAX_YEAR}")
+    return value.astimezone(UTC)
+
+
+Instant = Annotated[datetime, AfterValidator(_aware)]
+"""An instant with its zone (a window's edge, an offering's dates), kept in UTC."""
 """An ISO date between ``policy.MIN_YEAR`` and ``policy.MAX_YEAR``."""
 Flag = Annotated[bool, Field(strict=True)]
 """A JSON boolean; "yes" or 1 are refused rather than guessed at."""

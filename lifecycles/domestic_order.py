@@ -20,11 +20,11 @@ Seed 000's words for the two commands the applicants confused: «متقاضیا�
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time
-from typing import Annotated, Any, Literal
+from datetime import datetime, time
+from typing import Any, Literal
 
 from persiantools.jdatetime import JalaliDate
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import Field, model_validator
 from statemachine import State, StateMachine
 
 from domain import policy
@@ -34,6 +34,7 @@ from domain.commands import (
     Code,
     Command,
     Flag,
+    Instant,
     ModelName,
     NationalId,
     PersonName,
@@ -86,17 +87,6 @@ SCHEME_UPDATE_ROLES: dict[str, frozenset[str]] = {
 
 DeliveryYear = Literal[1402, 1403]
 """``policy.DOMESTIC_DELIVERY_YEARS``: the Jalali years an order's priority names."""
-
-
-def _aware(value: datetime) -> datetime:
-    if value.tzinfo is None:
-        raise ValueError("an instant carries its zone (ISO-8601 in UTC, e.g. 2023-04-24T20:30:00Z)")
-    if not policy.MIN_YEAR <= value.year <= policy.MAX_YEAR:
-        raise ValueError(f"instants run from {policy.MIN_YEAR} to {policy.MAX_YEAR}")
-    return value.astimezone(UTC)
-
-
-Instant = Annotated[datetime, AfterValidator(_aware)]
 
 
 class Offering(Strict):

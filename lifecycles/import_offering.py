@@ -21,15 +21,14 @@ allocate themselves; everyone else keeps the rank. A seat declined or not signed
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
-from typing import Annotated
+from datetime import date, datetime
 
-from pydantic import AfterValidator, Field
+from pydantic import Field
 from statemachine import State, StateMachine
 
 from domain import policy
 from domain.calendar import add_months_at, tehran_today
-from domain.commands import ABORT_ROLES, Abort, Code, Command, Day, ModelName, Note, PositiveRials, Rials, Strict
+from domain.commands import ABORT_ROLES, Abort, Code, Command, Day, Instant, ModelName, Note, PositiveRials, Rials, Strict
 from domain.display import iso, parse_instant
 
 
@@ -60,17 +59,6 @@ UPDATE_ROLES: dict[str, frozenset[str]] = {
     "abort": ABORT_ROLES,
 }
 """Who may give each update; every update is an event of the machine with the same name."""
-
-
-def _aware(value: datetime) -> datetime:
-    if value.tzinfo is None:
-        raise ValueError("an instant carries its zone (ISO-8601 in UTC, e.g. 2023-04-24T20:30:00Z)")
-    if not policy.MIN_YEAR <= value.year <= policy.MAX_YEAR:
-        raise ValueError(f"instants run from {policy.MIN_YEAR} to {policy.MAX_YEAR}")
-    return value.astimezone(UTC)
-
-
-Instant = Annotated[datetime, AfterValidator(_aware)]
 
 
 class Start(Strict):
