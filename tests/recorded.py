@@ -20,7 +20,7 @@ from security.codec import data_converter
 
 HISTORIES = Path(__file__).with_name("histories")
 
-BUILD = "seed-services"
+BUILD = "offerings-fuel-cards"
 """The build whose histories a recording writes: ``tests/histories/<lifecycle>/<BUILD>/``. Older
 builds' folders stay: cases they started may still be running when this build deploys."""
 
