@@ -37,7 +37,9 @@ MACHINES: list[tuple[str, type[StateMachine], str]] = [
     ("PlateService", PlateServiceMachine, "After-numbering services (خدمات بعد از شماره‌گذاری), seed 004"),
 ]
 MACHINES.append(("FuelCard", FuelCardMachine, "Fuel card request and issuance (صدور کارت سوخت), seed 002"))
-MACHINES.append(("ImportOffering", ImportOfferingMachine, "Import offering (عرضه خودروهای وارداتی) to ranked applicants, seed 001"))
+MACHINES.append(
+    ("ImportOffering", ImportOfferingMachine, "Import offering (عرضه خودروهای وارداتی) to ranked applicants, seed 001")
+)
 """(workflow type, machine, title) of every lifecycle, in the order the page shows them."""
 
 PAGE = Path(__file__).resolve().parent.parent / "docs" / "statecharts.md"
