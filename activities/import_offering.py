@@ -362,7 +362,8 @@ def apply_to_offering(record: ApplicationRecord) -> dict[str, Any]:
     """Record a ranked case's application (for ImportPurchase ``apply_offering``), re-checked here in
     the writing transaction: the offering approved and not closed, the window at the case's clock,
     the registration eligible in the offering's scheme with a rank, and one live application per
-    case (the partial unique index decides a race). Returns ``{"rank"}``; a retry finds its own row."""
+    case (the partial unique index decides a race). Returns ``{"rank", "closes"}`` (the registry's
+window, not what a signal told the case); a retry finds its own row."""
     try:
         with session_scope() as session:
             offering = session.get(ImportOffering, record.offering_id, with_for_update={"read": True})
@@ -374,7 +375,7 @@ def apply_to_offering(record: ApplicationRecord) -> dict[str, Any]:
                 )
             )
             if own is not None and own.status == "applied":
-                return {"rank": own.rank}
+                return {"rank": own.rank, "closes": iso(_utc(offering.closes))}
             if offering.status != "approved" or offering.closed_at is not None:
                 raise refused(f"the offering is {offering.status}: it takes no applications")
             why = window_refusal(_utc(offering.opens), _utc(offering.closes), _utc(record.at))
@@ -404,7 +405,7 @@ def apply_to_offering(record: ApplicationRecord) -> dict[str, Any]:
                 )
             )
             session.flush()
-            return {"rank": rank}
+            return {"rank": rank, "closes": iso(_utc(offering.closes))}
     except IntegrityError:
         raise refused(ONE_AT_A_TIME) from None
 

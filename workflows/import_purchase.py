@@ -542,7 +542,9 @@ class ImportPurchaseWorkflow:
             result = await run_activity(
                 apply_to_offering, ApplicationRecord(self._id, c.offering_id, workflow.now()), summary="apply to the offering"
             )
-        p.applied_offering, p.applied_closes = c.offering_id, str(terms["closes"])
+        # The registry's window, not the told one: a forged announcement cannot hold the case's one
+        # live application open past the offering's real close.
+        p.applied_offering, p.applied_closes = c.offering_id, str(result.get("closes") or terms["closes"])
         self.case.fire("apply_offering", c.actor, offering_id=c.offering_id, rank=result["rank"])
 
     @command
