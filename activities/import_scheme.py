@@ -29,9 +29,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 from temporalio import activity
 from temporalio.client import Client
-from temporalio.service import RPCError, RPCStatusCode
 
 from activities.errors import refused
+from activities.telling import signal_each
 from domain import policy
 from domain.calendar import add_months_at
 from domain.display import iso
@@ -418,24 +418,10 @@ class CaseWakeup:
         self._client = client
 
     async def _signal_all(self, page: list[tuple[int, str]], signal: str, arg: dict[str, Any] | None) -> dict[str, Any]:
-        gate = asyncio.Semaphore(policy.SCHEME_WAKE_CONCURRENCY)
-
-        async def wake(workflow_id: str) -> bool:
-            async with gate:
-                try:
-                    handle = self._client.get_workflow_handle(workflow_id)
-                    if arg is None:
-                        await handle.signal(signal)
-                    else:
-                        await handle.signal(signal, arg)
-                    return True
-                except RPCError as err:
-                    if err.status == RPCStatusCode.NOT_FOUND:
-                        return False
-                    raise
-
-        woken = await asyncio.gather(*(wake(workflow_id) for _, workflow_id in page))
-        return {"last_id": page[-1][0] if page else None, "woken": sum(woken), "gone": len(woken) - sum(woken)}
+        woken, gone = await signal_each(
+            self._client, (w for _, w in page), signal, arg, concurrency=policy.SCHEME_WAKE_CONCURRENCY
+        )
+        return {"last_id": page[-1][0] if page else None, "woken": woken, "gone": gone}
 
     @activity.defn(name="wake_scheme_cases")
     async def wake_scheme_cases(self, chunk: WakeChunk) -> dict[str, Any]:
