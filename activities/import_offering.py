@@ -360,10 +360,10 @@ class ApplicationRecord:
 @activity.defn
 def apply_to_offering(record: ApplicationRecord) -> dict[str, Any]:
     """Record a ranked case's application (for ImportPurchase ``apply_offering``), re-checked here in
-    the writing transaction: the offering approved and not closed, the window at the case's clock,
-    the registration eligible in the offering's scheme with a rank, and one live application per
-    case (the partial unique index decides a race). Returns ``{"rank", "closes"}`` (the registry's
-window, not what a signal told the case); a retry finds its own row."""
+        the writing transaction: the offering approved and not closed, the window at the case's clock,
+        the registration eligible in the offering's scheme with a rank, and one live application per
+        case (the partial unique index decides a race). Returns ``{"rank", "closes"}`` (the registry's
+    window, not what a signal told the case); a retry finds its own row."""
     try:
         with session_scope() as session:
             offering = session.get(ImportOffering, record.offering_id, with_for_update={"read": True})
@@ -507,7 +507,25 @@ def give_up_seat(release: SeatRelease) -> str | None:
         return offering.workflow_id if passing_on else None
 
 
+@dataclass
+class ApplicationQuery:
+    workflow_id: str
+    offering_id: str
+
+
+@activity.defn
+def application_standing(query: ApplicationQuery) -> str | None:
+    """The status of the case's application to the offering (``None``: it never applied)."""
+    with session_scope() as session:
+        return session.scalar(
+            select(OfferingApplication.status).where(
+                OfferingApplication.offering_id == query.offering_id, OfferingApplication.workflow_id == query.workflow_id
+            )
+        )
+
+
 ACTIVITIES: list[Callable[..., Any]] = [
+    application_standing,
     offering_proposal_refusal,
     record_offering,
     decide_offering,

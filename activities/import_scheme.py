@@ -39,7 +39,7 @@ from lifecycles import lottery
 from lifecycles.import_scheme import RANK_HOLDER_REFUSAL, REASONS, reasons_of, window_refusal
 from registry.db import session_scope
 from registry.models import EscrowBank, EscrowDeposit, NewCarPurchase, Person, PlateRecord, SchemeRegistration
-from registry.scheme_models import ImportScheme, OfferingSeat, SchemeApplicant, SchemeRank
+from registry.scheme_models import ImportScheme, OfferingApplication, OfferingSeat, SchemeApplicant, SchemeRank
 
 CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 """Crockford's base 32: no I, L, O or U, so a code read aloud or typed is not mistaken."""
@@ -391,7 +391,18 @@ def _buyers(session: Session, page: CasePage) -> Any:
     )
 
 
-PAGES: dict[str, Callable[[Session, CasePage], Any]] = {"judged": _judged, "ranked": _ranked, "buyers": _buyers}
+def _applicants(session: Session, page: CasePage) -> Any:
+    """An offering's applications, whatever their status, by application id."""
+    a = OfferingApplication
+    return select(a.id, a.workflow_id).where(a.offering_id == page.key, a.id > page.after).order_by(a.id)
+
+
+PAGES: dict[str, Callable[[Session, CasePage], Any]] = {
+    "judged": _judged,
+    "ranked": _ranked,
+    "buyers": _buyers,
+    "applicants": _applicants,
+}
 """The queries a fan-out pages through: each ``(keyset, workflow id)`` in keyset order."""
 
 

@@ -189,6 +189,10 @@ itself is judged by the registry (``activities.import_offering.apply_to_offering
 OFFERING_SEAT_SIGNAL = "offering_seat_ready"
 """Tells a purchase case it may hold a seat: it carries nothing, the case reads its seat in the registry."""
 
+OFFERING_WITHDRAWN_SIGNAL = "offering_withdrawn"
+"""Tells a purchase case that applied that its offering was aborted: it carries nothing, the case
+reads its application in the registry and, no longer live, is free to apply elsewhere."""
+
 OFFERING_SEAT_FREED_SIGNAL = "offering_seat_freed"
 """Tells the offering a buyer gave a seat up: it carries nothing, the offering fills its free seats
 from the registry (a repeated or forged signal finds nothing more to do)."""

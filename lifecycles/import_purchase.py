@@ -373,6 +373,8 @@ class PurchaseCase:
     """The buyer's deadline to sign for the seat (``policy.OFFERING_SIGN_DAYS``)."""
     seat_signalled: bool = False
     """``OFFERING_SEAT_SIGNAL`` arrived and the case has not read its seat since."""
+    application_check: bool = False
+    """An offering said the case's application may have ended (``OFFERING_WITHDRAWN_SIGNAL``)."""
     seat_release: dict[str, Any] | None = None
     """A seat to give back in the registry (``{"offering_id", "status"}``): the signing deadline passed."""
     clock: Callable[[], datetime] | None = field(default=None, repr=False, compare=False)

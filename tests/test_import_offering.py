@@ -331,3 +331,31 @@ async def test_a_terminated_buyers_seat_is_freed_by_the_reconciliation_and_goes_
     taken = await wait_state(handles[2], "Allocated")
     assert taken["seat"] == 1 and taken["rank"] == 2
     assert seats_of(payload["offering_id"]) == {1: handles[2].id}
+
+
+async def test_an_aborted_offerings_applicants_may_apply_elsewhere_at_once(
+    client: Client, worker: Worker, env: WorkflowEnvironment
+) -> None:
+    """One live application at a time: an offering aborted while open tells its applicants, whose
+    cases read their applications' end from the registry and may apply to another offering at once."""
+    [(handle, nid, _)] = await ranked_round(client, worker, 1)
+    me = actor("applicant", nid)
+    round_id = (await handle.query("status"))["scheme_id"]
+    now = await server_now()
+    opens, closes = now + timedelta(minutes=10), now + timedelta(days=30)
+    first, second = (proposal(Round(round_id, handle, opens, closes, True), opens, closes) for _ in range(2))
+    offerings = [await propose(client, worker, payload) for payload in (first, second)]
+    for offering in offerings:
+        await update(offering, "approve", actor=OPERATOR)
+    await wait_for(handle, lambda s: len(s["offerings"]) == 2)
+    await env.sleep(opens - await env.get_current_time() + timedelta(seconds=1))
+    await update(handle, "apply_offering", actor=me, offering_id=first["offering_id"])
+    assert "one application at a time" in await rejected(handle, "apply_offering", actor=me, offering_id=second["offering_id"])
+
+    await update(offerings[0], "abort", actor=OPERATOR, reason="واردکننده انصراف داد")
+    status = await wait_for(handle, lambda s: s["applied_offering"] is None)
+    assert [o["offering_id"] for o in status["offerings"]] == [second["offering_id"]]
+    assert status["history"][-1]["event"] == "application_ended"
+    status = await update(handle, "apply_offering", actor=me, offering_id=second["offering_id"])
+    assert status["applied_offering"] == second["offering_id"]
+    await replays_now([ImportOfferingWorkflow, ImportPurchaseWorkflow], offerings[0], handle)

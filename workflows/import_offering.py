@@ -42,6 +42,7 @@ with workflow.unsafe.imports_passed_through():
         OFFERING_ANNOUNCED_SIGNAL,
         OFFERING_SEAT_FREED_SIGNAL,
         OFFERING_SEAT_SIGNAL,
+        OFFERING_WITHDRAWN_SIGNAL,
         ImportOfferingMachine,
         OfferingCase,
     )
@@ -283,6 +284,15 @@ class ImportOfferingWorkflow:
                 OfferingDecision(self.s.offering_id, "aborted", workflow.now()),
                 summary="withdraw the applications",
             )
+            # Its applicants hold their one live application in it: told, they may apply elsewhere now.
+            page = CasePage("applicants", self.s.offering_id, 0, limit=policy.OFFERING_FAN_OUT_CHUNK)
+            while True:
+                done = await self._signal(
+                    CaseSignals(page, OFFERING_WITHDRAWN_SIGNAL), f"tell the applicants after #{page.after}"
+                )
+                if done["last_id"] is None:
+                    break
+                page.after = done["last_id"]
         self.s.applicants = 0
         self.case.note("applications_withdrawn", c.actor, withdrawn=withdrawn)
         await self.case.abort(c)

@@ -42,9 +42,11 @@ with workflow.unsafe.imports_passed_through():
     from persiantools.digits import en_to_fa
 
     from activities.import_offering import (
+        ApplicationQuery,
         ApplicationRecord,
         SeatRelease,
         SeatRequest,
+        application_standing,
         apply_to_offering,
         give_up_seat,
         offering_seat,
@@ -410,6 +412,11 @@ class ImportPurchaseWorkflow:
         now = workflow.now()
         return [dict(o) for o in self.p.offerings if (instant(str(o["closes"])) or now) > now]
 
+    @workflow.signal(name=offerings.OFFERING_WITHDRAWN_SIGNAL)
+    def offering_withdrawn(self) -> None:
+        """An offering the case applied to was aborted: it only sets a flag (:meth:`_await_seats`)."""
+        self.p.application_check = True
+
     @workflow.signal(name=offerings.OFFERING_SEAT_SIGNAL)
     def offering_seat_ready(self) -> None:
         """An offering says the case may hold a seat; it only sets a flag (:meth:`_await_seats`)."""
@@ -420,7 +427,9 @@ class ImportPurchaseWorkflow:
         Allocated); give back a seat whose signing deadline passed."""
         p = self.p
         while True:
-            await workflow.wait_condition(lambda: p.seat_signalled or p.seat_release is not None or self.machine.is_terminated)
+            await workflow.wait_condition(
+                lambda: p.seat_signalled or p.application_check or p.seat_release is not None or self.machine.is_terminated
+            )
             if self.machine.is_terminated:
                 return
             await workflow.wait_condition(lambda: not self.case.busy)
@@ -429,6 +438,25 @@ class ImportPurchaseWorkflow:
             elif p.seat_signalled:
                 p.seat_signalled = False
                 await self._take_seat()
+            elif p.application_check:
+                p.application_check = False
+                await self._check_application_live()
+
+    async def _check_application_live(self) -> None:
+        """The registry's word on the case's open application: once it is no longer live (its
+        offering aborted), the case may apply elsewhere at once, not only after that window's close."""
+        p = self.p
+        offering_id = p.applied_offering
+        if offering_id is None or not p.has_open_application:
+            return
+        standing = await run_activity(
+            application_standing, ApplicationQuery(self._id, offering_id), summary="the application's standing"
+        )
+        if standing in ("applied", "won") or p.applied_offering != offering_id:
+            return
+        p.applied_offering = p.applied_closes = None
+        p.offerings = [o for o in p.offerings if o["offering_id"] != offering_id]
+        self.case.note("application_ended", None, offering_id=offering_id, status=standing)
 
     async def _take_seat(self) -> None:
         p = self.p
