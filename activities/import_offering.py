@@ -524,7 +524,47 @@ def application_standing(query: ApplicationQuery) -> str | None:
         )
 
 
+@dataclass
+class OfferingsQuery:
+    scheme_id: str
+    at: datetime
+
+
+@activity.defn
+def announced_offerings(query: OfferingsQuery) -> list[dict[str, Any]]:
+    """The round's approved offerings whose window has not closed at ``query.at``, as their public
+    terms (``lifecycles.import_offering.Terms``), the ``policy.OFFERINGS_KNOWN_MAX`` closing soonest."""
+    with session_scope() as session:
+        rows = session.scalars(
+            select(ImportOffering)
+            .where(
+                ImportOffering.scheme_id == query.scheme_id,
+                ImportOffering.status == "approved",
+                ImportOffering.closes > _utc(query.at),
+            )
+            .order_by(ImportOffering.closes, ImportOffering.offering_id)
+            .limit(policy.OFFERINGS_KNOWN_MAX)
+        ).all()
+        return [
+            {
+                "offering_id": o.offering_id,
+                "scheme_id": o.scheme_id,
+                "importer_id": o.importer_id,
+                "model": o.model,
+                "seats": o.seats,
+                "delivery_due": o.delivery_due.isoformat(),
+                "base_price_rial": o.base_price_rial,
+                "pre_customs_costs_rial": o.pre_customs_costs_rial,
+                "estimated_final_costs_rial": o.estimated_final_costs_rial,
+                "opens": iso(_utc(o.opens)),
+                "closes": iso(_utc(o.closes)),
+            }
+            for o in rows
+        ]
+
+
 ACTIVITIES: list[Callable[..., Any]] = [
+    announced_offerings,
     application_standing,
     offering_proposal_refusal,
     record_offering,

@@ -148,6 +148,7 @@ PaymentRef = Annotated[
 """A bank's reference: compared as :func:`domain.money.payment_key`, which must leave 1-64 characters."""
 Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{64}$")]
 Day = Annotated[date, BeforeValidator(_iso_date), AfterValidator(_year_in_range)]
+"""An ISO date between ``policy.MIN_YEAR`` and ``policy.MAX_YEAR``."""
 
 
 def _aware(value: datetime) -> datetime:
@@ -160,7 +161,6 @@ def _aware(value: datetime) -> datetime:
 
 Instant = Annotated[datetime, AfterValidator(_aware)]
 """An instant with its zone (a window's edge, an offering's dates), kept in UTC."""
-"""An ISO date between ``policy.MIN_YEAR`` and ``policy.MAX_YEAR``."""
 Flag = Annotated[bool, Field(strict=True)]
 """A JSON boolean; "yes" or 1 are refused rather than guessed at."""
 

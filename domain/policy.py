@@ -556,8 +556,8 @@ holds no other live application or car (ours: seed 001 names the buyers «به �
 on seats given back); after it, the offering is finished and a freed seat stays with the importer."""
 
 OFFERINGS_KNOWN_MAX = 20
-"""Open offerings a purchase case keeps from the announcements it was told (ours: a bound on the
-case's state; an offering whose window closed is dropped first)."""
+"""Open offerings of its round a purchase case reads from the registry when told of one (ours: a
+bound on the case's state; those closing soonest are kept)."""
 
 OFFERING_FAN_OUT_CHUNK = 1_000
 """Cases one activity signals (an offering's announcement, its buyers), a page per activity (ours)."""

@@ -29,7 +29,7 @@ from statemachine import State, StateMachine
 from domain import policy
 from domain.calendar import add_months_at, tehran_today
 from domain.commands import ABORT_ROLES, Abort, Code, Command, Day, Instant, ModelName, Note, PositiveRials, Rials, Strict
-from domain.display import iso, parse_instant
+from domain.display import iso
 
 
 class ImportOfferingMachine(StateMachine):
@@ -212,30 +212,3 @@ class Terms(Strict):
     estimated_final_costs_rial: Rials
     opens: Instant
     closes: Instant
-
-
-def known_offerings(known: list[dict[str, object]], told: dict[str, object], now: datetime) -> list[dict[str, object]]:
-    """The offerings a purchase case keeps after being told ``told`` (already parsed as :class:`Terms`
-    and dumped as JSON): those whose window has not closed, the newest announcement of each id,
-    at most ``policy.OFFERINGS_KNOWN_MAX`` (the ones closing last dropped first: the case hears
-    again of nothing, so it keeps what it can still apply to soonest)."""
-
-    def closes(o: dict[str, object]) -> datetime:
-        return parse_instant(str(o["closes"])) or now
-
-    kept = [o for o in known if o["offering_id"] != told["offering_id"] and closes(o) > now]
-    kept.append(told)
-    kept.sort(key=closes)
-    return kept[: policy.OFFERINGS_KNOWN_MAX]
-
-
-def told_terms(payload: object) -> dict[str, object] | None:
-    """A signal's terms parsed (instants as the contract's ISO strings), or ``None`` when they are
-    not an offering's terms (a signal anyone may send must never fail the case)."""
-    try:
-        terms = Terms.model_validate(payload)
-    except Exception:  # noqa: BLE001 - whatever is wrong with it, it is ignored
-        return None
-    out: dict[str, object] = terms.model_dump(mode="json")
-    out["opens"], out["closes"] = iso(terms.opens), iso(terms.closes)
-    return out

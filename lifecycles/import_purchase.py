@@ -362,8 +362,9 @@ class PurchaseCase:
     open offerings it was told of, applies to one, is allocated by an offering's close, and loses a
     seat it does not sign in time."""
     offerings: list[dict[str, Any]] = field(default_factory=list)
-    """Open offerings the case was told of (``lifecycles.import_offering.Terms`` as JSON), at most
-    ``policy.OFFERINGS_KNOWN_MAX``: what its validator refuses an application by."""
+    """Open offerings of the case's round as it last read them from the registry when an offering was
+    announced (``lifecycles.import_offering.Terms`` as JSON), at most ``policy.OFFERINGS_KNOWN_MAX``:
+    what its validator refuses an application by."""
     applied_offering: str | None = None
     """The offering the case last applied to; live while ``applied_closes`` is ahead."""
     applied_closes: str | None = None
@@ -374,6 +375,8 @@ class PurchaseCase:
     seat_signalled: bool = False
     """``OFFERING_SEAT_SIGNAL`` arrived and the case has not read its seat since."""
     application_check: bool = False
+    offerings_check: bool = False
+    """An offering was announced (``OFFERING_ANNOUNCED_SIGNAL``): read the round's open offerings."""
     """An offering said the case's application may have ended (``OFFERING_WITHDRAWN_SIGNAL``)."""
     seat_release: dict[str, Any] | None = None
     """A seat to give back in the registry (``{"offering_id", "status"}``): the signing deadline passed."""

@@ -359,3 +359,26 @@ async def test_an_aborted_offerings_applicants_may_apply_elsewhere_at_once(
     status = await update(handle, "apply_offering", actor=me, offering_id=second["offering_id"])
     assert status["applied_offering"] == second["offering_id"]
     await replays_now([ImportOfferingWorkflow, ImportPurchaseWorkflow], offerings[0], handle)
+
+
+async def test_an_offering_finishes_a_calendar_month_after_its_close(
+    client: Client, worker: Worker, env: WorkflowEnvironment
+) -> None:
+    """After the reassignment month (policy.OFFERING_REASSIGN_MONTHS, Jalali, Tehran) the offering is
+    Finished in the registry and its case ends."""
+    [(handle, _, _)] = await ranked_round(client, worker, 1)
+    round_id = (await handle.query("status"))["scheme_id"]
+    now = await server_now()
+    opens, closes = now + timedelta(minutes=10), now + timedelta(hours=1)
+    payload = proposal(Round(round_id, handle, opens, closes, True), opens, closes)
+    offering = await propose(client, worker, payload)
+    await update(offering, "approve", actor=OPERATOR)
+    await env.sleep(closes - await env.get_current_time() + timedelta(seconds=1))
+    status = await wait_state(offering, "Allocating")
+    assert (status["applicants"], status["buyers"]) == (0, 0)
+    until = datetime.fromisoformat(str(status["reassign_until"]).replace("Z", "+00:00"))
+    await env.sleep(until - await env.get_current_time() + timedelta(seconds=1))
+    result = await offering.result()
+    assert result["state"] == "Finished"
+    with session_scope() as session:
+        assert session.get(ImportOffering, payload["offering_id"]).status == "finished"  # type: ignore[union-attr]

@@ -161,12 +161,18 @@ class DomesticSchemeWorkflow:
         self.s.controls_version += 1
         return self.s.controls_version
 
+    async def _orders_told(self) -> None:
+        """An operator's change returns once every live order was told of it: what the operator sees
+        done, the orders know (they refuse in their validators by it from then on)."""
+        await workflow.wait_condition(lambda: self.s.told_version >= self.s.controls_version)
+
     async def _tell_orders(self) -> None:
         """After every change, every live order of the stage is signalled to read its controls and
         turn again, a page per activity; a newer change starts the telling over from the first turn."""
         s = self.s
         while True:
-            await workflow.wait_condition(lambda: s.told_version < s.controls_version)
+            # Not while a command is writing its change: the orders must read it committed.
+            await workflow.wait_condition(lambda: s.told_version < s.controls_version and not self.case.busy)
             telling = s.controls_version
             while s.controls_version == telling:
                 done = await workflow.execute_activity_method(
@@ -197,6 +203,7 @@ class DomesticSchemeWorkflow:
         extended = c.window_id in self.s.windows
         self.s.windows[c.window_id] = window
         self.case.fire("open_change_window", c.actor, window_id=c.window_id, extended=extended, **window)
+        await self._orders_told()
 
     @command
     async def close_change_window(self, c: Any) -> None:
@@ -214,6 +221,7 @@ class DomesticSchemeWorkflow:
             )
         window.update(opens=iso(opens), closes=iso(closes))
         self.case.fire("close_change_window", c.actor, window_id=c.window_id, closes=window["closes"])
+        await self._orders_told()
 
     @command
     async def switch_withdrawal(self, c: Any) -> None:
@@ -225,6 +233,7 @@ class DomesticSchemeWorkflow:
             )
         self.s.withdrawal_enabled = c.enabled
         self.case.fire("switch_withdrawal", c.actor, enabled=c.enabled, reason=c.reason)
+        await self._orders_told()
 
     @command
     async def close_registration(self, c: Any) -> None:
@@ -240,6 +249,7 @@ class DomesticSchemeWorkflow:
                 switch_domestic_scheme, SchemeSwitch(self.s.scheme_id, workflow.now(), frozen=True, version=self._changed())
             )
         self.case.fire("freeze", c.actor)
+        await self._orders_told()
 
     @command
     async def recompute_turns(self, c: Any) -> None:
@@ -254,6 +264,7 @@ class DomesticSchemeWorkflow:
             )
         self.s.year_turns, self.s.recomputed_at = dict(counts), iso(workflow.now())
         self.case.fire("recompute_turns", c.actor, year_turns=dict(counts))
+        await self._orders_told()
 
     @command
     async def reopen(self, c: Any) -> None:
@@ -262,6 +273,7 @@ class DomesticSchemeWorkflow:
                 switch_domestic_scheme, SchemeSwitch(self.s.scheme_id, workflow.now(), frozen=False, version=self._changed())
             )
         self.case.fire("reopen", c.actor)
+        await self._orders_told()
 
     @command
     async def finish(self, c: Any) -> None:
@@ -271,6 +283,7 @@ class DomesticSchemeWorkflow:
                 SchemeSwitch(self.s.scheme_id, workflow.now(), registration_open=False, finished=True, version=self._changed()),
             )
         self.case.fire("finish", c.actor)
+        await self._orders_told()
 
     @command
     async def abort(self, c: Any) -> None:
@@ -343,6 +356,8 @@ class DomesticOrderWorkflow:
         self._release_task: asyncio.Task[None] | None = None
         self._told = False
         """The stage said its controls or turns changed: read them again."""
+        self._reading = False
+        """A read of the controls is under way: until it ends the order's copy may be stale."""
 
     @workflow.signal(name=rules.CONTROLS_SIGNAL)
     def controls_changed(self) -> None:
@@ -353,6 +368,8 @@ class DomesticOrderWorkflow:
         if not self.case.resume(start):
             await self.case.open(start, self._start_error, self._may_start)
             await self._register()
+        else:
+            self._told = True  # a change told just before the previous run handed over is read again
         self._rereading = asyncio.create_task(self._reread_controls())
         await self.case.run(self._next_deadline, done=self.o.is_over)
         return self.status()
@@ -362,11 +379,13 @@ class DomesticOrderWorkflow:
         read for any number of signals that arrive meanwhile)."""
         while True:
             await workflow.wait_condition(lambda: self._told)
-            self._told = False
+            self._told, self._reading = False, True
             try:
                 found = await self._controls()
             except (ActivityError, ApplicationError):
                 continue  # the stage's row is gone; the handlers judge against the registry anyway
+            finally:
+                self._reading = False
             if found.get("year_turn") not in (None, self.o.year_turn):
                 self.o.year_turn = found["year_turn"]
                 self.case.note("year_turn", None, year_turn=self.o.year_turn, delivery_year=self.o.delivery_year)
@@ -735,7 +754,9 @@ class DomesticOrderWorkflow:
     def _check(self, update: str, cmd: dict[str, Any]) -> Any:
         c: Command = self.case.check(update, cmd, rules.COMMANDS[update], subject=self._check_identity)
         o = self.o
-        if o.controls is not None:  # the stage's controls as it told the order (issue 11: no history)
+        # The stage's controls as the order last read them (issue 11: a refusal leaves no history);
+        # while a newer word is pending, the handler judges against the registry instead.
+        if o.controls is not None and not (self._told or self._reading):
             why = rules.controls_refusal(o.controls, update, workflow.now(), restored=o.restored > 0)
             if why:
                 raise rejection(f"{update}: {why}")

@@ -152,6 +152,8 @@ class ImportOfferingWorkflow:
             await run_activity(
                 decide_offering, OfferingDecision(self.s.offering_id, "finished", workflow.now()), summary="offering finished"
             )
+        # A note wakes the case's loop, which may now end (it waits for history, not for ``busy``).
+        self.case.note("offering_finished_recorded", None)
 
     # --- the announcement ---
 
@@ -164,7 +166,7 @@ class ImportOfferingWorkflow:
         page = CasePage("ranked", s.scheme_id, s.told_after_id, limit=policy.OFFERING_FAN_OUT_CHUNK)
         while True:
             page.after = s.told_after_id
-            done = await self._signal(CaseSignals(page, OFFERING_ANNOUNCED_SIGNAL, s.terms()), f"announce after #{page.after}")
+            done = await self._signal(CaseSignals(page, OFFERING_ANNOUNCED_SIGNAL), f"announce after #{page.after}")
             if done["last_id"] is None:
                 break
             s.told_after_id = done["last_id"]

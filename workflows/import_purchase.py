@@ -44,8 +44,10 @@ with workflow.unsafe.imports_passed_through():
     from activities.import_offering import (
         ApplicationQuery,
         ApplicationRecord,
+        OfferingsQuery,
         SeatRelease,
         SeatRequest,
+        announced_offerings,
         application_standing,
         apply_to_offering,
         give_up_seat,
@@ -398,14 +400,10 @@ class ImportPurchaseWorkflow:
 
     @workflow.signal(name=offerings.OFFERING_ANNOUNCED_SIGNAL)
     def offering_announced(self, terms: Any = None) -> None:
-        """An approved offering's public terms. Anyone may send a signal: what it says only lets the
-        validator refuse early; ``apply_offering`` is judged by the registry. Never fails the case."""
-        p = self.p
-        told = offerings.told_terms(terms) if p.import_offerings else None
-        if told is None or told["scheme_id"] != p.scheme_id:
-            return
-        p.offerings = offerings.known_offerings(p.offerings, told, workflow.now())
-        self.case.refresh_details()
+        """An offering of the round was approved: the case reads the round's open offerings from the
+        registry (:meth:`_await_seats`). Whatever the signal carries is ignored: anyone may send one."""
+        if self.p.import_offerings:
+            self.p.offerings_check = True
 
     def _open_offerings(self) -> list[dict[str, Any]]:
         """The offerings the case was told of whose window has not closed yet."""
@@ -428,7 +426,13 @@ class ImportPurchaseWorkflow:
         p = self.p
         while True:
             await workflow.wait_condition(
-                lambda: p.seat_signalled or p.application_check or p.seat_release is not None or self.machine.is_terminated
+                lambda: (
+                    p.seat_signalled
+                    or p.application_check
+                    or p.offerings_check
+                    or p.seat_release is not None
+                    or self.machine.is_terminated
+                )
             )
             if self.machine.is_terminated:
                 return
@@ -441,6 +445,12 @@ class ImportPurchaseWorkflow:
             elif p.application_check:
                 p.application_check = False
                 await self._check_application_live()
+            elif p.offerings_check:
+                p.offerings_check = False
+                p.offerings = await run_activity(
+                    announced_offerings, OfferingsQuery(p.scheme_id, workflow.now()), summary="the round's open offerings"
+                )
+                self.case.refresh_details()
 
     async def _check_application_live(self) -> None:
         """The registry's word on the case's open application: once it is no longer live (its
@@ -907,6 +917,7 @@ class ImportPurchaseWorkflow:
             await run_activity(record_deposit_unblocked, self._deposit_request(now))
             await run_activity(close_registration, Closing(self._id, now, release_allocation=True))
             await self._leave_round()
+            back = await self._seat_back_on_leaving()  # an offering's seat not signed for passes on
         p.deposit_unblocked_at = iso(now)
         # Stages 2 and 3 go back less the contract penalty, as for a withdrawal.
         p.withdrawal_penalty_rial = rules.withdrawal_penalty_rial(p)
@@ -916,6 +927,7 @@ class ImportPurchaseWorkflow:
         else:
             p.refund_rial = rules.refund_after_withdrawal(p, p.withdrawal_penalty_rial)
         self.case.fire("deposit_unblocked", c.actor, withdrawal_penalty_rial=p.withdrawal_penalty_rial, refund_rial=p.refund_rial)
+        await self._tell_offering(back)
         if p.purchase_money:
             self._begin_release(now)  # the refund of stages 2 and 3, and the delay penalties
 
