@@ -138,7 +138,7 @@ class OfferingDecision:
 def decide_offering(decision: OfferingDecision) -> int:
     """Record the operator's decision (or the offering's end). An abort withdraws the applications
     still waiting for the close, so their cases may apply elsewhere; returns how many."""
-    assert decision.status in ("approved", "rejected", "aborted", "finished")
+    assert decision.status in ("approved", "rejected", "aborted", "finished", "expired")
     with session_scope() as session:
         offering = session.get(ImportOffering, decision.offering_id, with_for_update=True)
         if offering is None:

@@ -173,29 +173,29 @@ def release_holds(
     # A seat not delivered goes back to its offering, free for the next applicant by rank (the
     # reconciliation then nudges the offerings that still pass seats on: ``offerings_to_refill``).
     undelivered = OfferingSeat.workflow_id.not_in(select(NewCarPurchase.workflow_id).where(NewCarPurchase.workflow_id.in_(ids)))
-    held_seats = session.execute(
-        select(OfferingSeat.offering_id, OfferingSeat.seat, OfferingSeat.workflow_id).where(
-            OfferingSeat.workflow_id.in_(ids), undelivered
-        )
+    holding = (OfferingSeat.workflow_id.in_(ids), undelivered)
+    # The offerings first, as give_up_seat and the fills lock them: then the seats, set-based.
+    session.execute(
+        select(ImportOffering.offering_id)
+        .where(ImportOffering.offering_id.in_(select(OfferingSeat.offering_id).where(*holding)))
+        .with_for_update()
     ).all()
-    for offering_id, seat, holder in held_seats:
-        wid = str(holder)
+    seat_holders = [str(w) for w in session.scalars(select(OfferingSeat.workflow_id).where(*holding))]
+    if seat_holders:
         session.execute(
             update(OfferingSeat)
-            .where(OfferingSeat.offering_id == offering_id, OfferingSeat.seat == seat)
+            .where(OfferingSeat.workflow_id.in_(seat_holders))
             .values(workflow_id=None, rank=None, given_at=None, sign_by=None)
             .execution_options(synchronize_session=False)
         )
+        # One live application per case: a seat holder's ``won`` application is its seat's.
         session.execute(
             update(OfferingApplication)
-            .where(
-                OfferingApplication.offering_id == offering_id,
-                OfferingApplication.workflow_id == wid,
-                OfferingApplication.status == "won",
-            )
+            .where(OfferingApplication.workflow_id.in_(seat_holders), OfferingApplication.status == "won")
             .values(status="withdrawn", changed_at=at)
             .execution_options(synchronize_session=False)
         )
+    for wid in seat_holders:
         if "allocation" not in released[wid]:
             released[wid].append("allocation")
     for wid in _returned(

@@ -21,7 +21,7 @@ allocate themselves; everyone else keeps the rank. A seat declined or not signed
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from pydantic import Field
 from statemachine import State, StateMachine
@@ -42,10 +42,13 @@ class ImportOfferingMachine(StateMachine):
     Allocating = State("خریداران قطعی اعلام شده")
     Finished = State("پایان عرضه", final=True)
     Rejected = State("رد شده", final=True)
+    Expired = State("تأیید نشد تا پایان مهلت", final=True)
     Aborted = State("لغو به دستور کارشناس", final=True)
 
     approve = Proposed.to(Approved)
     reject = Proposed.to(Rejected)
+    # A proposal nobody approved before its window's close can no longer be approved: it ends (ours).
+    approval_lapsed = Proposed.to(Expired)
     window_opened = Approved.to(Open)
     window_closed = Open.to(Closing)
     buyers_named = Closing.to(Allocating)
@@ -87,7 +90,7 @@ class Start(Strict):
         """What makes this proposal unusable at ``now`` (the workflow's clock), or ``None``."""
         if self.closes <= self.opens:
             return "closes must be after opens"
-        if (self.closes - self.opens).days >= policy.OFFERING_WINDOW_MAX_DAYS:
+        if self.closes - self.opens > timedelta(days=policy.OFFERING_WINDOW_MAX_DAYS):
             return f"the application window may last at most {policy.OFFERING_WINDOW_MAX_DAYS} days"
         if self.closes <= now:
             return "the application window is already over"
@@ -134,8 +137,9 @@ class OfferingCase:
     fill_rounds: int = 0
     """Fills of freed seats done (each one's new buyers were told)."""
     seats_given_again: int = 0
-    seats_freed: int = 0
-    """Seats given up (declined, not signed in time) reported by the buyers' cases."""
+    fills: int = 0
+    """Times the offering looked for free seats to give again (told by a buyer's case that gave its
+    seat up, or by the reconciliation); ``seats_given_again`` counts the seats it gave."""
     fill_wanted: bool = False
     """A buyer's case said it gave its seat up: the free seats are to be filled again."""
     buyers_told_round: int = -1

@@ -112,7 +112,8 @@ class ImportOffering(Base):
     closes: Mapped[datetime] = mapped_column(Instant)
     """Applications are taken in ``[opens, closes)`` (workflow time of the applying case)."""
     status: Mapped[str] = mapped_column(String(16))
-    """``proposed``, ``approved``, ``rejected``, ``closed``, ``finished``, ``aborted``."""
+    """``proposed``, ``approved``, ``rejected``, ``expired`` (not approved before its close), ``closed``,
+    ``finished``, ``aborted``."""
     proposed_at: Mapped[datetime] = mapped_column(Instant)
     decided_at: Mapped[datetime | None] = mapped_column(Instant, default=None)
     closed_at: Mapped[datetime | None] = mapped_column(Instant, default=None)

@@ -382,3 +382,21 @@ async def test_an_offering_finishes_a_calendar_month_after_its_close(
     assert result["state"] == "Finished"
     with session_scope() as session:
         assert session.get(ImportOffering, payload["offering_id"]).status == "finished"  # type: ignore[union-attr]
+
+
+async def test_a_proposal_not_approved_before_its_close_expires(client: Client, worker: Worker, env: WorkflowEnvironment) -> None:
+    [(handle, _, _)] = await ranked_round(client, worker, 1)
+    round_id = (await handle.query("status"))["scheme_id"]
+    now = await server_now()
+    opens, closes = now + timedelta(minutes=10), now + timedelta(hours=1)
+    payload = proposal(Round(round_id, handle, opens, closes, True), opens, closes)
+    offering = await propose(client, worker, payload)
+    await wait_state(offering, "Proposed")
+    await env.sleep(closes - await env.get_current_time() - timedelta(seconds=1))
+    assert (await offering.query("status"))["state"] == "Proposed"  # one second before its close
+    await env.sleep(timedelta(seconds=2))
+    result = await offering.result()
+    assert result["state"] == "Expired" and result["history"][-1]["event"] == "end_recorded"
+    with session_scope() as session:
+        assert session.get(ImportOffering, payload["offering_id"]).status == "expired"  # type: ignore[union-attr]
+    assert (await handle.query("status"))["offerings"] == []  # never announced

@@ -114,7 +114,7 @@ class ImportOfferingWorkflow:
             applicants=s.applicants,
             buyers=s.buyers,
             reassign_until=s.reassign_until,
-            seats_freed=s.seats_freed,
+            fills=s.fills,
             seats_given_again=s.seats_given_again,
         )
         return out
@@ -130,7 +130,9 @@ class ImportOfferingWorkflow:
 
     def _next_deadline(self) -> tuple[datetime, Callable[[], None]] | None:
         s, state = self.s, self.case.state
-        if state == "Approved":
+        if state == "Proposed":
+            at, event = parse_instant(s.closes), "approval_lapsed"
+        elif state == "Approved":
             at, event = parse_instant(s.opens), "window_opened"
         elif state == "Open":
             at, event = parse_instant(s.closes), "window_closed"
@@ -144,16 +146,17 @@ class ImportOfferingWorkflow:
 
     def _reached(self, event: str) -> None:
         self.case.fire(event, None)
-        if event == "reassignment_ended":
-            self._tasks.append(asyncio.create_task(self._record_end()))
+        if event in ("reassignment_ended", "approval_lapsed"):
+            status = "finished" if event == "reassignment_ended" else "expired"
+            self._tasks.append(asyncio.create_task(self._record_end(status)))
 
-    async def _record_end(self) -> None:
+    async def _record_end(self, status: str) -> None:
         async with self.case.working("the offering's end"):
             await run_activity(
-                decide_offering, OfferingDecision(self.s.offering_id, "finished", workflow.now()), summary="offering finished"
+                decide_offering, OfferingDecision(self.s.offering_id, status, workflow.now()), summary=f"offering {status}"
             )
         # A note wakes the case's loop, which may now end (it waits for history, not for ``busy``).
-        self.case.note("offering_finished_recorded", None)
+        self.case.note("end_recorded", None, status=status)
 
     # --- the announcement ---
 
@@ -161,7 +164,7 @@ class ImportOfferingWorkflow:
         """Once approved: every ranked eligible case of the scheme is told the terms, a page per activity."""
         s = self.s
         await workflow.wait_condition(lambda: self.case.state not in ("Proposed",) or self.machine.is_terminated)
-        if s.told_done or self.case.state in ("Rejected", "Aborted"):
+        if s.told_done or self.case.state in ("Rejected", "Aborted", "Expired"):
             return
         page = CasePage("ranked", s.scheme_id, s.told_after_id, limit=policy.OFFERING_FAN_OUT_CHUNK)
         while True:
@@ -241,7 +244,7 @@ class ImportOfferingWorkflow:
             if self.case.state != "Allocating":
                 continue
             s.fill_wanted = False
-            s.seats_freed += 1
+            s.fills += 1
             now = workflow.now()
             async with self.case.working("give freed seats again"):
                 result = await run_activity(
