@@ -143,6 +143,10 @@ class FuelCardStart(Strict):
             raise ValueError(f"a {self.channel} request carries the SIM inquiry's sim_owner_national_id")
         if self.legal_entity is not None and self.channel not in ("post_office", "police10"):
             raise ValueError("a legal entity applies in person with its official letter (post_office or police10)")
+        if self.channel == "numbering" and self.delivery.method != "collect":
+            # Its grant names only the case's id: whoever spends it, the card waits at the post office
+            # for the registered owner's documents, so a start racing the numbering's gains nothing.
+            raise ValueError("a request through numbering is collected at the post office")
         return self
 
 
