@@ -592,6 +592,20 @@ class Case:
             )
         self.fire("abort", command.actor, reason=command.reason, released=released["released"])
 
+    def background(self, name: str, work: Callable[[], Awaitable[None]]) -> asyncio.Task[None]:
+        """Run a case's background work (a fan-out, a batch, a loop waiting on signals). A refusal it
+        meets (an activity failing for good) would end the task unseen; it is shown to operators
+        instead (``CaseAlert`` names ``name``, the details say so) and the case goes on."""
+
+        async def run() -> None:
+            try:
+                await work()
+            except (ActivityError, ApplicationError) as err:
+                workflow.logger.warning("%s stopped: %s", name, getattr(err, "message", err))
+                self.raise_alert(name)
+
+        return asyncio.create_task(run())
+
     def raise_alert(self, activity_name: str) -> None:
         self.alerts.append(activity_name)
         self._show_alerts()

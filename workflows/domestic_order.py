@@ -123,7 +123,7 @@ class DomesticSchemeWorkflow:
                 )
         self._recorded = True  # a continued run's stage was recorded by the first run
         self.case.refresh_details()
-        self._telling = asyncio.create_task(self._tell_orders())
+        self._telling = self.case.background("tell the orders", self._tell_orders)
         await self.case.run(lambda: None, done=self._over)
         return self.status()
 
@@ -370,7 +370,7 @@ class DomesticOrderWorkflow:
             await self._register()
         else:
             self._told = True  # a change told just before the previous run handed over is read again
-        self._rereading = asyncio.create_task(self._reread_controls())
+        self._rereading = self.case.background("read the stage's controls", self._reread_controls)
         await self.case.run(self._next_deadline, done=self.o.is_over)
         return self.status()
 

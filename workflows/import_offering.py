@@ -90,9 +90,9 @@ class ImportOfferingWorkflow:
             await run_activity(record_offering, self._proposal(), summary="record the proposal")
             self.case.note("proposed", None, offering_id=self.s.offering_id, seats=self.s.seats)
         self._tasks = [
-            asyncio.create_task(self._announce()),
-            asyncio.create_task(self._close()),
-            asyncio.create_task(self._fill_freed_seats()),
+            self.case.background("announce", self._announce),
+            self.case.background("close", self._close),
+            self.case.background("fill freed seats", self._fill_freed_seats),
         ]
         await self.case.run(self._next_deadline)
         return self.status()
@@ -148,7 +148,7 @@ class ImportOfferingWorkflow:
         self.case.fire(event, None)
         if event in ("reassignment_ended", "approval_lapsed"):
             status = "finished" if event == "reassignment_ended" else "expired"
-            self._tasks.append(asyncio.create_task(self._record_end(status)))
+            self._tasks.append(self.case.background("record the end", lambda: self._record_end(status)))
 
     async def _record_end(self, status: str) -> None:
         async with self.case.working("the offering's end"):

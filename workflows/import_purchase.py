@@ -191,7 +191,7 @@ class ImportPurchaseWorkflow:
         if self.p.scheme_rounds and self.case.state == "Registered":
             self._verdict_task = asyncio.create_task(self._await_verdict())
         if self.p.import_offerings:
-            self._seat_task = asyncio.create_task(self._await_seats())
+            self._seat_task = self.case.background("offering seats", self._await_seats)
         await self.case.run(self._next_deadline, done=self.p.is_over)
         return self.status()
 
