@@ -506,7 +506,9 @@ async def test_numbering_starts_the_vehicles_fuel_card_request(client: Client, w
     assert fuel.pin_matches(card, data["owner"]["national_id"][-4:])
     # Nobody but a parent case starts a request through numbering (a client's start is refused).
     vin, owner, plate, _ = vehicle(year=await this_year())
-    forged = await request(client, worker, request_input(vin, owner, plate, channel="numbering", delivery="collect"), by=POST_OFFICE)
+    forged = await request(
+        client, worker, request_input(vin, owner, plate, channel="numbering", delivery="collect"), by=POST_OFFICE
+    )
     with pytest.raises(WorkflowFailureError):
         await forged.result()
     assert "numbering case only" in (await forged.query("status"))["reason"]
