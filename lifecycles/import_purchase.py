@@ -34,6 +34,7 @@ from domain.commands import (
 from domain.display import TEHRAN, iso, parse_instant
 from domain.identifiers import normalize_vin
 from domain.money import percent_of
+from lifecycles.withdrawal import has_code
 
 
 class ImportPurchaseMachine(StateMachine):
@@ -390,7 +391,7 @@ class PurchaseCase:
     # guards
     @property
     def has_withdrawal_code(self) -> bool:
-        return self.code_step is not None and self.code_attempts_left > 0
+        return has_code(self)
 
     @property
     def delay_over_three_months(self) -> bool:

@@ -6,8 +6,8 @@ reads (``activities.import_purchase.check_withdrawal_code`` compares a given cod
 keeps the row's step, the expiry and the attempts left, never the code nor a digest of it.
 
 Pure functions over any case with the four fields of :class:`HoldsWithdrawalCode`, so lifecycles
-share the rules (attempt limit, expiry) without sharing a workflow. Used by ``DomesticOrder``; the
-import purchase keeps its own copy of the same rules (its module predates this one).
+share the rules (attempt limit, expiry) without sharing a workflow: ``ImportPurchase`` and
+``DomesticOrder``.
 """
 
 from __future__ import annotations

@@ -105,6 +105,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.money import payment_key
     from lifecycles import import_offering as offerings
     from lifecycles import import_purchase as rules
+    from lifecycles import withdrawal
     from lifecycles.import_purchase import ImportPurchaseMachine, PurchaseCase, instant, later
 
 from workflows.common import (
@@ -835,17 +836,14 @@ class ImportPurchaseWorkflow:
     async def request_withdrawal_code(self, c: Any) -> None:
         p = self.p
         now = workflow.now()
-        expires = now + policy.WITHDRAWAL_CODE_TTL
-        p.codes_sent += 1
-        step = f"withdrawal-code-{p.codes_sent}"
+        step, expires = withdrawal.next_code(p, now)
         async with self.case.working("request_withdrawal_code"):
             await run_activity(
                 issue_withdrawal_code,
                 CodeRequest(self._id, step, p.applicant_national_id, expires, now),
                 summary="SMS code to the outbox",
             )
-        p.code_step, p.code_expires_at = step, iso(expires)
-        p.code_attempts_left = policy.WITHDRAWAL_CODE_MAX_ATTEMPTS
+        withdrawal.code_issued(p, step, expires)
         self.case.fire("request_withdrawal_code", c.actor, expires_at=p.code_expires_at)
 
     @command
@@ -854,7 +852,7 @@ class ImportPurchaseWorkflow:
         assert p.code_step is not None
         async with self.case.working("withdraw"):
             # The code is checked where it lives, the outbox row the SMS gateway read.
-            check = CodeCheck(self._id, p.code_step, c.code, last_attempt=p.code_attempts_left <= 1)
+            check = CodeCheck(self._id, p.code_step, c.code, last_attempt=withdrawal.is_last_attempt(p))
             right = await run_activity(check_withdrawal_code, check, summary="check the SMS code")
             back: str | None = None
             if right:
@@ -877,7 +875,7 @@ class ImportPurchaseWorkflow:
         p.reinstatement_closed = False
         self._close_reinstatement_beyond_deposit()
         self.case.fire("withdraw", c.actor, withdrawal_penalty_rial=p.withdrawal_penalty_rial, refund_rial=p.refund_rial)
-        self._burn_code()  # after the transition: its guard is that a live code exists
+        withdrawal.burn(p)  # after the transition: its guard is that a live code exists
         self._begin_release()
         await self._tell_offering(back)
 
@@ -1190,7 +1188,7 @@ class ImportPurchaseWorkflow:
             withdrawal_penalty_rial=p.withdrawal_penalty_rial,
             refund_rial=p.refund_rial,
         )
-        self._burn_code()
+        withdrawal.burn(p)
         self._begin_release(now)
 
     def _delay_penalty_now(self) -> int:
@@ -1200,10 +1198,9 @@ class ImportPurchaseWorkflow:
         return rules.delay_penalty_rial(p.base_price_rial, p.periods_late_now())
 
     def _code_expired(self) -> None:
-        expires = instant(self.p.code_expires_at)
-        if not self.p.code_step or expires is None or workflow.now() < expires:
+        if not self.p.code_step or not withdrawal.expired(self.p, workflow.now()):
             return  # burnt by wrong attempts (or replaced) while its timer ran
-        self._burn_code()
+        withdrawal.burn(self.p)
         self.case.fire("withdrawal_code_expired", None)
 
     def _reinstatement_expired(self) -> None:
@@ -1317,13 +1314,7 @@ class ImportPurchaseWorkflow:
 
     def _wrong_code(self) -> ApplicationError:
         """Count a wrong code (the update fails, the count stays); burn the code at the limit."""
-        p = self.p
-        p.code_attempts_left -= 1
-        if p.code_attempts_left <= 0:
-            self._burn_code()
-            message = "withdraw: wrong code; no attempts left, the code is void: request a new one"
-        else:
-            message = f"withdraw: wrong code; {p.code_attempts_left} attempt(s) left"
+        message = withdrawal.wrong_code(self.p)
         self.case.refresh_details()
         return ApplicationError(message, type="WrongCode", non_retryable=True)
 
@@ -1357,10 +1348,6 @@ class ImportPurchaseWorkflow:
         if self.p.calendar_months:
             return f"دوره {fa_months(policy.DELAY_PENALTY_PERIOD_MONTHS)}ه"
         return f"دوره {fa_days(policy.DELAY_PENALTY_PERIOD)}ه"
-
-    def _burn_code(self) -> None:
-        p = self.p
-        p.code_step, p.code_expires_at, p.code_attempts_left = None, None, 0
 
     def _why_disabled(self, update: str) -> str | None:
         p = self.p
