@@ -24,7 +24,7 @@ from temporalio import activity
 from temporalio.client import Client
 
 from activities.errors import refused
-from activities.import_purchase import open_schemes_elsewhere, queue_sms_code
+from activities.import_purchase import open_registration, open_schemes_elsewhere, queue_sms_code
 from activities.telling import signal_each
 from domain import policy
 from domain.display import iso
@@ -311,15 +311,7 @@ def _open_order(opening: OrderOpening) -> dict[str, Any]:
             )
         )
         if session.get(SchemeRegistration, opening.workflow_id) is None:
-            session.add(
-                SchemeRegistration(
-                    workflow_id=opening.workflow_id,
-                    scheme_id=opening.scheme_id,
-                    national_id=opening.national_id,
-                    open=True,
-                    registered_at=opening.at,
-                )
-            )
+            open_registration(session, opening.workflow_id, opening.scheme_id, opening.national_id, opening.at)
         session.flush()
         assert scheme is not None
         return {"reasons": [], "turn": turn, "controls": _controls_of(session, scheme)}

@@ -110,6 +110,17 @@ def open_schemes_elsewhere(session: Session, national_id: str, workflow_id: str)
     )
 
 
+ANOTHER_CASES_REGISTRATION = "this workflow id's scheme registration belongs to another case; every case needs an id of its own"
+
+
+def open_registration(session: Session, workflow_id: str, scheme_id: str, national_id: str, at: datetime) -> None:
+    """The person's open registration in a scheme, written in the transaction that judged it: one
+    per person across schemes (``ONE_OPEN_REGISTRATION_PER_PERSON`` decides a race)."""
+    session.add(
+        SchemeRegistration(workflow_id=workflow_id, scheme_id=scheme_id, national_id=national_id, open=True, registered_at=at)
+    )
+
+
 def _lock_person(session: Session, national_id: str) -> None:
     """Take the person's row first: two registrations of one person take turns (PostgreSQL;
     SQLite's transactions already do), so the second sees the first's open case."""
@@ -169,18 +180,10 @@ def _check_and_open(request: EligibilityRequest) -> list[str]:
         reasons = eligibility_reasons(facts)
         own = session.get(SchemeRegistration, request.workflow_id)
         if own is not None and own.national_id != request.national_id:
-            raise refused("this workflow id's scheme registration belongs to another case; every case needs an id of its own")
+            raise refused(ANOTHER_CASES_REGISTRATION)
         if not reasons and own is None:
             # In the same transaction as the check, so one person holds one open case.
-            session.add(
-                SchemeRegistration(
-                    workflow_id=request.workflow_id,
-                    scheme_id=request.scheme_id,
-                    national_id=request.national_id,
-                    open=True,
-                    registered_at=request.at,
-                )
-            )
+            open_registration(session, request.workflow_id, request.scheme_id, request.national_id, request.at)
             session.flush()
         return reasons
 

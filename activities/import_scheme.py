@@ -31,6 +31,7 @@ from temporalio import activity
 from temporalio.client import Client
 
 from activities.errors import refused
+from activities.import_purchase import ANOTHER_CASES_REGISTRATION
 from activities.telling import signal_each
 from domain import policy
 from domain.calendar import add_months_at
@@ -518,7 +519,7 @@ def _register(entry: SchemeEntry) -> dict[str, Any]:
         own = session.scalar(select(SchemeApplicant).where(SchemeApplicant.workflow_id == entry.workflow_id))
         if own is not None:
             if (own.scheme_id, own.national_id) != (entry.scheme_id, entry.national_id):
-                raise refused("this workflow id's scheme registration belongs to another case; every case needs an id of its own")
+                raise refused(ANOTHER_CASES_REGISTRATION)
             return {"code": own.code, "registration_closes": iso(_utc(scheme.registration_closes))}
         why = window_refusal(_utc(scheme.registration_opens), _utc(scheme.registration_closes), _utc(entry.at))
         if why is None and scheme.checked_at is not None:
