@@ -219,6 +219,38 @@ async def run_activity(fn: Callable[..., R], arg: Any, *, summary: str | None = 
             case.clear_alert(name)
 
 
+async def done_within(
+    start: Callable[[], workflow.ActivityHandle[R]],
+    deadline: datetime,
+    *,
+    overdue: bool,
+    on_overdue: Callable[[], Awaitable[None]],
+    on_refused: Callable[[ActivityError], Awaitable[None]],
+    retry_after: timedelta,
+) -> R:
+    """Run an activity that must end by ``deadline`` (a deposit's release within 72 working hours)
+    but goes on after it: past the deadline ``on_overdue`` runs once (``overdue``: it already did,
+    in a previous run) and the activity keeps retrying; a refusal (the activity failing for good)
+    is shown by ``on_refused`` and the activity is started again ``retry_after`` later."""
+    while True:
+        handle = start()
+        if not overdue:
+            try:
+                await workflow.wait_condition(
+                    handle.done,
+                    timeout=max((deadline - workflow.now()).total_seconds(), 0.001),
+                    timeout_summary="deposit release deadline",
+                )
+            except TimeoutError:
+                overdue = True
+                await on_overdue()
+        try:
+            return await handle
+        except ActivityError as err:  # only a refusal ends the retries: a person must look
+            await on_refused(err)
+            await workflow.sleep(retry_after)
+
+
 def command_handler(fn: Callable[..., Awaitable[R]]) -> Callable[..., Awaitable[R]]:
     """Let an update handler fail only with ``ApplicationError``.
 

@@ -78,6 +78,7 @@ from workflows.common import (
     DOMESTIC_CONTROLS,
     Case,
     command,
+    done_within,
     invalid_input,
     may_start_as,
     rejection,
@@ -686,31 +687,29 @@ class DomesticOrderWorkflow:
             )
         deadline = parse_instant(o.deposit_release_deadline)
         assert deadline is not None
-        while True:
-            release = workflow.start_activity(
+
+        async def overdue() -> None:
+            o.deposit_release_overdue = True
+            self.case.note("deposit_release_overdue", None, deadline=o.deposit_release_deadline)
+            await self._alert("overdue", f"آزادسازی سپرده پرونده {self._id} از مهلت ۷۲ ساعت کاری گذشت.")
+
+        async def refused(err: ActivityError) -> None:
+            await self._alert(f"refused-{o.codes_sent}", f"آزادسازی سپرده رد شد: {err.cause or err}")
+
+        released_at = await done_within(
+            lambda: workflow.start_activity(
                 release_deposit,
                 self._deposit_request(workflow.now()),
                 start_to_close_timeout=ACTIVITY_TIMEOUT,
                 retry_policy=RELEASE_RETRY,
                 summary="release the escrow deposit",
-            )
-            if not o.deposit_release_overdue:
-                try:
-                    await workflow.wait_condition(
-                        release.done,
-                        timeout=max((deadline - workflow.now()).total_seconds(), 0.001),
-                        timeout_summary="deposit release deadline",
-                    )
-                except TimeoutError:
-                    o.deposit_release_overdue = True
-                    self.case.note("deposit_release_overdue", None, deadline=o.deposit_release_deadline)
-                    await self._alert("overdue", f"آزادسازی سپرده پرونده {self._id} از مهلت ۷۲ ساعت کاری گذشت.")
-            try:
-                released_at = await release
-                break
-            except ActivityError as err:  # only a refusal ends the retries: a person must look
-                await self._alert(f"refused-{o.codes_sent}", f"آزادسازی سپرده رد شد: {err.cause or err}")
-                await workflow.sleep(RELEASE_RETRY.maximum_interval or timedelta(minutes=15))
+            ),
+            deadline,
+            overdue=o.deposit_release_overdue,
+            on_overdue=overdue,
+            on_refused=refused,
+            retry_after=RELEASE_RETRY.maximum_interval or timedelta(minutes=15),
+        )
         o.deposit_released_at = released_at
         o.deposit_releasing = False
         self.case.note("deposit_released", None, released_at=released_at)

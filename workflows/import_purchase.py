@@ -116,6 +116,7 @@ from workflows.common import (
     SCHEME_ROUNDS,
     Case,
     command,
+    done_within,
     may_start_as,
     rejection,
     run_activity,
@@ -984,39 +985,37 @@ class ImportPurchaseWorkflow:
         deadline = instant(p.deposit_release_deadline)
         assert deadline is not None
         failures = 0
-        while True:
+
+        def release() -> workflow.ActivityHandle[str]:
             if p.purchase_money:
-                release = workflow.start_activity(
+                return workflow.start_activity(
                     settle_purchase,
                     self._settlement_request(workflow.now()),
                     start_to_close_timeout=ACTIVITY_TIMEOUT,
                     retry_policy=RELEASE_RETRY,
                     summary="settle with the buyer through the escrow bank",
                 )
-            else:
-                release = workflow.start_activity(
-                    release_deposit,
-                    self._deposit_request(workflow.now()),
-                    start_to_close_timeout=ACTIVITY_TIMEOUT,
-                    retry_policy=RELEASE_RETRY,
-                    summary="release the escrow deposit",
-                )
-            if not p.deposit_release_overdue:
-                remaining = (deadline - workflow.now()).total_seconds()
-                try:
-                    await workflow.wait_condition(
-                        release.done, timeout=max(remaining, 0.001), timeout_summary="deposit release deadline"
-                    )
-                except TimeoutError:
-                    await self._release_overdue()
-            try:
-                released_at = await release
-                break
-            except ActivityError as err:
-                # Only a refusal ends the retries (e.g. the bank knows no such hold): a person must look.
-                failures += 1
-                await self._alert(f"release-refused-{failures}", f"آزادسازی سپرده رد شد: {err.cause or err}")
-                await workflow.sleep(RELEASE_RETRY.maximum_interval or timedelta(minutes=15))
+            return workflow.start_activity(
+                release_deposit,
+                self._deposit_request(workflow.now()),
+                start_to_close_timeout=ACTIVITY_TIMEOUT,
+                retry_policy=RELEASE_RETRY,
+                summary="release the escrow deposit",
+            )
+
+        async def refused(err: ActivityError) -> None:  # e.g. the bank knows no such hold
+            nonlocal failures
+            failures += 1
+            await self._alert(f"release-refused-{failures}", f"آزادسازی سپرده رد شد: {err.cause or err}")
+
+        released_at = await done_within(
+            release,
+            deadline,
+            overdue=p.deposit_release_overdue,
+            on_overdue=self._release_overdue,
+            on_refused=refused,
+            retry_after=RELEASE_RETRY.maximum_interval or timedelta(minutes=15),
+        )
         p.deposit_released_at = released_at
         p.deposit_releasing = False
         if p.purchase_money:
