@@ -33,7 +33,7 @@ from lifecycles.domestic_order import CONTROLS_SIGNAL
 from registry.db import session_scope
 from registry.domestic_models import DomesticChangeWindow, DomesticOrder, DomesticScheme, DomesticYearTurn
 from registry.models import EscrowBank, NewCarPurchase, Person, SchemeRegistration, Vehicle
-from registry.scheme_models import SchemeApplicant
+from registry.scheme_models import LIVE_APPLICANT, SchemeApplicant
 
 # --- the stage ---
 
@@ -230,7 +230,7 @@ def _holds_import_rank(session: Session, national_id: str) -> bool:
     return (
         session.scalar(
             select(SchemeApplicant.id)
-            .where(SchemeApplicant.national_id == national_id, SchemeApplicant.status.in_(("registered", "eligible")))
+            .where(SchemeApplicant.national_id == national_id, SchemeApplicant.status.in_(LIVE_APPLICANT))
             .limit(1)
         )
         is not None

@@ -40,7 +40,7 @@ from lifecycles import lottery
 from lifecycles.import_scheme import RANK_HOLDER_REFUSAL, REASONS, reasons_of, window_refusal
 from registry.db import session_scope
 from registry.models import EscrowBank, EscrowDeposit, NewCarPurchase, Person, PlateRecord, SchemeRegistration
-from registry.scheme_models import ImportScheme, OfferingApplication, OfferingSeat, SchemeApplicant, SchemeRank
+from registry.scheme_models import LIVE_APPLICANT, ImportScheme, OfferingApplication, OfferingSeat, SchemeApplicant, SchemeRank
 
 CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 """Crockford's base 32: no I, L, O or U, so a code read aloud or typed is not mistaken."""
@@ -164,9 +164,7 @@ def ineligible_mask(at: datetime, deposit_rial: int) -> Any:
             SchemeRegistration.open.is_(True),
             SchemeRegistration.workflow_id != a.workflow_id,
         )
-        | exists().where(
-            other.national_id == a.national_id, other.scheme_id != a.scheme_id, other.status.in_(("registered", "eligible"))
-        ),
+        | exists().where(other.national_id == a.national_id, other.scheme_id != a.scheme_id, other.status.in_(LIVE_APPLICANT)),
         not_(exists().where(func.lower(EscrowBank.bank_id) == func.lower(a.bank))),
         not_(
             exists().where(

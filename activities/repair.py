@@ -54,7 +54,7 @@ from registry.models import (
     Payment,
     SchemeRegistration,
 )
-from registry.scheme_models import ImportOffering, OfferingApplication, OfferingSeat, SchemeApplicant
+from registry.scheme_models import LIVE_APPLICANT, ImportOffering, OfferingApplication, OfferingSeat, SchemeApplicant
 
 REPAIR_EVENT = "reconciled"
 SYSTEM_ACTOR = "system:reconciliation"
@@ -62,9 +62,6 @@ SYSTEM_ACTOR = "system:reconciliation"
 
 HOLD_KINDS = ("registration", "allocation", "deposit", "request")
 """What a case may hold, in the order an audit row's ``from_state`` lists them (``+``-joined)."""
-
-LIVE_APPLICANT = ("registered", "eligible")
-"""A registration of an import round still in the running (``scheme_applicants.status``)."""
 
 KIND_FA = {
     "registration": "ثبت‌نام باز",

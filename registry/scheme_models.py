@@ -48,6 +48,10 @@ class ImportScheme(Base):
     algorithm: Mapped[str | None] = mapped_column(String(32), default=None)
 
 
+LIVE_APPLICANT = ("registered", "eligible")
+"""``scheme_applicants.status`` of a registration still in its round's running (a rank holder's included)."""
+
+
 class SchemeApplicant(Base):
     """One registration in a scheme's round; its public ``code`` is all the ranking shows of it."""
 
