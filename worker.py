@@ -24,8 +24,9 @@ from typing import Any
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
 from temporalio.client import Client
+from temporalio.common import HeaderCodecBehavior
 from temporalio.service import RPCError, RPCStatusCode
-from temporalio.worker import Worker
+from temporalio.worker import Replayer, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 import settings
@@ -46,6 +47,7 @@ from registry.db import migrate, schema_behind
 from security import tokens
 from security.codec import PayloadKeys, data_converter
 from security.connection import connect, connect_config, describe
+from workflows.audit_rides import AuditRides
 from workflows.common import SEARCH_ATTRIBUTES
 from workflows.domestic_order import DomesticOrderWorkflow, DomesticSchemeWorkflow
 from workflows.fuel_card import FuelCardWorkflow
@@ -118,6 +120,11 @@ async def ensure_search_attributes(client: Client, namespace: str) -> None:
             raise
 
 
+SANDBOX = SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_passthrough_modules("cryptography", "jwt"))
+"""Validators verify signatures inside the sandbox: cryptography's native code must see the one copy
+of its modules (a re-imported cryptography.exceptions aborts the process on a bad signature)."""
+
+
 def build_worker(
     client: Client,
     task_queue: str,
@@ -133,14 +140,13 @@ def build_worker(
     # Activities are synchronous (SQLAlchemy sessions), so they run on a thread pool; on shutdown
     # they get a few seconds to finish before they are cancelled (and retried elsewhere).
     options.setdefault("graceful_shutdown_timeout", timedelta(seconds=10))
-    # Validators verify signatures inside the sandbox: cryptography's native code must see the one
-    # copy of its modules (a re-imported cryptography.exceptions aborts the process on a bad signature).
-    options.setdefault(
-        "workflow_runner",
-        SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_passthrough_modules("cryptography", "jwt")),
-    )
+    options.setdefault("workflow_runner", SANDBOX)
+    # Headers pass the payload codec too: the audit rows riding with activities name their actors.
+    config = client.config()
+    config["header_codec_behavior"] = HeaderCodecBehavior.CODEC
+    polling = Client(**config)
     return Worker(
-        client,
+        polling,
         task_queue=task_queue,
         workflows=list(workflows),
         # The reconciliation asks Temporal which cases are closed with the worker's own client.
@@ -154,8 +160,24 @@ def build_worker(
         ],
         activity_executor=ThreadPoolExecutor(max_workers=16),
         # Data the registry refuses fails the update at once; a failure that lasts alerts operators.
-        interceptors=[ActivityFailures(), *options.pop("interceptors", [])],
+        # A case's unwritten audit rows ride with its activities and are written with them.
+        interceptors=[ActivityFailures(), AuditRides(), *options.pop("interceptors", [])],
         **options,
+    )
+
+
+def build_replayer(workflows: Sequence[type] = WORKFLOWS, data_converter: Any = None) -> Replayer:
+    """A replayer of the lifecycles' histories that runs their code as :func:`build_worker`'s workers
+    do: the same interceptors (a case's audit rows ride with its activities, and what a case
+    records as written depends on it), sandbox and encrypted payloads and headers."""
+    from security.codec import data_converter as encrypted_converter
+
+    return Replayer(
+        workflows=list(workflows),
+        data_converter=data_converter or encrypted_converter(),
+        interceptors=[AuditRides()],
+        workflow_runner=SANDBOX,
+        header_codec_behavior=HeaderCodecBehavior.CODEC,
     )
 
 

@@ -86,16 +86,23 @@ def record_transitions(records: list[AuditRecord]) -> None:
     if not records:
         return
     with session_scope() as session:
-        rows = [vars(record) for record in records]
-        dialect = session.get_bind().dialect.name
-        statement: Executable
-        if dialect == "postgresql":
-            statement = postgresql_insert(AuditEntry).values(rows).on_conflict_do_nothing(index_elements=["workflow_id", "seq"])
-        elif dialect == "sqlite":
-            statement = sqlite_insert(AuditEntry).values(rows).on_conflict_do_nothing(index_elements=["workflow_id", "seq"])
-        else:  # pragma: no cover - the registry runs on PostgreSQL or SQLite
-            raise RuntimeError(f"no idempotent insert for {dialect}")
-        session.execute(statement)
+        write_audit_rows(session, records)
+
+
+def write_audit_rows(session: Session, records: list[AuditRecord]) -> None:
+    """Insert audit rows, skipping any already there (``(workflow_id, seq)`` is unique)."""
+    if not records:
+        return
+    rows = [vars(record) for record in records]
+    dialect = session.get_bind().dialect.name
+    statement: Executable
+    if dialect == "postgresql":
+        statement = postgresql_insert(AuditEntry).values(rows).on_conflict_do_nothing(index_elements=["workflow_id", "seq"])
+    elif dialect == "sqlite":
+        statement = sqlite_insert(AuditEntry).values(rows).on_conflict_do_nothing(index_elements=["workflow_id", "seq"])
+    else:  # pragma: no cover - the registry runs on PostgreSQL or SQLite
+        raise RuntimeError(f"no idempotent insert for {dialect}")
+    session.execute(statement)
 
 
 @dataclass

@@ -4,10 +4,11 @@
 the same way: keys in the validator, claims and ``jti`` in the handler) and runs the business
 activities the lifecycle needs, with the same arguments against the same registry:
 
-- start: ``verify_start_token`` (trust, as every case) and ``claim_case_id`` (registry rows are
-  keyed by workflow id, so any case writing them claims its id first);
-- ``attach_document`` → ``record_document``; ``submit`` → ``assign_file_number``;
-  ``inquire_rules`` → ``run_rules_inquiry``; ``request_registration`` → ``quote_order_fee``;
+- start: ``verify_start_token`` (trust, as every case), ``load_goods_catalogue`` (the reference
+  data a file's goods are checked against) and ``claim_case_id`` (registry rows are keyed by
+  workflow id, so any case writing them claims its id first);
+- ``attach_document`` → ``record_document``; ``submit`` → ``assign_file_number`` and
+  ``load_goods_catalogue``; ``inquire_rules`` → ``load_goods_catalogue`` and ``run_rules_inquiry``; ``request_registration`` → ``quote_order_fee``;
   ``pay_fee`` → ``record_payment`` then ``issue_order_number``.
 
 What it leaves out is the lifecycle's own cost: state machine, pydantic commands, history,
@@ -41,6 +42,7 @@ with workflow.unsafe.imports_passed_through():
         send_notification,
     )
     from activities.trade_order import (
+        CatalogueRequest,
         DocumentRecord,
         FeeQuoteRequest,
         FileNumberRequest,
@@ -48,6 +50,7 @@ with workflow.unsafe.imports_passed_through():
         OrderNumberRequest,
         assign_file_number,
         issue_order_number,
+        load_goods_catalogue,
         quote_order_fee,
         record_document,
         run_rules_inquiry,
@@ -61,14 +64,14 @@ from workflows.common import ACTIVITY_RETRY, ACTIVITY_TIMEOUT, run_activity
 
 BUSINESS = {
     "attach_document": ("record_document",),
-    "submit": ("assign_file_number",),
-    "inquire_rules": ("run_rules_inquiry",),
+    "submit": ("assign_file_number", "load_goods_catalogue"),
+    "inquire_rules": ("load_goods_catalogue", "run_rules_inquiry"),
     "request_registration": ("quote_order_fee",),
     "pay_fee": ("record_payment", "issue_order_number"),
 }
 """The activities TradeOrder needs beyond the audit log and notifications, by update."""
 
-OPENING = ("verify_start_token", "claim_case_id")
+OPENING = ("verify_start_token", "load_goods_catalogue", "claim_case_id")
 """What every case runs at its start, the baselines included."""
 
 MIRRORED = {"record_transitions", "record_transition", "send_notification"}
@@ -112,6 +115,7 @@ class BareWorkflow:
         if actor.role != "applicant" or actor.id != self.file.applicant_national_id:
             raise ApplicationError("only the applicant named may start", type=UNAUTHENTICATED, non_retryable=True)
         self.used_jtis.add(actor.jti)
+        await self._catalogue()
         await run_activity(
             claim_case_id,
             CaseIdClaim(info.workflow_id, info.first_execution_run_id, info.workflow_type, workflow.now()),
@@ -171,7 +175,9 @@ class BareWorkflow:
             f.documents.append(fields)
         elif name == "submit":
             f.file_number = await run_activity(assign_file_number, FileNumberRequest(wid, f.applicant_national_id, now))
+            await self._catalogue()
         elif name == "inquire_rules":
+            await self._catalogue()
             today = tehran_today(now).isoformat()
             outcome = await run_activity(run_rules_inquiry, InquiryRequest(wid, f.sections(), today), summary="rules inquiry")
             if outcome.reasons:
@@ -202,6 +208,11 @@ class BareWorkflow:
             f.payment_ref = fields["payment_ref"]
             return {"order_number": f.order_number}
         return {"updates": self.updates}
+
+    async def _catalogue(self) -> None:
+        await run_activity(
+            load_goods_catalogue, CatalogueRequest(workflow.info().workflow_id), summary="reference data: goods catalogue"
+        )
 
     async def _mirror(self, name: str, step: dict[str, Any]) -> None:
         """One audit or notification call of the lifecycle, with rows of the same shape."""

@@ -368,6 +368,10 @@ CONTINUE_AS_NEW_AFTER_EVENTS = 10_000
 """Our bound on a run's history events before the case continues as new, carrying its state: the
 server warns at 10,240 events and terminates at 51,200 (or 50 MB)."""
 
+AUDIT_ROWS_WAITING_MAX = 10
+"""Ours: the transitions a case lets wait for its next activity to carry their audit rows; at this
+many the main loop writes them with an activity of their own (``workflows.audit_rides``)."""
+
 CONTINUE_AS_NEW_AFTER_UPDATES = 1_000
 """Our bound on the commands one run accepts: the server refuses updates past 2,000 per run."""
 

@@ -7,8 +7,9 @@ without it, a SQLite file under ``.data/`` beside the project.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -63,12 +64,34 @@ def engine() -> Engine:
     return engine_for(database_url())
 
 
+class Rider:
+    """Rows that ride along with an activity's own transaction: written at its end, just before the
+    commit, so they commit with the activity's effect (the audit of the case's transitions so far,
+    ``activities.audit``). ``written`` once a transaction that carried them committed."""
+
+    def __init__(self, write: Callable[[Session], None]) -> None:
+        self.write = write
+        self.written = False
+
+
+RIDER: ContextVar[Rider | None] = ContextVar("registry_rider", default=None)
+"""The rows the running activity carries (set by the worker's interceptor, seen in its threads)."""
+
+
 @contextmanager
 def session_scope() -> Iterator[Session]:
-    """One transaction: committed when the block ends, rolled back if it raises."""
+    """One transaction: committed when the block ends, rolled back if it raises.
+
+    Inside an activity that carries rows (:data:`RIDER`), the first transaction to end writes them
+    too, so they commit or roll back with the activity's own writes."""
     factory = sessionmaker(engine(), expire_on_commit=False)
+    rider = RIDER.get()
     with factory.begin() as session:
         yield session
+        if rider is not None and not rider.written:
+            rider.write(session)
+    if rider is not None:
+        rider.written = True
 
 
 MIGRATION_LOCK_KEY = 7_240_518

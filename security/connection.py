@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from temporalio.client import Client
+from temporalio.common import HeaderCodecBehavior
 from temporalio.envconfig import ClientConfigProfile
 from temporalio.service import TLSConfig
 
@@ -45,7 +46,8 @@ async def connect(*, data_converter: DataConverter | None = None, **overrides: A
         data_converter = encrypted_converter()
     config = connect_config(**overrides)
     try:
-        return await Client.connect(**config, data_converter=data_converter)
+        # Headers are encrypted like payloads (a worker's activities carry audit rows in one).
+        return await Client.connect(**config, data_converter=data_converter, header_codec_behavior=HeaderCodecBehavior.CODEC)
     except Exception as error:
         cause = f"{type(error).__name__}: {error}"
         api_key = config.get("api_key")

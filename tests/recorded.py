@@ -14,13 +14,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from temporalio.client import WorkflowHandle, WorkflowHistory
-from temporalio.worker import Replayer
 
-from security.codec import data_converter
+from worker import build_replayer
 
 HISTORIES = Path(__file__).with_name("histories")
 
-BUILD = "offerings-fuel-cards"
+BUILD = "audit-rides"
 """The build whose histories a recording writes: ``tests/histories/<lifecycle>/<BUILD>/``. Older
 builds' folders stay: cases they started may still be running when this build deploys."""
 
@@ -53,7 +52,7 @@ def recorded(folder: str, expected: int) -> list[WorkflowHistory]:
 
 async def replay_recorded(folder: str, workflows: Sequence[type], expected: int) -> None:
     """Replay every history recorded under ``tests/histories/<folder>/*/``; fail on any divergence."""
-    replayer = Replayer(data_converter=data_converter(), workflows=list(workflows))
+    replayer = build_replayer(workflows)
     for history in recorded(folder, expected):
         await replayer.replay_workflow(history)
 
@@ -61,6 +60,6 @@ async def replay_recorded(folder: str, workflows: Sequence[type], expected: int)
 async def replays_now(workflows: Sequence[type], *handles: WorkflowHandle) -> None:
     """Fetch each case's history as it stands and replay it against today's code (determinism of a
     path a test just ran; lifecycles without recorded builds yet)."""
-    replayer = Replayer(data_converter=data_converter(), workflows=list(workflows))
+    replayer = build_replayer(workflows)
     for handle in handles:
         await replayer.replay_workflow(await handle.fetch_history())

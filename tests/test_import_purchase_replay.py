@@ -6,10 +6,9 @@ from datetime import timedelta
 
 from temporalio.client import Client, WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Replayer, Worker
+from temporalio.worker import Worker
 
 from domain import policy
-from security.codec import data_converter
 from tests.helpers import actor, update
 from tests.recorded import recording, replay_recorded, save
 from tests.test_import_purchase_support import (  # noqa: F401 - env, worker and close_cases are fixtures
@@ -23,6 +22,7 @@ from tests.test_import_purchase_support import (  # noqa: F401 - env, worker and
     wait_for,
     worker,
 )
+from worker import build_replayer
 from workflows.import_purchase import ImportPurchaseWorkflow
 
 
@@ -72,7 +72,7 @@ async def test_main_paths_replay(client: Client, worker: Worker, env: WorkflowEn
     }
     for handle in cases.values():
         histories.append(await handle.fetch_history())
-    replayer = Replayer(data_converter=data_converter(), workflows=[ImportPurchaseWorkflow])
+    replayer = build_replayer([ImportPurchaseWorkflow])
     for history in histories:
         await replayer.replay_workflow(history)
     if recording():

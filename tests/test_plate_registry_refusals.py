@@ -15,14 +15,14 @@ from typing import Any
 from sqlalchemy import select
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.service import RPCError
-from temporalio.worker import Replayer, Worker
+from temporalio.worker import Worker
 
 from domain import policy
 from registry.db import session_scope
 from registry.models import Person, PlateRecord, Vehicle, VehicleServiceRecord
-from security.codec import data_converter
 from tests.helpers import actor, new_national_id, signed, start, update
 from tests.plate_support import BANK, OFFICER, closed, complete_checklist, numbering_input, seed_vehicle, settled
+from worker import build_replayer
 from workflows.plate_services import PlateServiceWorkflow
 from workflows.plate_transfer import PlateTransferWorkflow, VehicleNumberingWorkflow
 
@@ -80,9 +80,7 @@ def _assert_ended(status: dict[str, Any], fragment: str, refused: str) -> dict[s
 
 async def _replays(handle: WorkflowHandle) -> None:
     await closed(handle)
-    replayer = Replayer(
-        data_converter=data_converter(), workflows=[VehicleNumberingWorkflow, PlateTransferWorkflow, PlateServiceWorkflow]
-    )
+    replayer = build_replayer([VehicleNumberingWorkflow, PlateTransferWorkflow, PlateServiceWorkflow])
     await replayer.replay_workflow(await handle.fetch_history())
 
 

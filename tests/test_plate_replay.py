@@ -6,12 +6,12 @@ from datetime import timedelta
 
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Replayer, Worker
+from temporalio.worker import Worker
 
-from security.codec import data_converter
 from tests.helpers import actor, new_national_id, start, update
 from tests.plate_support import BANK, OFFICER, closed, complete_checklist, numbered, seed_vehicle
 from tests.recorded import recording, replay_recorded, save
+from worker import build_replayer
 from workflows.plate_services import PlateServiceWorkflow
 from workflows.plate_transfer import PlateTransferWorkflow, VehicleNumberingWorkflow
 
@@ -54,7 +54,7 @@ async def test_plate_histories_replay(client: Client, worker: Worker, env: Workf
     status = await service.query("status")
     await update(service, "pay_fee", actor=BANK, payment_ref=f"R-{service.id[-30:]}", amount_rial=status["fee_rial"])
 
-    replayer = Replayer(data_converter=data_converter(), workflows=PLATE_WORKFLOWS)
+    replayer = build_replayer(PLATE_WORKFLOWS)
     cases = {"numbered_historic": numbering, "transferred": transfer, "duplicate_ownership_document": service}
     for handle in cases.values():
         await closed(handle)

@@ -10,7 +10,7 @@ from typing import Any
 
 from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Replayer, Worker
+from temporalio.worker import Worker
 
 from domain import policy
 from domain.calendar import add_jalali_months, tehran_today
@@ -18,9 +18,9 @@ from domain.display import jalali_date
 from lifecycles.plate_services import fine_bounds
 from registry.db import session_scope
 from registry.models import HistoricTrafficPermit, Vehicle, VehicleServiceRecord
-from security.codec import data_converter
 from tests.helpers import actor, rejected, server_now, start, update
 from tests.plate_support import BANK, OFFICER, closed, complete_checklist, officer_at, seed_vehicle, settled
+from worker import build_replayer
 from workflows.plate_services import PlateServiceWorkflow
 
 APPEAL_UNIT = actor(policy.ARTICLE_30_APPEAL_UNIT_ROLE, "appeal-unit-tehran")
@@ -376,7 +376,7 @@ async def test_new_service_histories_replay(client: Client, worker: Worker) -> N
     await complete_checklist(converted, applicant)
     await update(converted, "inspect", actor=CAPITAL_OFFICER, passed=True, truck={**TRUCK, "body": "flatbed"})
 
-    replayer = Replayer(data_converter=data_converter(), workflows=[PlateServiceWorkflow])
+    replayer = build_replayer([PlateServiceWorkflow])
     for handle in (fined, scrapped, converted):
         assert (await handle.query("status"))["state"] == "Completed"
         await closed(handle)

@@ -16,12 +16,13 @@ from datetime import UTC, timedelta
 
 from temporalio.client import Client, WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Replayer, Worker
+from temporalio.worker import Worker
 
 from security.codec import data_converter
 from tests.helpers import actor, new_national_id, signed_start, update
 from tests.recorded import recorded, save
 from tests.trade_order_support import awaiting_fee, submitted
+from worker import build_replayer
 from workflows.trade_order import TradeOrderWorkflow
 from workflows.trade_order_amendment import TradeOrderAmendmentWorkflow
 
@@ -126,7 +127,7 @@ async def replay(histories: Iterable[WorkflowHistory]) -> dict[str, BaseExceptio
         for history in histories:
             yield history
 
-    replayer = Replayer(data_converter=data_converter(), workflows=[TradeOrderWorkflow, TradeOrderAmendmentWorkflow])
+    replayer = build_replayer([TradeOrderWorkflow, TradeOrderAmendmentWorkflow])
     results = await replayer.replay_workflows(each(), raise_on_replay_failure=False)
     return results.replay_failures
 

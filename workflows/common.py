@@ -82,6 +82,11 @@ AUDIT_BATCHES = "audit-batches"
 """The transitions not yet audited are written together by one activity (one per command at most),
 not one activity per transition."""
 
+AUDIT_RIDES = "audit-rides"
+"""The transitions not yet audited ride with the case's next activity, which writes them in its own
+transaction (``workflows.audit_rides``); the main loop writes only what waits too long (at
+``policy.AUDIT_ROWS_WAITING_MAX`` rows, at the end, before continuing as new)."""
+
 AGES_FROM_DATES = "ages-from-dates"
 """VehicleNumbering counts the import ban from the production date to customs clearance and the
 historic ages from the production date, in Jalali calendar years (seed 004), not by the
@@ -373,6 +378,10 @@ class Case:
         self.busy: str | None = None
         """The update whose activities are under way; other commands wait until it ends."""
         self._unaudited: list[AuditRecord] = []
+        self._rides = False
+        """Unaudited rows ride with the case's activities (``AUDIT_RIDES``), decided as the main loop starts."""
+        self._transitions = 0
+        """Transitions and notes recorded in this run: the main loop wakes on each."""
         info = workflow.info()
         self._workflow_id = info.workflow_id
         self._workflow_type = info.workflow_type
@@ -677,6 +686,7 @@ class Case:
         }
         entry.update(extra)
         self.history.append(entry)
+        self._transitions += 1
         self._unaudited.append(
             AuditRecord(
                 workflow_id=self._workflow_id,
@@ -730,29 +740,37 @@ class Case:
         after every transition or note.
         """
         finished = done or (lambda: self.machine.is_terminated)
+        self._rides = workflow.patched(AUDIT_RIDES)
         self.refresh_details()
         while True:
-            await self._write_audit()
+            if self._audit_due(finished):
+                await self._write_audit()
             if finished() and not self.busy:
                 break
             if self._run_is_long():
                 await self._continue_as_new()
+            asked = self._transitions
             due = next_deadline()
+
+            def woken(asked: int = asked) -> bool:
+                # A transition (the deadline may have moved) or rows that must be written now.
+                return self._transitions != asked or self._audit_due(finished)
+
             if due is None:
-                await workflow.wait_condition(lambda: bool(self._unaudited))
+                await workflow.wait_condition(woken)
                 continue
             at, on_due = due
             remaining = (at - workflow.now()).total_seconds()
             if remaining > 0:
                 try:
-                    await workflow.wait_condition(lambda: bool(self._unaudited), timeout=remaining, timeout_summary="deadline")
+                    await workflow.wait_condition(woken, timeout=remaining, timeout_summary="deadline")
                     continue
                 except TimeoutError:
                     pass
             if self.busy:
                 # A command that arrived before the deadline is still being applied; its
                 # transition wakes the loop, which then asks for the deadline again.
-                await workflow.wait_condition(lambda: bool(self._unaudited) or not self.busy)
+                await workflow.wait_condition(lambda: woken() or not self.busy)
                 continue
             on_due()
         await self._write_audit()
@@ -807,16 +825,35 @@ class Case:
         except ActivityError as err:
             raise ApplicationError(getattr(err.cause, "message", str(err)), type="DuplicateCaseId", non_retryable=True) from None
 
+    # --- the audit log ---
+
+    def riding(self) -> list[AuditRecord]:
+        """The rows the case's next activity carries (``workflows.audit_rides``)."""
+        return list(self._unaudited) if self._rides else []
+
+    def carried(self, rows: list[AuditRecord]) -> None:
+        """``rows`` are written: an activity carrying them succeeded."""
+        written = {row.seq for row in rows}
+        self._unaudited = [row for row in self._unaudited if row.seq not in written]
+
+    def _audit_due(self, finished: Callable[[], bool]) -> bool:
+        """Whether the main loop writes the rows waiting now, rather than leave them to ride."""
+        if not self._unaudited:
+            return False
+        if not self._rides:
+            return True
+        return len(self._unaudited) >= policy.AUDIT_ROWS_WAITING_MAX or (finished() and not self.busy)
+
     async def _write_audit(self) -> None:
         if not self._unaudited:
             return
         if workflow.patched(AUDIT_BATCHES):
             # Every transition not yet written, in one activity (a regular one: its events fix its
             # place in history, which a local activity's marker beside updates did not, on replay
-            # after a worker crash).
+            # after a worker crash). Its rows also ride in its header: ``carried`` drops them.
             batch = list(self._unaudited)
             await run_activity(record_transitions, batch, summary=f"audit {batch[0].seq}..{batch[-1].seq}")
-            del self._unaudited[: len(batch)]
+            self.carried(batch)
             return
         while self._unaudited:  # cases started before AUDIT_BATCHES: one activity per row
             record = self._unaudited[0]
