@@ -81,6 +81,7 @@ ACTIVITIES: list[Callable[..., Any]] = [
     registry_activities.record_transition,
     registry_activities.record_transitions,
     registry_activities.send_notification,
+    registry_activities.send_notifications,
     registry_activities.record_payment,
     verify_start_token,
     *trade_order_activities.ACTIVITIES,

@@ -120,22 +120,31 @@ class Notification:
 @activity.defn
 def send_notification(note: Notification) -> None:
     """Queue an SMS / invitation / alert in the outbox (the SMS gateway reads it from there)."""
+    send_notifications([note])
+
+
+@activity.defn
+def send_notifications(notes: list[Notification]) -> None:
+    """Queue several messages in the outbox in one transaction (e.g. a permit request to each
+    organisation); a step already queued is skipped, so a retry queues nothing twice."""
     with session_scope() as session:
-        exists = session.scalar(
-            select(OutboxMessage.id).where(OutboxMessage.workflow_id == note.workflow_id, OutboxMessage.step == note.step)
-        )
-        if exists is None:
-            session.add(
-                OutboxMessage(
-                    workflow_id=note.workflow_id,
-                    step=note.step,
-                    to=note.to,
-                    kind=note.kind,
-                    text=note.text,
-                    code=note.code,
-                    created_at=note.at,
-                )
+        for note in notes:
+            exists = session.scalar(
+                select(OutboxMessage.id).where(OutboxMessage.workflow_id == note.workflow_id, OutboxMessage.step == note.step)
             )
+            if exists is None:
+                session.add(
+                    OutboxMessage(
+                        workflow_id=note.workflow_id,
+                        step=note.step,
+                        to=note.to,
+                        kind=note.kind,
+                        text=note.text,
+                        code=note.code,
+                        created_at=note.at,
+                    )
+                )
+                session.flush()  # two notes of one step in one list: the second finds the first
 
 
 @dataclass

@@ -40,6 +40,7 @@ with workflow.unsafe.imports_passed_through():
         record_transition,
         record_transitions,
         send_notification,
+        send_notifications,
     )
     from activities.trade_order import (
         CatalogueRequest,
@@ -74,7 +75,7 @@ BUSINESS = {
 OPENING = ("verify_start_token", "load_goods_catalogue", "claim_case_id")
 """What every case runs at its start, the baselines included."""
 
-MIRRORED = {"record_transitions", "record_transition", "send_notification"}
+MIRRORED = {"record_transitions", "record_transition", "send_notification", "send_notifications"}
 """The lifecycle's own activities the "same activities" baseline repeats (audit, notifications)."""
 
 SECTIONS = {"save_main_info": "main_info", "save_transport": "transport", "save_financials": "financials"}
@@ -218,11 +219,15 @@ class BareWorkflow:
         """One audit or notification call of the lifecycle, with rows of the same shape."""
         info, now = workflow.info(), workflow.now()
         activity = step["activity"]
-        if activity == "send_notification":
+        if activity in ("send_notification", "send_notifications"):
             self.audit_seq += 1
             step_id = f"bench-{self.audit_seq}"
             note = Notification(info.workflow_id, step_id, "bench-org", "permit_request", "درخواست مجوز", now)
-            await run_activity(send_notification, note, summary="permit_request → bench-org")
+            if activity == "send_notification":
+                await run_activity(send_notification, note, summary="permit_request → bench-org")
+            else:  # the lifecycle's one request to each of the case's two organisations
+                other = Notification(info.workflow_id, f"{step_id}-2", "bench-org-2", "permit_request", "درخواست مجوز", now)
+                await run_activity(send_notifications, [note, other], summary="permit_request → 2 recipients")
             return
         rows = []
         for _ in range(max(1, step.get("rows", 1))):

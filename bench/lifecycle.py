@@ -110,7 +110,7 @@ def mirror_plan(calls: list[tuple[int, str, bool]], updates: int, transitions: i
     unknown = {name for _, name, _ in extra} - MIRRORED
     if unknown:
         raise SystemExit(f"bench/bare.py cannot mirror the lifecycle's activities {sorted(unknown)}: teach BenchBare._mirror")
-    audits = [i for i, (_, name, _) in enumerate(extra) if name != "send_notification"]
+    audits = [i for i, (_, name, _) in enumerate(extra) if name not in ("send_notification", "send_notifications")]
     share, rest = divmod(max(transitions, len(audits)), max(1, len(audits)))
     for i, (ordinal, name, local) in enumerate(extra):
         step: dict[str, Any] = {"activity": name, "local": local}
@@ -186,13 +186,19 @@ async def main(n: int, concurrency: int, rounds: int, only: str | None) -> None:
         worker = build_worker(client, task_queue, workflows=[*WORKFLOWS, BareWorkflow], activities=ACTIVITIES)
         learned: dict[str, Any] = {}  # permits and fee of the sample file; the mirror plan
         final: dict[str, Any] = {}
+        by_update: dict[str, dict[str, list[float]]] = {kind: {} for kind in KINDS}
+        """Each kind's update latencies by update name (and ``(end)``: from the last update to the result)."""
 
         async def timed(latencies: list[float], handle: WorkflowHandle, name: str, arg: dict) -> dict:
             began = time.perf_counter()
             arg = await signer.command(handle.id, name, arg)  # minting is part of what a client pays
             result = await handle.execute_update(name, arg)
             latencies.append(time.perf_counter() - began)
+            by_update[kind_of(handle)].setdefault(name, []).append(latencies[-1])
             return result
+
+        def kind_of(handle: WorkflowHandle) -> str:
+            return "lifecycle" if "TradeOrder" in handle.id else "bare-same" if "-same-" in handle.id else "bare-business"
 
         async def field(handle: WorkflowHandle, result: dict, name: str) -> Any:
             # Updates may return a compact result: then what the first case learned (same file, same rate).
@@ -206,7 +212,7 @@ async def main(n: int, concurrency: int, rounds: int, only: str | None) -> None:
             """One case Draft → Registered; the same client code for every kind."""
             nid = with_check_digit(str(next(serial)))
             me = {"role": "applicant", "id": nid}
-            workflow_id = f"bench-{workflow_type}-{uuid.uuid4()}"
+            workflow_id = f"bench-{workflow_type}-{'same-' if extra.get('mirror') else ''}{uuid.uuid4()}"
             applicant = {"national_id": nid, "full_name": "bench"}
             start = await signer.start(workflow_id, {"applicant": applicant, **extra}, role="applicant", sub=nid)
             handle = await client.start_workflow(workflow_type, start, id=workflow_id, task_queue=task_queue)
@@ -220,7 +226,9 @@ async def main(n: int, concurrency: int, rounds: int, only: str | None) -> None:
             fee = await field(handle, result, "fee_rial")
             pay = {"actor": {"role": "bank", "id": "b"}, "payment_ref": f"P-{workflow_id}", "amount_rial": fee}
             await timed(latencies, handle, "pay_fee", pay)
+            ending = time.perf_counter()
             outcome = await handle.result()
+            by_update[kind_of(handle)].setdefault("(end)", []).append(time.perf_counter() - ending)
             if not (outcome.get("state") == "Registered" or outcome.get("order_number")):
                 raise RuntimeError(f"{workflow_type} ended without an order: {outcome}")
             final.setdefault(workflow_type, outcome)
@@ -274,6 +282,11 @@ async def main(n: int, concurrency: int, rounds: int, only: str | None) -> None:
             f"{kind:14s} throughput {n / elapsed[kind]:7.2f} cases/s   update p50 {statistics.median(lat) * 1000:7.1f} ms"
             f"   p99 {percentile(lat, 99) * 1000:7.1f} ms"
         )
+    names = list(by_update["lifecycle"] or by_update[kinds[0]])
+    print("p50 ms by update: " + "  ".join(kinds))
+    for name in names:
+        cells = [statistics.median(by_update[k][name]) * 1000 if by_update[k].get(name) else float("nan") for k in kinds]
+        print(f"  {name:22s} " + "  ".join(f"{c:8.1f}" for c in cells))
     verify_us, codec_us = await unit_costs(key, payload_keys, final["TradeOrder"])
     size = len(json.dumps(final["TradeOrder"]))
     print(f"one token verification {verify_us:.0f} µs; codec encrypt+decrypt of a final status ({size} chars) {codec_us:.0f} µs")

@@ -39,6 +39,7 @@ with workflow.unsafe.imports_passed_through():
         record_transition,
         record_transitions,
         send_notification,
+        send_notifications,
     )
     from activities.repair import CaseRelease, release_case_holds
     from activities.trust import UNAUTHENTICATED, StartActor, StartToken, verify_start_token
@@ -86,6 +87,10 @@ AUDIT_RIDES = "audit-rides"
 """The transitions not yet audited ride with the case's next activity, which writes them in its own
 transaction (``workflows.audit_rides``); the main loop writes only what waits too long (at
 ``policy.AUDIT_ROWS_WAITING_MAX`` rows, at the end, before continuing as new)."""
+
+NOTIFY_BATCHES = "notify-batches"
+"""One message to each of several recipients (a permit request to each organisation) is queued by
+one activity, not one activity per recipient (``Case.notify_each``)."""
 
 AGES_FROM_DATES = "ages-from-dates"
 """VehicleNumbering counts the import ban from the production date to customs clearance and the
@@ -723,6 +728,18 @@ class Case:
             Notification(workflow_id=self._workflow_id, step=step, to=to, kind=kind, text=text, at=workflow.now(), code=code),
             summary=f"{kind} → {recipient_kind(to)}",  # never the recipient: it may be a national id
         )
+
+    async def notify_each(self, kind: str, text: str, recipients: dict[str, str]) -> None:
+        """The same message to each recipient (``{step: to}``), queued together by one activity."""
+        if not recipients:
+            return
+        if not workflow.patched(NOTIFY_BATCHES):
+            for step, to in recipients.items():
+                await self.notify(step, to, kind, text)
+            return
+        now = workflow.now()
+        notes = [Notification(self._workflow_id, step, to, kind, text, now) for step, to in recipients.items()]
+        await run_activity(send_notifications, notes, summary=f"{kind} → {len(notes)} recipients")
 
     # --- the main loop ---
 

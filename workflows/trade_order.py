@@ -248,13 +248,11 @@ class TradeOrderWorkflow:
         self.case.fire("request_permits", c.actor, permits=dict(f.permits))
         round_no = sum(1 for h in self.case.history if h["event"] == "request_permits")
         async with self.case.working("request_permits"):
-            for org in f.required_permits:
-                await self.case.notify(
-                    step=f"permit-request-{round_no}-{org}",
-                    to=org,
-                    kind="permit_request",
-                    text=f"درخواست مجوز برای پرونده ثبت سفارش {f.file_number}",
-                )
+            await self.case.notify_each(
+                "permit_request",
+                f"درخواست مجوز برای پرونده ثبت سفارش {f.file_number}",
+                {f"permit-request-{round_no}-{org}": org for org in f.required_permits},
+            )
 
     @command
     async def decide_permit(self, c: Any) -> None:

@@ -302,13 +302,11 @@ class TradeOrderAmendmentWorkflow:
         d = self.data
         round_no = sum(1 for h in self.case.history if h["event"] == "rules_passed")
         async with self.case.working("submit"):
-            for org in d.permits:
-                await self.case.notify(
-                    step=f"permit-request-{round_no}-{org}",
-                    to=org,
-                    kind="permit_request",
-                    text=f"درخواست مجوز برای ویرایش ثبت سفارش {d.order_number}",
-                )
+            await self.case.notify_each(
+                "permit_request",
+                f"درخواست مجوز برای ویرایش ثبت سفارش {d.order_number}",
+                {f"permit-request-{round_no}-{org}": org for org in d.permits},
+            )
 
     def _check(self, update: str, cmd: dict[str, Any]) -> Any:
         c: Any = self.case.check(update, cmd, COMMANDS[update], subject=self._check_subject)
