@@ -90,7 +90,8 @@ transaction (``workflows.audit_rides``); the main loop writes only what waits to
 
 NOTIFY_BATCHES = "notify-batches"
 """One message to each of several recipients (a permit request to each organisation) is queued by
-one activity, not one activity per recipient (``Case.notify_each``)."""
+one activity, not one activity per recipient, and the command that sends them returns without
+waiting for it (``Case.notify_each``)."""
 
 AGES_FROM_DATES = "ages-from-dates"
 """VehicleNumbering counts the import ban from the production date to customs clearance and the
@@ -387,6 +388,8 @@ class Case:
         """Unaudited rows ride with the case's activities (``AUDIT_RIDES``), decided as the main loop starts."""
         self._transitions = 0
         """Transitions and notes recorded in this run: the main loop wakes on each."""
+        self._queueing: set[asyncio.Task[None]] = set()
+        """Messages being queued in the outbox after their command returned: the run ends after them."""
         info = workflow.info()
         self._workflow_id = info.workflow_id
         self._workflow_type = info.workflow_type
@@ -730,7 +733,9 @@ class Case:
         )
 
     async def notify_each(self, kind: str, text: str, recipients: dict[str, str]) -> None:
-        """The same message to each recipient (``{step: to}``), queued together by one activity."""
+        """The same message to each recipient (``{step: to}``), queued together by one activity that
+        runs after the command returns: the outbox is the command's consequence, not its answer. The
+        run ends only once it is queued; a refusal is shown to operators (``background``)."""
         if not recipients:
             return
         if not workflow.patched(NOTIFY_BATCHES):
@@ -739,7 +744,17 @@ class Case:
             return
         now = workflow.now()
         notes = [Notification(self._workflow_id, step, to, kind, text, now) for step, to in recipients.items()]
-        await run_activity(send_notifications, notes, summary=f"{kind} → {len(notes)} recipients")
+
+        async def queue() -> None:
+            await run_activity(send_notifications, notes, summary=f"{kind} → {len(notes)} recipients")
+
+        task = self.background("send_notifications", queue)
+        self._queueing.add(task)
+        task.add_done_callback(self._queueing.discard)
+
+    def _settled(self) -> bool:
+        """No command under way and no message still being queued: the run may end or move on."""
+        return workflow.all_handlers_finished() and not self._queueing
 
     # --- the main loop ---
 
@@ -791,7 +806,7 @@ class Case:
                 continue
             on_due()
         await self._write_audit()
-        await workflow.wait_condition(workflow.all_handlers_finished)
+        await workflow.wait_condition(self._settled)
         await self._write_audit()
 
     # --- continuing as new ---
@@ -815,7 +830,7 @@ class Case:
         """
         self.continuing = True
         while True:
-            await workflow.wait_condition(lambda: not self.busy and workflow.all_handlers_finished())
+            await workflow.wait_condition(lambda: not self.busy and self._settled())
             if not self._unaudited:
                 break  # idle and all written: nothing runs from here to continue_as_new
             # Commands accepted while an audit is written run meanwhile: wait for them, audit theirs.
