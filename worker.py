@@ -154,6 +154,7 @@ def build_worker(
         activities=[
             *activities,
             repair_activities.CaseLookup(client).case_verdicts,
+            repair_activities.CaseLookup(client).sweep_hand_closed_audit,
             import_scheme_activities.CaseWakeup(client).wake_scheme_cases,
             import_scheme_activities.CaseWakeup(client).signal_cases,
             domestic_order_activities.OrderTelling(client).tell_domestic_orders,

@@ -35,12 +35,13 @@ from typing import Any
 from sqlalchemy import ColumnElement, Executable, Select, func, literal_column, select, union, union_all, update
 from sqlalchemy.orm import InstrumentedAttribute, Session
 from temporalio import activity
-from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowQueryFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.domestic_order import ON_THE_LIST
 from activities.import_purchase import erase_code
-from domain.display import rials
+from activities.registry import AuditRecord, record_transitions
+from domain.display import parse_instant, rials
 from registry.db import session_scope
 from registry.domestic_models import DomesticOrder
 from registry.fuel_models import FuelCardRequest
@@ -423,6 +424,55 @@ def read_held_cases(page: HeldPage) -> list[str]:
         return list(session.scalars(select(holders.c.workflow_id).order_by(holders.c.workflow_id).limit(page.limit)))
 
 
+SWEEP_SEQ = 0
+"""The ``seq`` of the audit row that says a case closed by hand (terminated, timed out) was swept:
+between the case's own transitions (1, 2, ...) and the repairs (-1, -2, ...)."""
+
+SWEEP_EVENT = "closed"
+"""The event of that row; its ``to_state`` says how the case closed."""
+
+HAND_CLOSED = {WorkflowExecutionStatus.TERMINATED: "terminated", WorkflowExecutionStatus.TIMED_OUT: "timed_out"}
+"""How a case can close without its own code running to the end: its waiting audit rows stay unwritten."""
+
+
+@dataclass
+class AuditSweep:
+    since: datetime
+    """Cases closed at or after this are looked at (``policy.AUDIT_SWEEP_LOOKBACK`` before now)."""
+    at: datetime
+
+
+def _unswept(candidates: list[str]) -> list[str]:
+    """The cases among ``candidates`` (claimed in the registry: real cases) not yet swept."""
+    with session_scope() as session:
+        claimed = set(session.scalars(select(CaseClaim.workflow_id).where(CaseClaim.workflow_id.in_(candidates))))
+        swept = select(AuditEntry.workflow_id).where(AuditEntry.workflow_id.in_(candidates), AuditEntry.seq == SWEEP_SEQ)
+        return sorted(claimed - set(session.scalars(swept)))
+
+
+def _transition_rows(workflow_id: str, workflow_type: str, history: list[dict[str, Any]]) -> list[AuditRecord]:
+    """The audit rows of a case's ``status.history``, as the case would have written them."""
+    rows = []
+    for seq, entry in enumerate(history, start=1):
+        actor = entry.get("actor") or {}
+        by_system = actor.get("role", "system") == "system"
+        rows.append(
+            AuditRecord(
+                workflow_id=workflow_id,
+                workflow_type=workflow_type,
+                seq=seq,
+                event=entry["event"],
+                from_state=entry["from"],
+                to_state=entry["to"],
+                at=parse_instant(entry["at"]),  # type: ignore[arg-type]
+                actor_role=actor.get("role", "system"),
+                actor_id=None if by_system else actor.get("id"),
+                actor_jti=None if by_system else actor.get("jti"),
+            )
+        )
+    return rows
+
+
 @dataclass
 class CaseVerdicts:
     closed: dict[str, str] = field(default_factory=dict)
@@ -488,6 +538,43 @@ class CaseLookup:
         await asyncio.gather(*(describe(wid) for wid in unsettled))
         verdicts.missing.sort()
         return verdicts
+
+    @activity.defn(name="sweep_hand_closed_audit")
+    async def sweep_hand_closed_audit(self, sweep: AuditSweep) -> int:
+        """Write the audit rows a case closed by hand never wrote (those waiting for an activity to
+        carry them, ``workflows.audit_rides``), read from its ``status`` history, then one row
+        (``SWEEP_SEQ``, event ``closed``) saying how it closed; a case with that row is done. Cases
+        terminated or timed out since ``sweep.since`` are found by one visibility list query (none
+        on a server without one, such as the time-skipping test server); rows already written are
+        skipped. Returns how many cases were swept."""
+        closed = " OR ".join(f"ExecutionStatus = '{status.name.title().replace('_', '')}'" for status in HAND_CLOSED)
+        query = f"({closed}) AND CloseTime >= '{sweep.since.isoformat()}'"
+        found: dict[str, tuple[str | None, str, str]] = {}
+        try:
+            async for execution in self._client.list_workflows(query, page_size=1000):
+                if execution.status in HAND_CLOSED:
+                    found[execution.id] = (execution.run_id, execution.workflow_type, HAND_CLOSED[execution.status])
+        except RPCError as err:
+            if err.status != RPCStatusCode.UNIMPLEMENTED:
+                raise
+            return 0
+        swept = 0
+        for wid in await asyncio.to_thread(_unswept, sorted(found)):
+            run_id, workflow_type, how = found[wid]
+            try:
+                status = await self._client.get_workflow_handle(wid, run_id=run_id).query("status")
+            except (WorkflowQueryFailedError, RPCError) as err:  # tried again by the next run
+                activity.logger.warning("no status from %s to sweep its audit: %s", wid, type(err).__name__)
+                continue
+            rows = _transition_rows(wid, workflow_type, list(status.get("history") or []))
+            rows.append(
+                AuditRecord(
+                    wid, workflow_type, SWEEP_SEQ, SWEEP_EVENT, status.get("state", "?"), how, sweep.at, "system", SYSTEM_ACTOR
+                )
+            )
+            await asyncio.to_thread(record_transitions, rows)
+            swept += 1
+        return swept
 
 
 @dataclass

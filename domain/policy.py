@@ -368,6 +368,11 @@ CONTINUE_AS_NEW_AFTER_EVENTS = 10_000
 """Our bound on a run's history events before the case continues as new, carrying its state: the
 server warns at 10,240 events and terminates at 51,200 (or 50 MB)."""
 
+AUDIT_SWEEP_LOOKBACK = timedelta(days=3)
+"""Ours: how far back each reconciliation looks for cases closed by hand (terminated, timed out)
+whose waiting audit rows it writes; far beyond its 15-minute interval, so an outage of the schedule
+of up to three days misses none."""
+
 AUDIT_ROWS_WAITING_MAX = 10
 """Ours: the transitions a case lets wait for its next activity to carry their audit rows; at this
 many the main loop writes them with an activity of their own (``workflows.audit_rides``)."""

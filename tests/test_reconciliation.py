@@ -341,3 +341,35 @@ async def test_dev_server_list_query_and_setup_schedule(dev_server: WorkflowEnvi
     assert [i.every for i in described.schedule.spec.intervals] == [policy.RECONCILIATION_INTERVAL]
     assert described.schedule.action.workflow == "Reconciliation"  # type: ignore[union-attr]
     await client.get_schedule_handle(SCHEDULE_ID).delete()
+
+
+async def test_dev_server_writes_the_audit_rows_a_terminated_case_left_waiting(
+    dev_server: WorkflowEnvironment,  # noqa: F811
+) -> None:
+    """A case's draft edits wait to ride with its next activity; terminated by hand, it never had
+    one. The reconciliation writes them from the case's history, with a row saying how it closed,
+    once."""
+    from tests.trade_order_support import open_file
+    from worker import build_worker
+
+    client = dev_server.client
+    async with build_worker(client, f"tq-{uuid.uuid4()}") as w:
+        case = await open_file(client, w)
+        for fleet in ("road", "rail", "sea"):
+            await case.send("save_transport", fleet=fleet)
+        assert [a.seq for a in audit_rows(case.handle.id)] == []
+        await case.handle.terminate("stuck")
+        await _wait_closed(client, case.handle.id)
+        for _ in range(2):  # the second run finds it swept
+            totals = await reconcile(client, w.task_queue, chunk_rows=500)
+            rows = [(a.seq, a.event, a.to_state, a.actor_role, a.actor_id) for a in audit_rows(case.handle.id)]
+            assert rows == [
+                (0, "closed", "terminated", "system", SYSTEM_ACTOR),
+                *((seq, "save_transport", "Draft", "applicant", case.national_id) for seq in (1, 2, 3)),
+            ]
+        assert totals["audit_swept"] == 0
+
+
+def audit_rows(workflow_id: str) -> list[AuditEntry]:
+    with session_scope() as session:
+        return list(session.scalars(select(AuditEntry).where(AuditEntry.workflow_id == workflow_id).order_by(AuditEntry.seq)))

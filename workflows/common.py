@@ -162,6 +162,10 @@ RECONCILE_OFFERINGS = "reconcile-offerings"
 """The reconciliation also frees the offering applications and seats of closed purchase cases and
 tells the offerings still passing seats on to fill their free seats."""
 
+AUDIT_SWEEP = "audit-sweep"
+"""The reconciliation also writes the audit rows that cases closed by hand (terminated, timed out)
+left waiting (``activities.repair.CaseLookup.sweep_hand_closed_audit``)."""
+
 CONTINUED = "continued"
 """The one key of a continued run's input: the state the previous run carried over."""
 

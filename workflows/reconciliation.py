@@ -33,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
     )
 
     from activities.repair import (
+        AuditSweep,
         CaseLookup,
         ClosedCases,
         HeldPage,
@@ -46,7 +47,7 @@ with workflow.unsafe.imports_passed_through():
     from domain import policy
     from lifecycles.import_offering import OFFERING_SEAT_FREED_SIGNAL
 
-from workflows.common import ACTIVITY_RETRY, RECONCILE_OFFERINGS
+from workflows.common import ACTIVITY_RETRY, AUDIT_SWEEP, RECONCILE_OFFERINGS
 
 SCHEDULE_ID = "registry-reconciliation"
 CHUNK_ROWS = 500
@@ -117,6 +118,14 @@ class ReconciliationWorkflow:
                 workflow.continue_as_new(ReconciliationInput(p.chunk_rows, after, totals))
         if workflow.patched(RECONCILE_OFFERINGS):
             totals["offerings_nudged"] = await self._nudge_offerings()
+        if workflow.patched(AUDIT_SWEEP):
+            totals["audit_swept"] = await workflow.execute_activity_method(
+                CaseLookup.sweep_hand_closed_audit,
+                AuditSweep(workflow.now() - policy.AUDIT_SWEEP_LOOKBACK, workflow.now()),
+                start_to_close_timeout=LOOKUP_TIMEOUT,
+                retry_policy=ACTIVITY_RETRY,
+                summary="audit rows of cases closed by hand",
+            )
         return totals
 
     async def _nudge_offerings(self) -> int:
