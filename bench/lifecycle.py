@@ -120,6 +120,20 @@ def mirror_plan(calls: list[tuple[int, str, bool]], updates: int, transitions: i
     return plan
 
 
+def describe_history(events: Any) -> str:
+    """A case's history in events and bytes, and the events that are neither activities nor
+    workflow tasks nor updates (markers, search attribute upserts, timers)."""
+    kinds = Counter(event.WhichOneof("attributes") for event in events)
+    size = sum(event.ByteSize() for event in events)
+    other = {
+        name.removesuffix("_event_attributes"): n
+        for name, n in kinds.items()
+        if not name.startswith(("activity_task_", "workflow_task_", "workflow_execution_update_", "workflow_execution_"))
+    }
+    extra = ", ".join(f"{name}×{n}" for name, n in sorted(other.items()))
+    return f"{len(events)} events, {size / 1024:.0f} kB" + (f" ({extra})" if extra else "")
+
+
 def describe_calls(calls: list[tuple[int, str, bool]]) -> str:
     counts = Counter((name, local) for _, name, local in calls)
     regular, local = sum(n for (_, lo), n in counts.items() if not lo), sum(n for (_, lo), n in counts.items() if lo)
@@ -249,13 +263,15 @@ async def main(n: int, concurrency: int, rounds: int, only: str | None) -> None:
             # Learn the lifecycle's shape from one case's history, and check the baselines match it.
             first: list[float] = []
             handle = await drive(first, "TradeOrder", {})
-            calls = activity_calls((await handle.fetch_history()).events)
+            events = (await handle.fetch_history()).events
+            calls = activity_calls(events)
             transitions = len(final["TradeOrder"].get("history", []))
             learned["plan"] = mirror_plan(calls, len(first), transitions)
-            shapes = {"lifecycle": describe_calls(calls)}
+            shapes = {"lifecycle": f"{describe_history(events)}; {describe_calls(calls)}"}
             for kind, extra in (("bare-same", {"mirror": learned["plan"]}), ("bare-business", {})):
-                bare_calls = activity_calls((await (await drive([], "BenchBare", extra)).fetch_history()).events)
-                shapes[kind] = describe_calls(bare_calls)
+                events = (await (await drive([], "BenchBare", extra)).fetch_history()).events
+                bare_calls = activity_calls(events)
+                shapes[kind] = f"{describe_history(events)}; {describe_calls(bare_calls)}"
                 if kind == "bare-same" and Counter(c[1:] for c in bare_calls) != Counter(c[1:] for c in calls):
                     print(f"WARNING: bare-same does not run the lifecycle's activities: {shapes[kind]}")
             for kind in kinds:  # warm-up at the measured concurrency
