@@ -1,9 +1,10 @@
 """The audit rows a case's activities carry (the worker side of ``workflows.audit_rides``).
 
 A case's transitions not yet in the audit log ride in the ``audit-rows`` header of its next
-activity (encrypted like every payload). Here, on the worker, they are written in that activity's
-own transaction, so they commit with its effect; an activity that opens no transaction, or whose
-transaction rolled back (a refusal), writes them in a transaction of their own before it ends.
+activity (encrypted like every payload). Here, on the worker, they are written in the activity's
+first transaction that commits, so they commit with its effect (or before it, when the activity
+commits more than once); an activity that opens no transaction, or whose transaction rolled back (a
+refusal), writes them in a transaction of their own before it ends.
 ``(workflow_id, seq)`` is unique: a retry, or the same rows carried twice, writes nothing more.
 """
 
@@ -13,6 +14,7 @@ import asyncio
 from typing import Any
 
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput
 
 from activities.registry import AuditRecord, write_audit_rows
@@ -34,7 +36,14 @@ class CarriedAuditWriter(ActivityInboundInterceptor):
         payload = input.headers.get(AUDIT_HEADER)
         if payload is None:
             return await self.next.execute_activity(input)
-        records = activity.payload_converter().from_payload(payload, list[AuditRecord])
+        try:
+            records = activity.payload_converter().from_payload(payload, list[AuditRecord])
+        except Exception as err:  # noqa: BLE001 - e.g. rows of another build's shape: retried (and alerted), never dropped
+            raise ApplicationError(
+                f"{activity.info().activity_type}: cannot read the audit rows it carries ({type(err).__name__}); "
+                "is a worker of another build running?",
+                type="AuditRowsUnreadable",
+            ) from None
         rider = Rider(lambda session: write_audit_rows(session, records))
         token = RIDER.set(rider)
         try:

@@ -431,8 +431,14 @@ between the case's own transitions (1, 2, ...) and the repairs (-1, -2, ...)."""
 SWEEP_EVENT = "closed"
 """The event of that row; its ``to_state`` says how the case closed."""
 
-HAND_CLOSED = {WorkflowExecutionStatus.TERMINATED: "terminated", WorkflowExecutionStatus.TIMED_OUT: "timed_out"}
-"""How a case can close without its own code running to the end: its waiting audit rows stay unwritten."""
+HAND_CLOSED = {
+    WorkflowExecutionStatus.TERMINATED: "terminated",
+    WorkflowExecutionStatus.TIMED_OUT: "timed_out",
+    WorkflowExecutionStatus.CANCELED: "canceled",
+    WorkflowExecutionStatus.FAILED: "failed",
+}
+"""How a case can close without its own code reaching its end, where it writes the audit rows still
+waiting (terminated or cancelled by hand, a run timeout, a failure)."""
 
 
 @dataclass
@@ -541,12 +547,12 @@ class CaseLookup:
 
     @activity.defn(name="sweep_hand_closed_audit")
     async def sweep_hand_closed_audit(self, sweep: AuditSweep) -> int:
-        """Write the audit rows a case closed by hand never wrote (those waiting for an activity to
-        carry them, ``workflows.audit_rides``), read from its ``status`` history, then one row
-        (``SWEEP_SEQ``, event ``closed``) saying how it closed; a case with that row is done. Cases
-        terminated or timed out since ``sweep.since`` are found by one visibility list query (none
-        on a server without one, such as the time-skipping test server); rows already written are
-        skipped. Returns how many cases were swept."""
+        """Write the audit rows a case closed without reaching its end never wrote (those waiting for
+        an activity to carry them, ``workflows.audit_rides``), read from its ``status`` history, then
+        one row (``SWEEP_SEQ``, event ``closed``) saying how it closed; a case with that row is done.
+        Cases closed so (``HAND_CLOSED``) since ``sweep.since`` are found by one visibility list
+        query (none on a server without one, such as the time-skipping test server); rows already
+        written are skipped. Returns how many cases were swept."""
         closed = " OR ".join(f"ExecutionStatus = '{status.name.title().replace('_', '')}'" for status in HAND_CLOSED)
         query = f"({closed}) AND CloseTime >= '{sweep.since.isoformat()}'"
         found: dict[str, tuple[str | None, str, str]] = {}

@@ -153,10 +153,14 @@ def seed_vehicle(
     from registry.db import session_scope
     from registry.models import FuelCard, Person, PlateRecord, Vehicle
 
-    vin, owner = new_vin(), owner or new_national_id()
-    plate = f"{10 + int(vin[-2:], 16) % 90}ل{100 + int(vin[-5:-2], 16) % 900}-{20 + int(vin[-6], 16)}"
+    owner = owner or new_national_id()
     now = datetime.now(UTC)
     with session_scope() as session:
+        while True:  # a plate from the VIN's digits; another VIN when a seeded or issued plate has it
+            vin = new_vin()
+            plate = f"{10 + int(vin[-2:], 16) % 90}ل{100 + int(vin[-5:-2], 16) % 900}-{20 + int(vin[-6], 16)}"
+            if session.get(PlateRecord, plate) is None:
+                break
         session.add(Person(national_id=owner, full_name="فروشنده آزمایشی"))
         session.add(
             Vehicle(

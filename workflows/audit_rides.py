@@ -8,9 +8,13 @@ effect commits after, or with, the audit of every transition before it. What no 
 is written by the main loop once ``policy.AUDIT_ROWS_WAITING_MAX`` rows wait, when the case ends
 and before it continues as new (see ``Case.run``).
 
-Headers are not part of a workflow's replayed commands, and the rows are written idempotently, so
-carrying them changes nothing on replay; only cases whose run recorded ``AUDIT_RIDES`` skip the
-main loop's audit activity.
+What a case records as written (``Case.carried``) follows its activities' outcomes, and decides
+when the main loop writes rows itself: a replay must run this interceptor as the worker did
+(``worker.build_replayer``). Cases whose run did not record ``AUDIT_RIDES`` carry nothing and write
+every command's rows with an activity, as before.
+
+Every worker that runs the lifecycles' activities must have the activity half: an activity of an
+older build ignores the header, succeeds, and the rows it was given are dropped unwritten.
 """
 
 from __future__ import annotations
