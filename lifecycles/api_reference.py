@@ -53,6 +53,8 @@ ERRORS: dict[str, str] = {
     "more than a case carries; the case waits with a `CaseAlert` and an operator alert until `refdata load` fixes it.",
     "NoTrustedKeys": "Retried, never returned: the worker trusts no actor keys; a start then ends `Refused` with "
     "`Unauthenticated`.",
+    "AuditRowsUnreadable": "Retried, never returned: the worker cannot read the audit rows an activity carries (a worker "
+    "of another build on the task queue); the case waits with a `CaseAlert` until every worker runs one build.",
 }
 """What every ``ApplicationError`` type the code raises means to a caller (the test checks the keys)."""
 
