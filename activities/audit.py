@@ -17,16 +17,11 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput
 
-from activities.registry import AuditRecord, write_audit_rows
-from registry.db import RIDER, Rider, session_scope
+from activities.registry import AuditRecord, record_transitions, write_audit_rows
+from registry.db import RIDER, Rider
 
 AUDIT_HEADER = "audit-rows"
 """The activity header the case's unwritten audit rows ride in."""
-
-
-def _write_alone(rider: Rider) -> None:
-    with session_scope() as session:
-        rider.write(session)
 
 
 class CarriedAuditWriter(ActivityInboundInterceptor):
@@ -53,4 +48,4 @@ class CarriedAuditWriter(ActivityInboundInterceptor):
             if not rider.written:
                 # The rows are of transitions already in the case's history: they are written even
                 # when the activity itself failed or was refused.
-                await asyncio.to_thread(_write_alone, rider)
+                await asyncio.to_thread(record_transitions, records)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Executable, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -67,6 +68,27 @@ class AuditRecord:
     actor_role: str | None = None
     actor_id: str | None = None
     actor_jti: str | None = None
+
+    @classmethod
+    def of_entry(cls, workflow_id: str, workflow_type: str, seq: int, entry: dict[str, Any], at: datetime) -> AuditRecord:
+        """The row of one entry of a case's ``history`` (the case writes it from the entry it just
+        recorded; the reconciliation rebuilds a closed case's rows from its history). The system's
+        own steps (actor role ``system``) keep no actor id."""
+        actor = entry.get("actor") or {}
+        role = actor.get("role", "system")
+        by_system = role == "system"
+        return cls(
+            workflow_id=workflow_id,
+            workflow_type=workflow_type,
+            seq=seq,
+            event=entry["event"],
+            from_state=entry["from"],
+            to_state=entry["to"],
+            at=at,
+            actor_role=role,
+            actor_id=None if by_system else actor.get("id"),
+            actor_jti=None if by_system else actor.get("jti"),
+        )
 
 
 @activity.defn

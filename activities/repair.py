@@ -456,29 +456,6 @@ def _unswept(candidates: list[str]) -> list[str]:
         return sorted(claimed - set(session.scalars(swept)))
 
 
-def _transition_rows(workflow_id: str, workflow_type: str, history: list[dict[str, Any]]) -> list[AuditRecord]:
-    """The audit rows of a case's ``status.history``, as the case would have written them."""
-    rows = []
-    for seq, entry in enumerate(history, start=1):
-        actor = entry.get("actor") or {}
-        by_system = actor.get("role", "system") == "system"
-        rows.append(
-            AuditRecord(
-                workflow_id=workflow_id,
-                workflow_type=workflow_type,
-                seq=seq,
-                event=entry["event"],
-                from_state=entry["from"],
-                to_state=entry["to"],
-                at=parse_instant(entry["at"]),  # type: ignore[arg-type]
-                actor_role=actor.get("role", "system"),
-                actor_id=None if by_system else actor.get("id"),
-                actor_jti=None if by_system else actor.get("jti"),
-            )
-        )
-    return rows
-
-
 @dataclass
 class CaseVerdicts:
     closed: dict[str, str] = field(default_factory=dict)
@@ -572,7 +549,11 @@ class CaseLookup:
             except (WorkflowQueryFailedError, RPCError) as err:  # tried again by the next run
                 activity.logger.warning("no status from %s to sweep its audit: %s", wid, type(err).__name__)
                 continue
-            rows = _transition_rows(wid, workflow_type, list(status.get("history") or []))
+            history = list(status.get("history") or [])
+            rows = [
+                AuditRecord.of_entry(wid, workflow_type, seq, entry, parse_instant(entry["at"]))  # type: ignore[arg-type]
+                for seq, entry in enumerate(history, start=1)
+            ]
             rows.append(
                 AuditRecord(
                     wid, workflow_type, SWEEP_SEQ, SWEEP_EVENT, status.get("state", "?"), how, sweep.at, "system", SYSTEM_ACTOR

@@ -203,16 +203,15 @@ async def main(n: int, concurrency: int, rounds: int, only: str | None) -> None:
         by_update: dict[str, dict[str, list[float]]] = {kind: {} for kind in KINDS}
         """Each kind's update latencies by update name (and ``(end)``: from the last update to the result)."""
 
-        async def timed(latencies: list[float], handle: WorkflowHandle, name: str, arg: dict) -> dict:
+        async def timed(
+            latencies: list[float], per_update: dict[str, list[float]], handle: WorkflowHandle, name: str, arg: dict
+        ) -> dict:
             began = time.perf_counter()
             arg = await signer.command(handle.id, name, arg)  # minting is part of what a client pays
             result = await handle.execute_update(name, arg)
             latencies.append(time.perf_counter() - began)
-            by_update[kind_of(handle)].setdefault(name, []).append(latencies[-1])
+            per_update.setdefault(name, []).append(latencies[-1])
             return result
-
-        def kind_of(handle: WorkflowHandle) -> str:
-            return "lifecycle" if "TradeOrder" in handle.id else "bare-same" if "-same-" in handle.id else "bare-business"
 
         async def field(handle: WorkflowHandle, result: dict, name: str) -> Any:
             # Updates may return a compact result: then what the first case learned (same file, same rate).
@@ -226,23 +225,32 @@ async def main(n: int, concurrency: int, rounds: int, only: str | None) -> None:
             """One case Draft → Registered; the same client code for every kind."""
             nid = with_check_digit(str(next(serial)))
             me = {"role": "applicant", "id": nid}
-            workflow_id = f"bench-{workflow_type}-{'same-' if extra.get('mirror') else ''}{uuid.uuid4()}"
+            workflow_id = f"bench-{workflow_type}-{uuid.uuid4()}"
+            per_update = by_update[
+                "lifecycle" if workflow_type == "TradeOrder" else "bare-same" if extra.get("mirror") else "bare-business"
+            ]
             applicant = {"national_id": nid, "full_name": "bench"}
             start = await signer.start(workflow_id, {"applicant": applicant, **extra}, role="applicant", sub=nid)
             handle = await client.start_workflow(workflow_type, start, id=workflow_id, task_queue=task_queue)
             for name, fields in trade_order_sections(date.today()).items():
-                await timed(latencies, handle, name, {"actor": me, **fields})
+                await timed(latencies, per_update, handle, name, {"actor": me, **fields})
             for name in ("submit", "inquire_rules", "request_permits"):
-                result = await timed(latencies, handle, name, {"actor": me})
+                result = await timed(latencies, per_update, handle, name, {"actor": me})
             for org in await field(handle, result, "permits"):
-                await timed(latencies, handle, "decide_permit", {"actor": {"role": "licensing_org", "id": org}, "approve": True})
-            result = await timed(latencies, handle, "request_registration", {"actor": me})
+                await timed(
+                    latencies,
+                    per_update,
+                    handle,
+                    "decide_permit",
+                    {"actor": {"role": "licensing_org", "id": org}, "approve": True},
+                )
+            result = await timed(latencies, per_update, handle, "request_registration", {"actor": me})
             fee = await field(handle, result, "fee_rial")
             pay = {"actor": {"role": "bank", "id": "b"}, "payment_ref": f"P-{workflow_id}", "amount_rial": fee}
-            await timed(latencies, handle, "pay_fee", pay)
+            await timed(latencies, per_update, handle, "pay_fee", pay)
             ending = time.perf_counter()
             outcome = await handle.result()
-            by_update[kind_of(handle)].setdefault("(end)", []).append(time.perf_counter() - ending)
+            per_update.setdefault("(end)", []).append(time.perf_counter() - ending)
             if not (outcome.get("state") == "Registered" or outcome.get("order_number")):
                 raise RuntimeError(f"{workflow_type} ended without an order: {outcome}")
             final.setdefault(workflow_type, outcome)

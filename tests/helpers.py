@@ -122,3 +122,14 @@ async def start(
     return await client.start_workflow(
         workflow, await signed_start(workflow_id, workflow, input, by), id=workflow_id, task_queue=worker.task_queue
     )
+
+
+def audit_rows(workflow_id: str) -> list[Any]:
+    """A case's rows in the registry's audit log, by ``seq`` (repairs, the sweep, transitions)."""
+    from sqlalchemy import select
+
+    from registry.db import session_scope
+    from registry.models import AuditEntry
+
+    with session_scope() as session:
+        return list(session.scalars(select(AuditEntry).where(AuditEntry.workflow_id == workflow_id).order_by(AuditEntry.seq)))

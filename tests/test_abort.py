@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
 from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from registry.db import session_scope
-from registry.models import AuditEntry
-from tests.helpers import actor, rejected, update
+from tests.helpers import actor, audit_rows, rejected, update
 from tests.test_import_purchase_support import (  # noqa: F401 - env, worker and close_cases are fixtures
     begin,
     close_cases,
@@ -22,11 +19,6 @@ from tests.test_reconciliation import holds
 from tests.trade_order_support import open_file
 
 OPERATOR = actor("operator", "op-42")
-
-
-def audit(workflow_id: str) -> list[AuditEntry]:
-    with session_scope() as session:
-        return list(session.scalars(select(AuditEntry).where(AuditEntry.workflow_id == workflow_id).order_by(AuditEntry.seq)))
 
 
 async def ended(handle: WorkflowHandle) -> dict:
@@ -53,7 +45,7 @@ async def test_aborting_a_purchase_awaiting_delivery_releases_everything_it_hold
     await ended(handle)
 
     assert holds(handle.id) == (False, False, "released")
-    rows = audit(handle.id)
+    rows = audit_rows(handle.id)
     repair = [r for r in rows if r.event == "reconciled"]
     assert len(repair) == 1 and repair[0].actor_id == "op-42" and repair[0].from_state == "registration+allocation+deposit"
     aborted = [r for r in rows if r.event == "abort"]
@@ -74,7 +66,7 @@ async def test_a_trade_order_draft_can_be_aborted_and_its_case_closes(client: Cl
     status = await update(case.handle, "abort", actor=OPERATOR, reason="duplicate file opened by mistake")
     assert status["state"] == "Aborted" and status["history"][-1]["released"] == []
     assert (await ended(case.handle))["state"] == "Aborted"  # the workflow is closed: no command reaches it
-    assert [r.event for r in audit(case.handle.id)] == [
+    assert [r.event for r in audit_rows(case.handle.id)] == [
         "reconciled",
         "abort",
     ]  # the operator's release row (seq -1), then the transition

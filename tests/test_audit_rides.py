@@ -12,24 +12,18 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-from sqlalchemy import select
 from temporalio.client import Client, WorkflowHandle
 from temporalio.worker import Worker
 
 from activities.audit import AUDIT_HEADER
 from domain import policy
-from registry.db import session_scope
-from registry.models import AuditEntry
 from security.codec import ENCODING
-from tests.helpers import actor, rejected, update
+from tests.helpers import actor, audit_rows, rejected, update
 from tests.trade_order_support import awaiting_fee, filled_file, open_file
 
 
 def audited(workflow_id: str) -> list[str]:
-    with session_scope() as session:
-        return list(
-            session.scalars(select(AuditEntry.event).where(AuditEntry.workflow_id == workflow_id).order_by(AuditEntry.seq))
-        )
+    return [row.event for row in audit_rows(workflow_id)]
 
 
 async def events(handle: WorkflowHandle) -> list[str]:

@@ -24,7 +24,7 @@ from registry.db import session_scope
 from registry.models import Allocation, AuditEntry, EscrowDeposit, OutboxMessage, SchemeRegistration
 from settings import PROJECT_ROOT
 from tests.dev_server import dev_server  # noqa: F401 - a fixture
-from tests.helpers import actor, new_national_id, update
+from tests.helpers import actor, audit_rows, new_national_id, update
 from tests.test_import_purchase_support import (  # noqa: F401 - env, worker and close_cases are fixtures
     IMPORTER,
     _settled,
@@ -368,8 +368,3 @@ async def test_dev_server_writes_the_audit_rows_a_terminated_case_left_waiting(
                 *((seq, "save_transport", "Draft", "applicant", case.national_id) for seq in (1, 2, 3)),
             ]
         assert totals["audit_swept"] == 0
-
-
-def audit_rows(workflow_id: str) -> list[AuditEntry]:
-    with session_scope() as session:
-        return list(session.scalars(select(AuditEntry).where(AuditEntry.workflow_id == workflow_id).order_by(AuditEntry.seq)))

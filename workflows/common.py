@@ -699,20 +699,7 @@ class Case:
         entry.update(extra)
         self.history.append(entry)
         self._transitions += 1
-        self._unaudited.append(
-            AuditRecord(
-                workflow_id=self._workflow_id,
-                workflow_type=self._workflow_type,
-                seq=len(self.history),
-                event=event,
-                from_state=before,
-                to_state=after,
-                at=now,
-                actor_role=actor.role if actor else "system",
-                actor_id=actor.id if actor else None,
-                actor_jti=actor.jti if actor else None,
-            )
-        )
+        self._unaudited.append(AuditRecord.of_entry(self._workflow_id, self._workflow_type, len(self.history), entry, now))
         if after != before:
             workflow.upsert_search_attributes([CASE_STATE.value_set(after)])
         self.refresh_details()
