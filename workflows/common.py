@@ -390,8 +390,6 @@ class Case:
         self._unaudited: list[AuditRecord] = []
         self._rides = False
         """Unaudited rows ride with the case's activities (``AUDIT_RIDES``), decided as the main loop starts."""
-        self._transitions = 0
-        """Transitions and notes recorded in this run: the main loop wakes on each."""
         self._queueing: set[asyncio.Task[None]] = set()
         """Messages being queued in the outbox after their command returned: the run ends after them."""
         info = workflow.info()
@@ -698,7 +696,6 @@ class Case:
         }
         entry.update(extra)
         self.history.append(entry)
-        self._transitions += 1
         self._unaudited.append(AuditRecord.of_entry(self._workflow_id, self._workflow_type, len(self.history), entry, now))
         if after != before:
             workflow.upsert_search_attributes([CASE_STATE.value_set(after)])
@@ -772,12 +769,12 @@ class Case:
                 break
             if self._run_is_long():
                 await self._continue_as_new()
-            asked = self._transitions
+            asked = len(self.history)
             due = next_deadline()
 
             def woken(asked: int = asked) -> bool:
                 # A transition (the deadline may have moved) or rows that must be written now.
-                return self._transitions != asked or self._audit_due(finished)
+                return len(self.history) != asked or self._audit_due(finished)
 
             if due is None:
                 await workflow.wait_condition(woken)
